@@ -1,0 +1,165 @@
+/// Calendar arithmetic on the proleptic Gregorian calendar in UTC (Howard Hinnant's days-from-civil).
+public enum CivilTime {
+    public static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146097 + doe - 719468
+    }
+
+    public static func civilFromDays(_ z0: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let z = z0 + 719468
+        let era = (z >= 0 ? z : z - 146096) / 146097
+        let doe = z - era * 146097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365
+        let y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (m <= 2 ? y + 1 : y, m, d)
+    }
+
+    public static func isLeap(_ year: Int64) -> Bool { (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 }
+
+    public static func daysIn(month: Int64, year: Int64) -> Int64 {
+        switch month {
+        case 2: return isLeap(year) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+}
+
+extension Timestamp {
+    /// Parses an RFC 3339 date-time (`T`/`t`/space separator, `Z`/`z` or `±HH:MM`, optional fraction).
+    public init?(rfc3339 text: String) {
+        var text = text
+        let parsed: Timestamp? = text.withUTF8 { buffer in
+            RFC3339.parse(UnsafeRawBufferPointer(buffer))
+        }
+        guard let parsed else { return nil }
+        self = parsed
+    }
+
+    /// RFC 3339 in UTC with `Z`; the fraction is printed only when non-zero, as milliseconds when that is exact.
+    public var rfc3339: String {
+        let us = microseconds
+        let secs = us >= 0 ? us / 1_000_000 : (us - 999_999) / 1_000_000
+        let frac = us - secs * 1_000_000
+        let days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400
+        let sod = secs - days * 86400
+        let (y, m, d) = CivilTime.civilFromDays(days)
+        var out = pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + "T"
+        out += pad(sod / 3600, 2) + ":" + pad(sod % 3600 / 60, 2) + ":" + pad(sod % 60, 2)
+        if frac != 0 {
+            out += frac % 1000 == 0 ? "." + pad(frac / 1000, 3) : "." + pad(frac, 6)
+        }
+        return out + "Z"
+    }
+
+    /// `YYYY-MM` of the UTC month containing this instant.
+    public var monthKey: String {
+        let (y, m, _) = civilDate
+        return pad(y, 4) + "-" + pad(m, 2)
+    }
+
+    public var civilDate: (year: Int64, month: Int64, day: Int64) {
+        let secs = microseconds >= 0 ? microseconds / 1_000_000 : (microseconds - 999_999) / 1_000_000
+        let days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400
+        return CivilTime.civilFromDays(days)
+    }
+
+    /// Seconds into the UTC day, 0..<86400.
+    public var secondOfDay: Int64 {
+        let secs = microseconds >= 0 ? microseconds / 1_000_000 : (microseconds - 999_999) / 1_000_000
+        let r = secs % 86400
+        return r < 0 ? r + 86400 : r
+    }
+
+    /// UTC hour of day, 0–23.
+    public var hour: Int64 { secondOfDay / 3600 }
+
+    /// ISO weekday in UTC, 1 = Monday … 7 = Sunday.
+    public var weekday: Int64 {
+        let secs = microseconds >= 0 ? microseconds / 1_000_000 : (microseconds - 999_999) / 1_000_000
+        let days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400
+        // 1970-01-01 was a Thursday (4).
+        let w = (days + 3) % 7
+        return (w < 0 ? w + 7 : w) + 1
+    }
+
+    /// The first instant of the UTC month containing this instant.
+    public var startOfMonth: Timestamp {
+        let (y, m, _) = civilDate
+        return Timestamp(seconds: CivilTime.daysFromCivil(year: y, month: m, day: 1) * 86400)
+    }
+
+    /// The first instant of the next UTC month.
+    public var startOfNextMonth: Timestamp {
+        let (y, m, _) = civilDate
+        let (ny, nm) = m == 12 ? (y + 1, Int64(1)) : (y, m + 1)
+        return Timestamp(seconds: CivilTime.daysFromCivil(year: ny, month: nm, day: 1) * 86400)
+    }
+}
+
+private func pad(_ value: Int64, _ width: Int) -> String {
+    let s = String(value)
+    return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+}
+
+/// The RFC 3339 date-time grammar on raw bytes, shared by the event decoder and the command line.
+public enum RFC3339 {
+    public static func parse(_ b: UnsafeRawBufferPointer) -> Timestamp? {
+        let n = b.count
+        guard n >= 20 else { return nil }
+        @inline(__always) func digit(_ i: Int) -> Int64? {
+            let c = b[i]
+            return c >= 48 && c <= 57 ? Int64(c - 48) : nil
+        }
+        @inline(__always) func number(_ i: Int, _ len: Int) -> Int64? {
+            var v: Int64 = 0
+            for k in i..<(i + len) { guard let d = digit(k) else { return nil }; v = v * 10 + d }
+            return v
+        }
+        guard let year = number(0, 4), b[4] == 45, let month = number(5, 2), b[7] == 45, let day = number(8, 2),
+              b[10] == 84 || b[10] == 116 || b[10] == 32,
+              let hour = number(11, 2), b[13] == 58, let minute = number(14, 2), b[16] == 58, let second = number(17, 2)
+        else { return nil }
+        guard (1...12).contains(month), day >= 1, day <= CivilTime.daysIn(month: month, year: year),
+              hour <= 23, minute <= 59, second <= 59 else { return nil }
+        var i = 19
+        var micros: Int64 = 0
+        if i < n, b[i] == 46 {
+            i += 1
+            let start = i
+            var scale: Int64 = 100_000
+            while i < n, let d = digit(i) {
+                micros += d * scale
+                scale /= 10
+                i += 1
+            }
+            guard i > start else { return nil }
+        }
+        guard i < n else { return nil }
+        var offsetSeconds: Int64 = 0
+        switch b[i] {
+        case 90, 122:
+            i += 1
+        case 43, 45:
+            guard i + 6 == n, let oh = number(i + 1, 2), b[i + 3] == 58, let om = number(i + 4, 2), oh <= 23, om <= 59
+            else { return nil }
+            offsetSeconds = (oh * 3600 + om * 60) * (b[i] == 45 ? -1 : 1)
+            i += 6
+        default:
+            return nil
+        }
+        guard i == n else { return nil }
+        let days = CivilTime.daysFromCivil(year: year, month: month, day: day)
+        let seconds = days * 86400 + hour * 3600 + minute * 60 + second - offsetSeconds
+        return Timestamp(microseconds: seconds * 1_000_000 + micros)
+    }
+}

@@ -1,0 +1,97 @@
+/// The kinds of event of SPEC §1.
+public enum EventType: UInt8, Sendable, CaseIterable, CustomStringConvertible, Comparable {
+    case access, use, share, collect, delete, consent, erasureRequest, relationshipEnd
+
+    /// The wire spelling (`erasure_request`, `relationship_end`, …).
+    public var name: String {
+        switch self {
+        case .access: "access"
+        case .use: "use"
+        case .share: "share"
+        case .collect: "collect"
+        case .delete: "delete"
+        case .consent: "consent"
+        case .erasureRequest: "erasure_request"
+        case .relationshipEnd: "relationship_end"
+        }
+    }
+
+    public init?(name: String) {
+        guard let t = EventType.allCases.first(where: { $0.name == name }) else { return nil }
+        self = t
+    }
+
+    public var description: String { name }
+    public static func < (a: EventType, b: EventType) -> Bool { a.rawValue < b.rawValue }
+}
+
+public enum ConsentStatus: UInt8, Sendable, CustomStringConvertible {
+    case granted, withdrawn
+    public var description: String { self == .granted ? "granted" : "withdrawn" }
+}
+
+/// A validated event. Purposes and categories are nodes of the pipeline's taxonomy.
+public struct Event: Sendable {
+    public var id: String
+    public var type: EventType
+    public var time: Timestamp
+    public var subject: String
+    public var actor: Symbol?
+    public var role: Symbol?
+    public var system: Symbol?
+    public var purpose: TaxonomyNode?
+    /// Data categories; empty for types that carry none. A `delete` listing `"*"` has `deletesAll` set instead.
+    public var categories: [TaxonomyNode]
+    public var deletesAll: Bool
+    public var recipient: Symbol?
+    public var status: ConsentStatus?
+    public var source: Symbol?
+    /// Attributes in the order they appeared, last value kept for a repeated key.
+    public var attributes: [Attribute]
+
+    public struct Attribute: Sendable, Hashable {
+        public var key: String
+        public var value: String
+        public init(key: String, value: String) { self.key = key; self.value = value }
+    }
+
+    public init(
+        id: String, type: EventType, time: Timestamp, subject: String,
+        actor: Symbol? = nil, role: Symbol? = nil, system: Symbol? = nil, purpose: TaxonomyNode? = nil,
+        categories: [TaxonomyNode] = [], deletesAll: Bool = false, recipient: Symbol? = nil,
+        status: ConsentStatus? = nil, source: Symbol? = nil, attributes: [Attribute] = []
+    ) {
+        self.id = id
+        self.type = type
+        self.time = time
+        self.subject = subject
+        self.actor = actor
+        self.role = role
+        self.system = system
+        self.purpose = purpose
+        self.categories = categories
+        self.deletesAll = deletesAll
+        self.recipient = recipient
+        self.status = status
+        self.source = source
+        self.attributes = attributes
+    }
+
+    public func attribute(_ key: String) -> String? {
+        for a in attributes where a.key == key { return a.value }
+        return nil
+    }
+}
+
+/// Where a raw event came from, for dead letters and evidence.
+public enum Origin: Sendable, Hashable, CustomStringConvertible {
+    case kafka(topic: String, partition: Int32, offset: Int64)
+    case file(path: String, line: Int)
+
+    public var description: String {
+        switch self {
+        case let .kafka(topic, partition, offset): "\(topic)/\(partition)/\(offset)"
+        case let .file(path, line): "\(path):\(line)"
+        }
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Consentinel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "consentinel",
+        abstract: "Privacy-enforcement daemon: consent, retention, erasure and access rules on a stream of events.",
+        subcommands: [SelfTest.self, Bench.self]
+    )
+}
