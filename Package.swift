@@ -25,16 +25,20 @@ let package = Package(
         .target(name: "Kafka", dependencies: ["CRdKafka"]),
         .target(name: "Events"),
         .target(name: "Rules", dependencies: ["Events", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Digests", dependencies: ["Events"]),
+        .target(name: "Daemon", dependencies: ["Kafka", "Events", "Rules", "Digests", "CZlib"]),
         .executableTarget(
             name: "consentinel",
             dependencies: [
-                "Kafka", "Events", "Rules", "CZlib",
+                "Kafka", "Events", "Rules", "Digests", "Daemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "EventsTests", dependencies: ["Events"]),
-        .testTarget(name: "RulesTests", dependencies: ["Rules", "Events"], resources: [.copy("Cases")]),
+        .testTarget(name: "RulesTests", dependencies: ["Rules", "Events", "Daemon"], resources: [.copy("Cases")]),
+        .testTarget(name: "DigestsTests", dependencies: ["Digests", "Events"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Rules", "Events", "Digests"]),
     ],
     swiftLanguageModes: [.v6]
 )

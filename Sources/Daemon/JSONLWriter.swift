@@ -1,0 +1,52 @@
+import Events
+import Foundation
+
+/// Appends JSON lines to a file through a buffer; `close()` flushes.
+public final class JSONLWriter {
+    public let path: String
+    private let handle: FileHandle
+    private var pending = Data()
+    public private(set) var lines = 0
+
+    public init(path: String, append: Bool = false) throws(DaemonError) {
+        self.path = path
+        let url = URL(fileURLWithPath: path)
+        do {
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            if !append || !FileManager.default.fileExists(atPath: path) {
+                guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                    throw DaemonError(.output, "cannot create \(path)")
+                }
+            }
+            handle = try FileHandle(forWritingTo: url)
+            if append { try handle.seekToEnd() }
+        } catch let e as DaemonError {
+            throw e
+        } catch {
+            throw DaemonError(.output, "cannot open \(path) for writing: \(error.localizedDescription)")
+        }
+    }
+
+    public func write(_ value: JSONValue) throws(DaemonError) {
+        var line = value.serialized
+        line += "\n"
+        pending.append(contentsOf: line.utf8)
+        lines += 1
+        if pending.count >= 1 << 20 { try flush() }
+    }
+
+    public func flush() throws(DaemonError) {
+        guard !pending.isEmpty else { return }
+        do {
+            try handle.write(contentsOf: pending)
+        } catch {
+            throw DaemonError(.output, "cannot write \(path): \(error.localizedDescription)")
+        }
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    public func close() throws(DaemonError) {
+        try flush()
+        try? handle.close()
+    }
+}

@@ -1,0 +1,113 @@
+import Events
+
+/// The organisation's month in aggregate (SPEC §5, plus what a privacy office publishes).
+public struct OrgDigest: Sendable {
+    public var month: String
+    public var subjects = 0
+    public var eventsByType: [String: Int] = [:]
+    public var violationTotal = 0
+    public var violationsByRule: [String: Int] = [:]
+    public var violationsBySeverity: [String: Int] = [:]
+    public var accessesByPurpose: [String: Int] = [:]
+    public var accessesByRole: [String: Int] = [:]
+    public var accessesByCategory: [String: Int] = [:]
+    public var sharesByRecipient: [String: Int] = [:]
+    public var consentGranted: [String: Int] = [:]
+    public var consentWithdrawn: [String: Int] = [:]
+    public var subjectsWithViolations = 0
+    public var lateEvents = 0
+
+    public init(month: String) { self.month = month }
+
+    public var json: JSONValue {
+        .object([
+            ("month", .string(month)),
+            ("subjects", .int(Int64(subjects))),
+            ("events", .object([("total", .int(Int64(eventsByType.values.reduce(0, +)))), ("by_type", .counts(eventsByType))])),
+            ("violations", .object([
+                ("total", .int(Int64(violationTotal))), ("by_rule", .counts(violationsByRule)),
+                ("by_severity", .counts(violationsBySeverity)), ("subjects_affected", .int(Int64(subjectsWithViolations))),
+            ])),
+            ("accesses", .object([
+                ("by_purpose", .counts(accessesByPurpose)), ("by_role", .counts(accessesByRole)),
+                ("by_category", .counts(accessesByCategory)),
+            ])),
+            ("shares", .object([("by_recipient", .counts(sharesByRecipient))])),
+            ("consent", .object([("granted", .counts(consentGranted)), ("withdrawn", .counts(consentWithdrawn))])),
+            ("late_events", .int(Int64(lateEvents))),
+        ])
+    }
+}
+
+/// Monthly digests kept incrementally: events and violations are added as the engine meets them, and a month
+/// is closed when the watermark passes its end.
+public struct MonthlyDigests: Sendable {
+    public struct Month: Sendable {
+        public var subjects: [String: SubjectDigest] = [:]
+        public var org: OrgDigest
+    }
+
+    public private(set) var open: [String: Month] = [:]
+    /// Months already closed; activity that arrives for them later is counted here instead of being lost silently.
+    public private(set) var closed: Set<String> = []
+    public private(set) var lateForClosedMonths = 0
+
+    public init() {}
+
+    public mutating func record(_ event: Event, late: Bool) {
+        let month = event.time.monthKey
+        guard !closed.contains(month) else {
+            lateForClosedMonths += 1
+            return
+        }
+        open[month, default: Month(org: OrgDigest(month: month))].subjects[event.subject, default: SubjectDigest(subject: event.subject, month: month)].record(event)
+        var org = open[month]!.org
+        org.eventsByType[event.type.name, default: 0] += 1
+        if late { org.lateEvents += 1 }
+        switch event.type {
+        case .access:
+            if let p = event.purpose { org.accessesByPurpose[p.key, default: 0] += 1 }
+            if let r = event.role { org.accessesByRole[r.string, default: 0] += 1 }
+            for key in Set(event.categories.map(\.key)) { org.accessesByCategory[key, default: 0] += 1 }
+        case .share:
+            if let r = event.recipient { org.sharesByRecipient[r.string, default: 0] += 1 }
+        case .consent:
+            if let p = event.purpose {
+                if event.status == .granted { org.consentGranted[p.key, default: 0] += 1 } else { org.consentWithdrawn[p.key, default: 0] += 1 }
+            }
+        default: break
+        }
+        open[month]!.org = org
+    }
+
+    public mutating func recordViolation(subject: String, rule: String, severity: String, time: Timestamp) {
+        let month = time.monthKey
+        guard !closed.contains(month) else {
+            lateForClosedMonths += 1
+            return
+        }
+        open[month, default: Month(org: OrgDigest(month: month))].subjects[subject, default: SubjectDigest(subject: subject, month: month)]
+            .recordViolation(rule: rule)
+        open[month]!.org.violationTotal += 1
+        open[month]!.org.violationsByRule[rule, default: 0] += 1
+        open[month]!.org.violationsBySeverity[severity, default: 0] += 1
+    }
+
+    /// Closes every open month that ends at or before `end`, oldest first: subject digests sorted by subject
+    /// (byte order), and the organisation digest.
+    public mutating func close(endingBy end: Timestamp) -> [(month: String, subjects: [SubjectDigest], org: OrgDigest)] {
+        let due = open.keys.filter { key in
+            guard let start = Timestamp(rfc3339: key + "-01T00:00:00Z") else { return false }
+            return start.startOfNextMonth <= end
+        }.sorted()
+        return due.map { key in
+            let month = open.removeValue(forKey: key)!
+            closed.insert(key)
+            let subjects = month.subjects.values.sorted { Array($0.subject.utf8).lexicographicallyPrecedes(Array($1.subject.utf8)) }
+            var org = month.org
+            org.subjects = subjects.count
+            org.subjectsWithViolations = subjects.filter { $0.violationTotal > 0 }.count
+            return (key, subjects, org)
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import Events
+
+/// What happened to one customer's data in one UTC month (SPEC §5).
+public struct SubjectDigest: Sendable {
+    public struct Share: Sendable {
+        public var categories: Set<String> = []
+        public var count = 0
+    }
+
+    public struct ConsentChange: Sendable {
+        public var time: Timestamp
+        public var purpose: String
+        public var status: String
+        public var source: String?
+    }
+
+    public struct Deletion: Sendable {
+        public var time: Timestamp
+        public var categories: [String]
+    }
+
+    public var subject: String
+    public var month: String
+    public var accessTotal = 0
+    public var accessByPurpose: [String: Int] = [:]
+    public var accessByCategory: [String: Int] = [:]
+    public var accessByRole: [String: Int] = [:]
+    public var accessBySystem: [String: Int] = [:]
+    public var useTotal = 0
+    public var useByPurpose: [String: Int] = [:]
+    /// Keyed by recipient, then purpose.
+    public var shares: [String: [String: Share]] = [:]
+    public var consent: [ConsentChange] = []
+    public var deletions: [Deletion] = []
+    public var violationTotal = 0
+    public var violationsByRule: [String: Int] = [:]
+
+    public init(subject: String, month: String) {
+        self.subject = subject
+        self.month = month
+    }
+
+    public mutating func record(_ event: Event) {
+        switch event.type {
+        case .access:
+            accessTotal += 1
+            if let p = event.purpose { accessByPurpose[p.key, default: 0] += 1 }
+            for key in Set(event.categories.map(\.key)) { accessByCategory[key, default: 0] += 1 }
+            if let r = event.role { accessByRole[r.string, default: 0] += 1 }
+            if let s = event.system { accessBySystem[s.string, default: 0] += 1 }
+        case .use:
+            useTotal += 1
+            if let p = event.purpose { useByPurpose[p.key, default: 0] += 1 }
+        case .share:
+            let recipient = event.recipient?.string ?? ""
+            let purpose = event.purpose?.key ?? ""
+            shares[recipient, default: [:]][purpose, default: Share()].count += 1
+            shares[recipient]![purpose]!.categories.formUnion(event.categories.map(\.key))
+        case .consent:
+            if let p = event.purpose, let s = event.status {
+                // Stable insertion keeps time order when a late decision arrives.
+                let change = ConsentChange(time: event.time, purpose: p.key, status: s.description, source: event.source?.string)
+                let i = consent.lastIndex { $0.time <= event.time }.map { $0 + 1 } ?? 0
+                consent.insert(change, at: i)
+            }
+        case .delete:
+            let deletion = Deletion(time: event.time, categories: event.deletesAll ? ["*"] : event.categories.map(\.key))
+            let i = deletions.lastIndex { $0.time <= event.time }.map { $0 + 1 } ?? 0
+            deletions.insert(deletion, at: i)
+        case .collect, .erasureRequest, .relationshipEnd:
+            break
+        }
+    }
+
+    public mutating func recordViolation(rule: String) {
+        violationTotal += 1
+        violationsByRule[rule, default: 0] += 1
+    }
+
+    public var json: JSONValue {
+        var shareList: [JSONValue] = []
+        for recipient in shares.keys.sorted() {
+            for (purpose, share) in shares[recipient]!.sorted(by: { $0.key < $1.key }) {
+                shareList.append(.object([
+                    ("recipient", .string(recipient)), ("purpose", .string(purpose)),
+                    ("categories", .array(share.categories.sorted().map { .string($0) })), ("count", .int(Int64(share.count))),
+                ]))
+            }
+        }
+        return .object([
+            ("subject", .string(subject)),
+            ("month", .string(month)),
+            ("accesses", .object([
+                ("total", .int(Int64(accessTotal))), ("by_purpose", .counts(accessByPurpose)),
+                ("by_category", .counts(accessByCategory)), ("by_role", .counts(accessByRole)),
+                ("by_system", .counts(accessBySystem)),
+            ])),
+            ("uses", .object([("total", .int(Int64(useTotal))), ("by_purpose", .counts(useByPurpose))])),
+            ("shares", .array(shareList)),
+            ("consent", .array(consent.map { c in
+                .object([("time", .string(c.time.rfc3339)), ("purpose", .string(c.purpose)), ("status", .string(c.status)),
+                         ("source", c.source.map { .string($0) } ?? .null)])
+            })),
+            ("deletions", .array(deletions.map { d in
+                .object([("time", .string(d.time.rfc3339)), ("categories", .array(d.categories.map { .string($0) }))])
+            })),
+            ("violations", .object([("total", .int(Int64(violationTotal))), ("by_rule", .counts(violationsByRule))])),
+        ])
+    }
+}

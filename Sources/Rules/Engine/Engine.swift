@@ -1,0 +1,216 @@
+import Events
+
+/// Sees what the engine does, in event-time order (digests, metrics).
+public protocol EngineObserver: AnyObject {
+    /// An event was processed by the rules (never invalid, never a duplicate).
+    func processed(_ event: Event, late: Bool)
+    func violated(_ violation: Violation)
+    /// The watermark reached `end`, the first instant of the next UTC month: the month before it is complete.
+    func monthEnded(_ end: Timestamp)
+}
+
+/// What became of an offered event.
+public enum Admission: Sendable, Equatable {
+    case accepted
+    case late
+    case duplicate
+}
+
+public struct EngineCounters: Sendable {
+    public var accepted = 0
+    public var late = 0
+    public var duplicates = 0
+    public var processed = 0
+    public var violations = 0
+    public var timersFired = 0
+}
+
+/// The streaming rule engine: de-duplication, the event-time buffer and watermark, timers and the rule kinds.
+/// Reads no clock: time is the event time of its input.
+public final class Engine {
+    public let pipeline: Pipeline
+    public private(set) var watermark: Timestamp = .distantPast
+    public private(set) var maxEventTime: Timestamp?
+    public private(set) var counters = EngineCounters()
+    public weak var observer: EngineObserver?
+
+    private let context: EngineContext
+    private var evaluators: [RuleEvaluator] = []
+    private var buffer = Heap<Pending> { ($0.event.time, $0.seq) < ($1.event.time, $1.seq) }
+    private var dedup: DedupWindow
+    private var arrivals: UInt64 = 0
+    private var nextMonthEnd: Timestamp?
+
+    struct Pending {
+        var event: Event
+        var seq: UInt64
+    }
+
+    public init(pipeline: Pipeline) {
+        self.pipeline = pipeline
+        context = EngineContext(taxonomy: pipeline.taxonomy)
+        dedup = DedupWindow(window: pipeline.dedupWindow)
+        for (index, rule) in pipeline.rules.enumerated() where rule.enabled {
+            evaluators.append(makeEvaluator(rule, index: index))
+        }
+    }
+
+    /// Events held back waiting for the watermark.
+    public var buffered: Int { buffer.count }
+
+    /// Offers a valid event in arrival order. Returns whether it was buffered, processed at once as late, or ignored
+    /// as a duplicate.
+    @discardableResult
+    public func offer(_ event: Event) -> Admission {
+        guard dedup.insert(event.id, time: event.time) else {
+            counters.duplicates += 1
+            return .duplicate
+        }
+        counters.accepted += 1
+        if nextMonthEnd == nil {
+            let end = event.time.startOfNextMonth
+            nextMonthEnd = end
+            context.schedule(at: end, evaluator: -1, payload: .monthEnd)
+        }
+        if event.time < watermark {
+            counters.late += 1
+            process(event, late: true)
+            release(inclusive: false)
+            return .late
+        }
+        arrivals += 1
+        buffer.insert(Pending(event: event, seq: arrivals))
+        if maxEventTime.map({ event.time > $0 }) ?? true {
+            maxEventTime = event.time
+            let candidate = event.time - pipeline.lateness
+            if candidate > watermark { watermark = candidate }
+        }
+        release(inclusive: false)
+        return .accepted
+    }
+
+    /// Moves the watermark forward (never back) and processes what it passes: for the daemon's
+    /// partition-aware watermark, or a replay's `--until`.
+    public func advanceWatermark(to time: Timestamp) {
+        if time > watermark { watermark = time }
+        release(inclusive: false)
+    }
+
+    /// Ends a finite input: the watermark advances to `until`, or to the largest event time seen, and every
+    /// buffered event and due timer is processed.
+    public func finish(until: Timestamp? = nil) {
+        if let target = until ?? maxEventTime, target > watermark { watermark = target }
+        release(inclusive: true)
+    }
+
+    /// Violations found since the last call, in the order they were found.
+    public func drainViolations() -> [Violation] {
+        defer {
+            context.violations.removeAll(keepingCapacity: true)
+            reported = 0
+        }
+        return context.violations
+    }
+
+    private func release(inclusive: Bool) {
+        while true {
+            let timer = context.timers.min.flatMap { $0.time <= watermark ? $0 : nil }
+            let pending = buffer.min.flatMap { p in
+                (p.event.time < watermark || (inclusive && p.event.time <= watermark)) ? p : nil
+            }
+            if let timer, pending.map({ timer.time <= $0.event.time }) ?? true {
+                context.timers.popMin()
+                fire(timer)
+            } else if pending != nil {
+                let p = buffer.popMin()!
+                process(p.event, late: false)
+            } else {
+                break
+            }
+        }
+        dedup.evict(before: watermark)
+    }
+
+    private func fire(_ timer: EngineContext.Timer) {
+        if timer.evaluator < 0 {
+            if case .monthEnd = timer.payload {
+                observer?.monthEnded(timer.time)
+                let next = timer.time.startOfNextMonth
+                nextMonthEnd = next
+                context.schedule(at: next, evaluator: -1, payload: .monthEnd)
+            }
+            return
+        }
+        counters.timersFired += 1
+        context.now = timer.time
+        evaluators[timer.evaluator].fire(timer.payload, at: timer.time, context)
+        flushViolations()
+    }
+
+    private func process(_ event: Event, late: Bool) {
+        counters.processed += 1
+        context.now = event.time
+        context.ledger.record(event)
+        for evaluator in evaluators {
+            evaluator.process(event, context)
+        }
+        observer?.processed(event, late: late)
+        flushViolations()
+    }
+
+    private var reported = 0
+    private func flushViolations() {
+        guard context.violations.count > reported else {
+            reported = context.violations.count
+            return
+        }
+        for v in context.violations[reported...] {
+            counters.violations += 1
+            observer?.violated(v)
+        }
+        reported = context.violations.count
+    }
+
+    private func makeEvaluator(_ rule: Rule, index: Int) -> RuleEvaluator {
+        let position = evaluators.count
+        switch rule.spec {
+        case let .match(when, reason): return MatchEvaluator(rule: rule, index: position, when: when, reason: reason)
+        case let .consent(when, grace): return ConsentEvaluator(rule: rule, index: position, when: when, grace: grace)
+        case let .retention(categories, keep, from):
+            return RetentionEvaluator(rule: rule, index: position, categories: categories, keep: keep, from: from)
+        case let .deadline(start, satisfiedBy, within, key):
+            return DeadlineEvaluator(rule: rule, index: position, start: start, satisfiedBy: satisfiedBy, within: within, key: key)
+        case let .threshold(when, groupBy, distinct, window, limit):
+            return ThresholdEvaluator(rule: rule, index: position, when: when, groupBy: groupBy, distinct: distinct,
+                                      window: window, limit: limit)
+        case let .access(when, roles): return AccessEvaluator(rule: rule, index: position, when: when, roles: roles)
+        }
+    }
+}
+
+/// Remembers event ids whose time is within `window` of the watermark.
+struct DedupWindow {
+    let window: Duration
+    private var seen: [String: Timestamp] = [:]
+    private var byTime = Heap<(Timestamp, String)> { $0.0 < $1.0 }
+
+    init(window: Duration) { self.window = window }
+
+    /// False when the id was already seen.
+    mutating func insert(_ id: String, time: Timestamp) -> Bool {
+        guard seen[id] == nil else { return false }
+        seen[id] = time
+        byTime.insert((time, id))
+        return true
+    }
+
+    mutating func evict(before watermark: Timestamp) {
+        let horizon = watermark - window
+        while let (t, id) = byTime.min, t < horizon {
+            byTime.popMin()
+            seen.removeValue(forKey: id)
+        }
+    }
+
+    var count: Int { seen.count }
+}

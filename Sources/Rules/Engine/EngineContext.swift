@@ -1,0 +1,101 @@
+import Events
+
+/// What rule evaluators share: the time being processed, timers, consent decisions and the violations found.
+final class EngineContext {
+    enum TimerPayload {
+        case monthEnd
+        case retention(subject: String, category: TaxonomyNode, generation: UInt64)
+        case deadline(key: String, generation: UInt64)
+        case windowEnd(group: [String], windowStart: Int64)
+    }
+
+    struct Timer {
+        var time: Timestamp
+        var seq: UInt64
+        var evaluator: Int
+        var payload: TimerPayload
+    }
+
+    let taxonomy: Taxonomy
+    /// Event time of what is being processed: the event's time, or the timer's.
+    var now: Timestamp = .distantPast
+    var timers = Heap<Timer> { ($0.time, $0.seq) < ($1.time, $1.seq) }
+    var ledger = ConsentLedger()
+    var violations: [Violation] = []
+    private var timerSeq: UInt64 = 0
+    private var generation: UInt64 = 0
+
+    init(taxonomy: Taxonomy) { self.taxonomy = taxonomy }
+
+    func schedule(at time: Timestamp, evaluator: Int, payload: TimerPayload) {
+        timerSeq += 1
+        timers.insert(Timer(time: time, seq: timerSeq, evaluator: evaluator, payload: payload))
+    }
+
+    /// A fresh number to tell a live timer from one whose clock was restarted or cleared.
+    func nextGeneration() -> UInt64 {
+        generation += 1
+        return generation
+    }
+
+    func emit(
+        _ rule: Rule, reason: String, time: Timestamp, subject: String, actor: String?, event: String,
+        idParts: [String], message: String, evidence: [(String, JSONValue)]
+    ) {
+        violations.append(Violation(
+            id: ViolationID.make([rule.id, reason] + idParts), rule: rule.id, kind: rule.kind, reason: reason,
+            severity: rule.severity, time: time, subject: subject, actor: actor, event: event, detectedAt: now,
+            message: message, evidence: .object(evidence), tags: rule.tags, alert: rule.alert))
+    }
+}
+
+/// Every consent decision of every subject, in event-time order (arrival order among equal times).
+struct ConsentLedger {
+    struct Decision {
+        var time: Timestamp
+        var purpose: TaxonomyNode
+        var status: ConsentStatus
+        var source: Symbol?
+        var event: String
+    }
+
+    private(set) var bySubject: [String: [Decision]] = [:]
+
+    mutating func record(_ event: Event) {
+        guard event.type == .consent, let purpose = event.purpose, let status = event.status else { return }
+        let d = Decision(time: event.time, purpose: purpose, status: status, source: event.source, event: event.id)
+        bySubject[event.subject, default: []].append(d)
+        var list = bySubject[event.subject]!
+        if list.count > 1, list[list.count - 2].time > d.time {
+            // A late decision: move it back after every decision at or before its time.
+            var i = list.count - 1
+            while i > 0, list[i - 1].time > d.time {
+                list.swapAt(i, i - 1)
+                i -= 1
+            }
+            bySubject[event.subject] = list
+        }
+    }
+
+    /// The latest decision for `purpose` or one of its ancestors taken at or before `time`.
+    func decision(subject: String, purpose: TaxonomyNode, at time: Timestamp) -> Decision? {
+        guard let list = bySubject[subject] else { return nil }
+        for d in list.reversed() where d.time <= time && purpose.isUnder(d.purpose) {
+            return d
+        }
+        return nil
+    }
+}
+
+/// One compiled rule with its state.
+protocol RuleEvaluator: AnyObject {
+    var rule: Rule { get }
+    func process(_ event: Event, _ context: EngineContext)
+    func fire(_ payload: EngineContext.TimerPayload, at time: Timestamp, _ context: EngineContext)
+}
+
+extension RuleEvaluator {
+    func fire(_ payload: EngineContext.TimerPayload, at time: Timestamp, _ context: EngineContext) {}
+}
+
+func keyList(_ nodes: [TaxonomyNode]) -> JSONValue { .array(nodes.map { .string($0.key) }) }

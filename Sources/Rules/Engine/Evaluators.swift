@@ -1,0 +1,389 @@
+import Events
+
+final class MatchEvaluator: RuleEvaluator {
+    let rule: Rule
+    let index: Int
+    let when: CompiledExpression
+    let reason: String
+
+    init(rule: Rule, index: Int, when: CompiledExpression, reason: String) {
+        self.rule = rule
+        self.index = index
+        self.when = when
+        self.reason = reason
+    }
+
+    func process(_ event: Event, _ context: EngineContext) {
+        guard when.test(event) else { return }
+        let what = rule.description.map { "\($0)." } ?? "Event \(event.id) matched rule \(rule.id)."
+        context.emit(rule, reason: reason, time: event.time, subject: event.subject, actor: event.actor?.string,
+                     event: event.id, idParts: [event.id],
+                     message: "\(event.type.name.capitalizedFirst) event \(event.id) broke rule \(rule.id): \(what)",
+                     evidence: eventEvidence(event))
+    }
+}
+
+final class ConsentEvaluator: RuleEvaluator {
+    let rule: Rule
+    let index: Int
+    let when: CompiledExpression
+    let grace: Duration
+
+    init(rule: Rule, index: Int, when: CompiledExpression, grace: Duration) {
+        self.rule = rule
+        self.index = index
+        self.when = when
+        self.grace = grace
+    }
+
+    func process(_ event: Event, _ context: EngineContext) {
+        guard let purpose = event.purpose, when.test(event) else { return }
+        let decision = context.ledger.decision(subject: event.subject, purpose: purpose, at: event.time)
+        var evidence = eventEvidence(event)
+        let reason: String
+        let message: String
+        if let decision {
+            guard decision.status == .withdrawn, event.time >= decision.time + grace else { return }
+            reason = "consent_withdrawn"
+            message = "\(event.subject) withdrew consent for \(decision.purpose.key) at \(decision.time.rfc3339), "
+                + "but their data was used for \(purpose.key) at \(event.time.rfc3339)."
+            var d: [(String, JSONValue)] = [
+                ("event", .string(decision.event)), ("time", .string(decision.time.rfc3339)),
+                ("purpose", .string(decision.purpose.key)), ("status", "withdrawn"),
+            ]
+            if let source = decision.source { d.append(("source", .string(source.string))) }
+            evidence.append(("decision", .object(d)))
+            evidence.append(("grace", .string(grace.description)))
+        } else {
+            reason = "no_consent"
+            message = "\(event.subject) never gave consent for \(purpose.key), but their data was used for it at \(event.time.rfc3339)."
+        }
+        context.emit(rule, reason: reason, time: event.time, subject: event.subject, actor: event.actor?.string,
+                     event: event.id, idParts: [event.id], message: message, evidence: evidence)
+    }
+}
+
+final class RetentionEvaluator: RuleEvaluator {
+    struct Clock {
+        var category: TaxonomyNode
+        var startedBy: String
+        var startedAt: Timestamp
+        /// nil while waiting for the subject's relationship to end.
+        var deadline: Timestamp?
+        var deadlineSetBy: String
+        var generation: UInt64
+        var overdue = false
+    }
+
+    struct SubjectState {
+        var clocks: [Clock] = []
+        var relationshipEnded: (time: Timestamp, event: String)?
+    }
+
+    let rule: Rule
+    let index: Int
+    let categories: [TaxonomyNode]
+    let keep: Duration
+    let from: RetentionStart
+    let state = KeyedState<String, SubjectState>()
+
+    init(rule: Rule, index: Int, categories: [TaxonomyNode], keep: Duration, from: RetentionStart) {
+        self.rule = rule
+        self.index = index
+        self.categories = categories
+        self.keep = keep
+        self.from = from
+    }
+
+    func process(_ event: Event, _ context: EngineContext) {
+        switch event.type {
+        case .collect: collect(event, context)
+        case .relationshipEnd: relationshipEnded(event, context)
+        case .delete: delete(event)
+        case .access, .use, .share: checkAccess(event, context)
+        default: break
+        }
+    }
+
+    private func collect(_ event: Event, _ context: EngineContext) {
+        let covered = event.categories.filter { c in categories.contains { c.isUnder($0) } }
+        guard !covered.isEmpty else { return }
+        state.update(event.subject, default: SubjectState()) { s in
+            for category in Set(covered).sorted(by: { $0.index < $1.index }) {
+                s.clocks.removeAll { $0.category == category }
+                var clock = Clock(category: category, startedBy: event.id, startedAt: event.time, deadline: nil,
+                                  deadlineSetBy: event.id, generation: context.nextGeneration())
+                if from == .collect || s.relationshipEnded.map({ $0.time <= event.time }) == true {
+                    clock.deadline = event.time + keep
+                }
+                if let deadline = clock.deadline {
+                    context.schedule(at: deadline, evaluator: index,
+                                     payload: .retention(subject: event.subject, category: category, generation: clock.generation))
+                }
+                s.clocks.append(clock)
+            }
+        }
+    }
+
+    private func relationshipEnded(_ event: Event, _ context: EngineContext) {
+        guard from == .relationshipEnd else { return }
+        state.update(event.subject, default: SubjectState()) { s in
+            s.relationshipEnded = (event.time, event.id)
+            for i in s.clocks.indices where s.clocks[i].deadline == nil {
+                let deadline = event.time + keep
+                s.clocks[i].deadline = deadline
+                s.clocks[i].deadlineSetBy = event.id
+                context.schedule(at: deadline, evaluator: index,
+                                 payload: .retention(subject: event.subject, category: s.clocks[i].category,
+                                                     generation: s.clocks[i].generation))
+            }
+        }
+    }
+
+    private func delete(_ event: Event) {
+        guard var s = state[event.subject] else { return }
+        if event.deletesAll {
+            s.clocks.removeAll()
+        } else {
+            s.clocks.removeAll { clock in event.categories.contains { clock.category.isUnder($0) } }
+        }
+        if s.clocks.isEmpty && s.relationshipEnded == nil { state.removeValue(forKey: event.subject) } else { state[event.subject] = s }
+    }
+
+    private func checkAccess(_ event: Event, _ context: EngineContext) {
+        guard let s = state[event.subject] else { return }
+        let expired = s.clocks.filter { clock in
+            guard let deadline = clock.deadline, event.time >= deadline else { return false }
+            return event.categories.contains { $0.isUnder(clock.category) || clock.category.isUnder($0) }
+        }
+        guard let first = expired.first else { return }
+        var evidence = eventEvidence(event)
+        evidence.append(("expired", .array(expired.map { clockEvidence($0) })))
+        context.emit(rule, reason: "expired_access", time: event.time, subject: event.subject, actor: event.actor?.string,
+                     event: event.id, idParts: [event.id],
+                     message: "\(event.subject)'s \(first.category.key) data was past its retention deadline of "
+                        + "\(first.deadline!.rfc3339) and not deleted, but was used by a \(event.type.name) event at \(event.time.rfc3339).",
+                     evidence: evidence)
+    }
+
+    func fire(_ payload: EngineContext.TimerPayload, at time: Timestamp, _ context: EngineContext) {
+        guard case let .retention(subject, category, generation) = payload,
+              var s = state[subject],
+              let i = s.clocks.firstIndex(where: { $0.category == category && $0.generation == generation }),
+              !s.clocks[i].overdue, s.clocks[i].deadline == time
+        else { return }
+        s.clocks[i].overdue = true
+        state[subject] = s
+        let clock = s.clocks[i]
+        context.emit(rule, reason: "overdue", time: time, subject: subject, actor: nil, event: clock.deadlineSetBy,
+                     idParts: [subject, category.key, clock.deadlineSetBy, clock.startedBy, time.rfc3339],
+                     message: "\(subject)'s \(category.key) data had to be deleted by \(time.rfc3339) (kept \(keep) "
+                        + "from \(from == .collect ? "collection" : "the end of the relationship")) and was not.",
+                     evidence: [("clock", clockEvidence(clock)), ("keep", .string(keep.description)),
+                                ("from", .string(from.rawValue))])
+    }
+
+    private func clockEvidence(_ clock: Clock) -> JSONValue {
+        var pairs: [(String, JSONValue)] = [
+            ("category", .string(clock.category.key)), ("collected_by", .string(clock.startedBy)),
+            ("collected_at", .string(clock.startedAt.rfc3339)),
+        ]
+        if let deadline = clock.deadline { pairs.append(("deadline", .string(deadline.rfc3339))) }
+        if clock.deadlineSetBy != clock.startedBy { pairs.append(("deadline_set_by", .string(clock.deadlineSetBy))) }
+        return .object(pairs)
+    }
+}
+
+final class DeadlineEvaluator: RuleEvaluator {
+    struct Clock {
+        var deadline: Timestamp
+        var startedBy: String
+        var startedAt: Timestamp
+        var subject: String
+        var actor: String?
+        var generation: UInt64
+    }
+
+    let rule: Rule
+    let index: Int
+    let start: CompiledExpression
+    let satisfiedBy: CompiledExpression
+    let within: Duration
+    let key: EventField
+    let state = KeyedState<String, Clock>()
+
+    init(rule: Rule, index: Int, start: CompiledExpression, satisfiedBy: CompiledExpression, within: Duration, key: EventField) {
+        self.rule = rule
+        self.index = index
+        self.start = start
+        self.satisfiedBy = satisfiedBy
+        self.within = within
+        self.key = key
+    }
+
+    func process(_ event: Event, _ context: EngineContext) {
+        guard let k = key.text(of: event) else { return }
+        if let open = state[k], event.time < open.deadline, satisfiedBy.test(event) {
+            state.removeValue(forKey: k)
+        }
+        if state[k] == nil, start.test(event) {
+            let clock = Clock(deadline: event.time + within, startedBy: event.id, startedAt: event.time,
+                              subject: event.subject, actor: event.actor?.string, generation: context.nextGeneration())
+            state[k] = clock
+            context.schedule(at: clock.deadline, evaluator: index, payload: .deadline(key: k, generation: clock.generation))
+        }
+    }
+
+    func fire(_ payload: EngineContext.TimerPayload, at time: Timestamp, _ context: EngineContext) {
+        guard case let .deadline(k, generation) = payload, let clock = state[k], clock.generation == generation else { return }
+        state.removeValue(forKey: k)
+        context.emit(rule, reason: "overdue", time: time, subject: clock.subject, actor: clock.actor, event: clock.startedBy,
+                     idParts: [k, clock.startedBy],
+                     message: "Event \(clock.startedBy) at \(clock.startedAt.rfc3339) had to be followed within \(within) "
+                        + "(by \(time.rfc3339)) and was not.",
+                     evidence: [("key", .string(k)), ("started_by", .string(clock.startedBy)),
+                                ("started_at", .string(clock.startedAt.rfc3339)), ("within", .string(within.description)),
+                                ("deadline", .string(time.rfc3339))])
+    }
+}
+
+final class ThresholdEvaluator: RuleEvaluator {
+    struct Window {
+        var count = 0
+        var distinct: Set<String> = []
+        var fired = false
+    }
+
+    struct GroupWindow: Hashable, Sendable {
+        var group: [String]
+        var start: Int64
+    }
+
+    let rule: Rule
+    let index: Int
+    let when: CompiledExpression
+    let groupBy: [EventField]
+    let distinct: EventField?
+    let window: Duration
+    let limit: Int
+    let state = KeyedState<GroupWindow, Window>()
+
+    init(rule: Rule, index: Int, when: CompiledExpression, groupBy: [EventField], distinct: EventField?, window: Duration, limit: Int) {
+        self.rule = rule
+        self.index = index
+        self.when = when
+        self.groupBy = groupBy
+        self.distinct = distinct
+        self.window = window
+        self.limit = limit
+    }
+
+    func process(_ event: Event, _ context: EngineContext) {
+        guard when.test(event) else { return }
+        var group: [String] = []
+        for field in groupBy {
+            guard let v = field.text(of: event) else { return }
+            group.append(v)
+        }
+        let value = distinct.map { $0.text(of: event) }
+        if let value, value == nil { return }
+        let size = window.microseconds
+        let t = event.time.microseconds
+        let start = t >= 0 ? t - t % size : t - ((t % size) + size) % size
+        let key = GroupWindow(group: group, start: start)
+        if state[key] == nil {
+            context.schedule(at: Timestamp(microseconds: start + size), evaluator: index,
+                             payload: .windowEnd(group: group, windowStart: start))
+        }
+        let crossed = state.update(key, default: Window()) { w -> Bool in
+            if let value, let v = value { w.distinct.insert(v); w.count = w.distinct.count } else { w.count += 1 }
+            guard w.count > limit, !w.fired else { return false }
+            w.fired = true
+            return true
+        }
+        guard crossed else { return }
+        let windowStart = Timestamp(microseconds: start)
+        var groupEvidence: [(String, JSONValue)] = []
+        for (f, v) in zip(groupBy, group) { groupEvidence.append((f.description.replacingPrefix("event.", ""), .string(v))) }
+        let counted = distinct.map { "distinct \($0.description.replacingPrefix("event.", "")) values" } ?? "events"
+        let who = groupEvidence.isEmpty ? "" : " for " + zip(groupBy, group).map { "\($0.description.replacingPrefix("event.", "")) \($1)" }.joined(separator: ", ")
+        context.emit(rule, reason: "limit_exceeded", time: event.time, subject: event.subject, actor: event.actor?.string,
+                     event: event.id, idParts: group + [String(start)],
+                     message: "More than \(limit) \(counted) within \(window)\(who), in the window from \(windowStart.rfc3339).",
+                     evidence: [("group", .object(groupEvidence)), ("window_start", .string(windowStart.rfc3339)),
+                                ("window_end", .string((windowStart + window).rfc3339)), ("window", .string(window.description)),
+                                ("limit", .int(Int64(limit))), ("count", .int(Int64(limit + 1)))])
+    }
+
+    func fire(_ payload: EngineContext.TimerPayload, at time: Timestamp, _ context: EngineContext) {
+        guard case let .windowEnd(group, start) = payload else { return }
+        state.removeValue(forKey: GroupWindow(group: group, start: start))
+    }
+}
+
+final class AccessEvaluator: RuleEvaluator {
+    let rule: Rule
+    let index: Int
+    let when: CompiledExpression
+    let roles: [Symbol: RoleGrant]
+
+    init(rule: Rule, index: Int, when: CompiledExpression, roles: [Symbol: RoleGrant]) {
+        self.rule = rule
+        self.index = index
+        self.when = when
+        self.roles = roles
+    }
+
+    func process(_ event: Event, _ context: EngineContext) {
+        guard when.test(event) else { return }
+        var evidence = eventEvidence(event)
+        let reason: String
+        let message: String
+        let who = event.actor.map { "\($0.string)" } ?? "someone"
+        if let role = event.role, let grant = roles[role] {
+            if let purpose = event.purpose, grant.purposes.contains(where: { purpose.isUnder($0) }) {
+                let denied = event.categories.filter { c in !grant.categories.contains { c.isUnder($0) } }
+                guard !denied.isEmpty else { return }
+                reason = "category_not_allowed"
+                message = "\(who) (role \(role.string)) accessed \(denied.map(\.key).joined(separator: ", ")) of "
+                    + "\(event.subject), which the role may not see."
+                evidence.append(("denied_categories", keyList(denied)))
+                evidence.append(("allowed_categories", keyList(grant.categories)))
+            } else {
+                reason = "purpose_not_allowed"
+                message = "\(who) (role \(role.string)) accessed \(event.subject)'s data for "
+                    + "\(event.purpose?.key ?? "no stated purpose"), which the role may not do."
+                evidence.append(("allowed_purposes", keyList(grant.purposes)))
+            }
+        } else {
+            reason = "unknown_role"
+            message = "\(who) accessed \(event.subject)'s data with role \(event.role?.string ?? "(none)"), which no access policy knows."
+            evidence.append(("known_roles", .array(roles.keys.map(\.string).sorted().map { .string($0) })))
+        }
+        context.emit(rule, reason: reason, time: event.time, subject: event.subject, actor: event.actor?.string,
+                     event: event.id, idParts: [event.id], message: message, evidence: evidence)
+    }
+}
+
+/// The facts of the triggering event that a reader of a violation needs.
+func eventEvidence(_ event: Event) -> [(String, JSONValue)] {
+    var pairs: [(String, JSONValue)] = [("type", .string(event.type.name))]
+    if let role = event.role { pairs.append(("role", .string(role.string))) }
+    if let purpose = event.purpose { pairs.append(("purpose", .string(purpose.key))) }
+    if event.deletesAll { pairs.append(("categories", ["*"])) } else if !event.categories.isEmpty {
+        pairs.append(("categories", keyList(event.categories)))
+    }
+    if let recipient = event.recipient { pairs.append(("recipient", .string(recipient.string))) }
+    if let system = event.system { pairs.append(("system", .string(system.string))) }
+    if !event.attributes.isEmpty {
+        pairs.append(("attributes", .object(event.attributes.map { ($0.key, .string($0.value)) })))
+    }
+    return pairs
+}
+
+extension String {
+    var capitalizedFirst: String { prefix(1).uppercased() + dropFirst() }
+    func replacingPrefix(_ prefix: String, _ with: String) -> String {
+        hasPrefix(prefix) ? with + dropFirst(prefix.count) : self
+    }
+}

@@ -1,0 +1,63 @@
+import Events
+
+/// A broken rule, as SPEC §5 describes it.
+public struct Violation: Sendable, Hashable {
+    public var id: String
+    public var rule: String
+    public var kind: RuleKind
+    public var reason: String
+    public var severity: Severity
+    public var time: Timestamp
+    public var subject: String
+    public var actor: String?
+    public var event: String
+    public var detectedAt: Timestamp
+    public var message: String
+    public var evidence: JSONValue
+    /// Tags and alert routes of the rule, for routing; not part of the JSON.
+    public var tags: [String] = []
+    public var alert: [String] = []
+
+    public static func == (a: Violation, b: Violation) -> Bool { a.json == b.json }
+    public func hash(into hasher: inout Hasher) { hasher.combine(id) }
+
+    public var json: JSONValue {
+        var pairs: [(String, JSONValue)] = [
+            ("id", .string(id)), ("rule", .string(rule)), ("kind", .string(kind.rawValue)), ("reason", .string(reason)),
+            ("severity", .string(severity.name)), ("time", .string(time.rfc3339)), ("subject", .string(subject)),
+        ]
+        if let actor { pairs.append(("actor", .string(actor))) }
+        pairs += [
+            ("event", .string(event)), ("detected_at", .string(detectedAt.rfc3339)), ("message", .string(message)),
+            ("evidence", evidence),
+        ]
+        return .object(pairs)
+    }
+}
+
+extension Violation: CustomStringConvertible {
+    public var description: String { json.serialized }
+}
+
+/// Deterministic violation ids: 128 bits of two FNV-1a hashes over the identifying parts, as hex.
+enum ViolationID {
+    static func make(_ parts: [String]) -> String {
+        var a: UInt64 = 0xcbf2_9ce4_8422_2325
+        var b: UInt64 = 0x6c62_272e_07bb_0142
+        for part in parts {
+            for byte in part.utf8 {
+                a = (a ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+                b = (b ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+                b = b ^ (b >> 29)
+            }
+            a = (a ^ 0x1f) &* 0x0000_0100_0000_01b3
+            b = (b ^ 0x1f) &* 0x0000_0100_0000_01b3
+        }
+        return hex(a) + hex(b)
+    }
+
+    private static func hex(_ v: UInt64) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+}

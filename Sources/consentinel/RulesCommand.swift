@@ -1,0 +1,64 @@
+import ArgumentParser
+import Daemon
+import Foundation
+import Rules
+
+struct RulesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rules", abstract: "Check a pipeline's rules, or run its test cases.",
+        subcommands: [Check.self, TestCases.self])
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Load and type-check a pipeline; print every fault with file:line:column.")
+
+        @Argument(help: "The pipeline folder.") var directory: String
+
+        func run() async throws {
+            do {
+                let pipeline = try PipelineLoader().load(directory: directory)
+                print("\(directory): \(pipeline.rules.count) rules, \(pipeline.lists.count) lists: OK")
+            } catch {
+                print(error.description)
+                let n = error.errors.count
+                printError("\(n) error\(n == 1 ? "" : "s") in \(directory)")
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct TestCases: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "test", abstract: "Run a pipeline's cases in DIR/tests/<case>/{events,expected}.jsonl.")
+
+        @Argument(help: "The pipeline folder.") var directory: String
+
+        func run() async throws {
+            let pipeline: Pipeline
+            do {
+                pipeline = try PipelineLoader().load(directory: directory)
+            } catch {
+                print(error.description)
+                throw ExitCode(2)
+            }
+            let cases = RuleCase.cases(in: (directory as NSString).appendingPathComponent("tests"))
+            guard !cases.isEmpty else {
+                printError("no test cases in \(directory)/tests")
+                throw ExitCode(1)
+            }
+            var failed = 0
+            for c in cases {
+                let outcome = c.run(pipeline: pipeline)
+                if outcome.passed {
+                    print("PASS \(c.name)")
+                } else {
+                    failed += 1
+                    print("FAIL \(c.name)")
+                    for f in outcome.failures { print("  \(f)") }
+                }
+            }
+            print("\(cases.count - failed) passed, \(failed) failed")
+            if failed > 0 { throw ExitCode(1) }
+        }
+    }
+}
