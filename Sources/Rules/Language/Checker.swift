@@ -310,14 +310,20 @@ public struct Checker {
         case .key(let tree):
             return resolveKey(s, in: tree, at: literal.position)
         case .string:
-            if let field = other.field, let allowed = Self.allowedValues[field], !allowed.contains(s) {
-                let hint = Suggestion.hint(for: s, among: allowed, quote: quoted)
-                issue(.unknownValue, "\(field) is never \(quoted(s))\(hint.isEmpty ? "; it is one of " + allowed.map(quoted).joined(separator: ", ") : hint)", at: literal.position)
-            }
+            if let field = other.field { checkValue(s, of: field, at: literal.position) }
             return literal
         default:
             return literal
         }
+    }
+
+    /// A value `event.type` or `event.status` can never hold is a fault: the condition could never be true.
+    private mutating func checkValue(_ value: String, of field: EventField, at: SourcePosition, list: String? = nil) {
+        guard let allowed = Self.allowedValues[field], !allowed.contains(value) else { return }
+        let hint = Suggestion.hint(for: value, among: allowed, quote: quoted)
+        let what = list.map { "list.\($0) holds \(quoted(value)), but \(field) is never that" } ?? "\(field) is never \(quoted(value))"
+        let advice = hint.isEmpty ? "; it is one of " + allowed.map(quoted).joined(separator: ", ") : hint
+        issue(.unknownValue, what + advice, at: at)
     }
 
     private mutating func resolveKey(_ key: String, in t: KeyTree, at: SourcePosition) -> TypedExpr {
@@ -371,7 +377,7 @@ public struct Checker {
             return TypedExpr(.compare(op, l, r), .invalid, at: at)
         }
         if op.isOrdering && ![.number, .duration, .time].contains(l.type) {
-            issue(.type, "'\(op)' orders numbers, durations and times, not \(l.type.spoken.dropFirst(2))s", at: at)
+            issue(.type, "'\(op)' orders numbers, durations and times; \(l.type) values have no order", at: at)
             return TypedExpr(.compare(op, l, r), .invalid, at: at)
         }
         return result
@@ -390,11 +396,9 @@ public struct Checker {
         case (.key(let tree), .stringList):
             r = resolveKeys(r, in: tree, items: items)
         case (.string, .stringList):
-            if let field = l.field, let allowed = Self.allowedValues[field], case .strings(let values, let name) = r.kind {
-                for (i, v) in values.enumerated() where !allowed.contains(v) {
-                    let hint = Suggestion.hint(for: v, among: allowed, quote: quoted)
-                    let subject = name.map { "list.\($0) holds \(quoted(v)), but \(field) is never that" } ?? "\(field) is never \(quoted(v))"
-                    issue(.unknownValue, subject + hint, at: items?[i].position ?? r.position)
+            if let field = l.field, case .strings(let values, let name) = r.kind {
+                for (i, v) in values.enumerated() {
+                    checkValue(v, of: field, at: items?[i].position ?? r.position, list: name)
                 }
             }
         case (.number, .numberList):
