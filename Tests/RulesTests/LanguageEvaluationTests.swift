@@ -77,6 +77,12 @@ struct LanguageEvaluationTests {
         Case("event.purpose under list.marketing_uses", Fixtures.event(purpose: "analytics"), false),
         Case("event.purpose under list.marketing_uses", Fixtures.event(purpose: "analytics.reporting"), true),
         Case(#"event.purpose under "marketing""#, deleteAll, false),
+        // interval edges: the first node after a subtree is not in it; the last node of a subtree is
+        Case("event.purpose under list.marketing_uses", Fixtures.event(purpose: "essential"), false),
+        Case(#"event.purpose under "marketing""#, Fixtures.event(purpose: "marketing.communications"), true),
+        Case(#"event.categories under "system""#, Fixtures.event(categories: ["user"]), false),
+        Case(#"event.categories under "system""#, Fixtures.event(categories: ["system.operations"]), true),
+        Case(#"event.purpose under ["analytics.reporting", "analytics", "marketing"]"#, Fixtures.event(purpose: "essential"), false),
         Case(#"event.purpose not under "marketing""#, deleteAll, true),
         Case(#""marketing.advertising" under event.purpose"#, withdrawal, true),
         Case(#""marketing" under event.purpose"#, share, false),
