@@ -71,3 +71,39 @@ public struct RuleErrors: Error, Sendable, CustomStringConvertible {
     public init(_ errors: [RuleError]) { self.errors = errors }
     public var description: String { errors.map(\.description).joined(separator: "\n") }
 }
+
+extension RuleError.Code {
+    /// A literal that the field it is compared with can never hold (`event.type == "acess"`).
+    public static let unknownValue = RuleError.Code("unknown_value")
+}
+
+/// A fault inside one expression, at a position of the expression's own text. `ExpressionCompiler` turns it
+/// into a `RuleError` at the place of the pipeline file the expression came from.
+public struct ExpressionIssue: Error, Hashable, Sendable, CustomStringConvertible, Comparable {
+    public var code: RuleError.Code
+    public var message: String
+    public var position: SourcePosition
+
+    public init(_ code: RuleError.Code, _ message: String, at position: SourcePosition) {
+        self.code = code
+        self.message = message
+        self.position = position
+    }
+
+    /// `line:column: code: message`, for tests of a single stage.
+    public var description: String { "\(position): \(code): \(message)" }
+
+    public static func < (a: ExpressionIssue, b: ExpressionIssue) -> Bool { a.position < b.position }
+
+    public func located(_ locate: (Int, Int) -> (SourceLocation, String?)) -> RuleError {
+        let (location, line) = locate(position.line, position.column)
+        return RuleError(code, message, at: location, sourceLine: line)
+    }
+}
+
+/// All the faults of one expression (the checker reports every one it finds).
+public struct ExpressionIssues: Error, Hashable, Sendable, CustomStringConvertible {
+    public var issues: [ExpressionIssue]
+    public init(_ issues: [ExpressionIssue]) { self.issues = issues }
+    public var description: String { issues.map(\.description).joined(separator: "\n") }
+}
