@@ -36,7 +36,7 @@ let package = Package(
         ),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "EventsTests", dependencies: ["Events"]),
-        .testTarget(name: "RulesTests", dependencies: ["Rules", "Events", "Daemon"], resources: [.copy("Cases")]),
+        .testTarget(name: "RulesTests", dependencies: ["Rules", "Events", "Daemon"], exclude: ["Cases"]),
         .testTarget(name: "DigestsTests", dependencies: ["Digests", "Events"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Rules", "Events", "Digests"]),
     ],

@@ -387,6 +387,10 @@ public struct Checker {
         let l = check(a)
         var r = check(b)
         if l.type == .invalid || r.type == .invalid { return TypedExpr(.in(l, r), .invalid, at: at) }
+        if case .string("*") = l.kind, r.field == .categories {
+            // A delete of all of a subject's data lists "*" instead of category keys.
+            return TypedExpr(.in(l, r), .bool, at: at)
+        }
         guard r.type == .stringList || r.type == .numberList else {
             issue(.type, "'in' needs a list on its right ([\"a\", \"b\"] or list.NAME), but this is \(r.type.spoken)", at: startOf(r))
             return TypedExpr(.in(l, r), .invalid, at: at)

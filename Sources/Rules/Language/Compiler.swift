@@ -58,6 +58,9 @@ enum Compiler {
             if a.type == .bool { return compareConditions(op, compile(a), compile(b)) }
             return compare(op, Operand(a), Operand(b))
         case .in(let a, let b):
+            if case .string("*") = a.kind, b.field == .categories {
+                return Plan("(deletes-all event.categories)") { $0.deletesAll }
+            }
             return membership(Operand(a), b)
         case .under(let a, let b):
             return under(KeyOperand(a), KeyOperand(b))

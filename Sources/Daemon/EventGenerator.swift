@@ -1,0 +1,161 @@
+import Events
+
+/// Realistic, deterministic traffic for demos, tests and benchmarks: customers signing up, consenting and opting
+/// out, marketing sends, staff accesses (mostly within their role), shares, deletions, erasure requests, the odd
+/// bulk export and a few broken messages.
+public struct EventGenerator: Sequence {
+    public struct Options: Sendable {
+        public var events: Int
+        public var subjects: Int
+        public var seed: UInt64
+        public var start: Timestamp
+        public var months: Int
+        /// Share of lines that are broken on purpose (dead letters), 0…1.
+        public var invalidRate: Double
+        /// Share of events sent twice.
+        public var duplicateRate: Double
+        /// Largest disorder of arrival against event time.
+        public var disorder: Duration
+
+        public init(
+            events: Int, subjects: Int, seed: UInt64 = 1, start: Timestamp = Timestamp(rfc3339: "2026-01-01T00:00:00Z")!,
+            months: Int = 1, invalidRate: Double = 0.001, duplicateRate: Double = 0.001, disorder: Duration = .minutes(2)
+        ) {
+            self.events = events
+            self.subjects = Swift.max(1, subjects)
+            self.seed = seed
+            self.start = start
+            self.months = Swift.max(1, months)
+            self.invalidRate = invalidRate
+            self.duplicateRate = duplicateRate
+            self.disorder = disorder
+        }
+    }
+
+    public let options: Options
+    public init(_ options: Options) { self.options = options }
+
+    public func makeIterator() -> Iterator { Iterator(options) }
+
+    public struct Iterator: IteratorProtocol {
+        let o: Options
+        var rng: SplitMix64
+        var index = 0
+        var emitted = 0
+        var pendingDuplicate: String?
+        let span: Int64
+
+        init(_ o: Options) {
+            self.o = o
+            rng = SplitMix64(seed: o.seed)
+            var end = o.start
+            for _ in 0..<o.months { end = end.startOfNextMonth }
+            span = Swift.max(1, end.microseconds - o.start.microseconds)
+        }
+
+        /// The next JSON line.
+        public mutating func next() -> String? {
+            if let dup = pendingDuplicate {
+                pendingDuplicate = nil
+                return dup
+            }
+            guard index < o.events else { return nil }
+            defer { index += 1 }
+            let base = o.start.microseconds + span / Int64(o.events) * Int64(index)
+            let jitter = o.disorder.microseconds > 0 ? Int64(rng.next() % UInt64(o.disorder.microseconds)) : 0
+            let raw = Swift.max(o.start.microseconds, base - jitter)
+            let time = Timestamp(microseconds: raw - raw % 1000)
+            if rng.chance(o.invalidRate) { return broken(time) }
+            let line = event(time)
+            if rng.chance(o.duplicateRate) { pendingDuplicate = line }
+            return line
+        }
+
+        mutating func broken(_ time: Timestamp) -> String {
+            switch rng.next() % 5 {
+            case 0: return "{\"id\": \"broken-\(index)\", \"type\": \"access\""
+            case 1: return "{\"id\":\"e\(index)\",\"type\":\"teleport\",\"time\":\"\(time.rfc3339)\",\"subject\":\"c-1\"}"
+            case 2: return "{\"id\":\"e\(index)\",\"type\":\"collect\",\"time\":\"yesterday\",\"subject\":\"c-1\",\"categories\":[\"user.name\"]}"
+            case 3: return "{\"id\":\"e\(index)\",\"type\":\"collect\",\"time\":\"\(time.rfc3339)\",\"subject\":\"c-1\",\"categories\":[\"user.shoe_size\"]}"
+            default: return "{\"id\":\"e\(index)\",\"type\":\"access\",\"time\":\"\(time.rfc3339)\",\"subject\":\"c-1\"}"
+            }
+        }
+
+        static let staff: [(actor: String, role: String)] = [
+            ("alice@corp", "support"), ("bob@corp", "support"), ("carol@corp", "billing"), ("dan@corp", "marketing"),
+            ("erin@corp", "engineer"), ("frank@corp", "security"), ("grace@corp", "dpo"), ("heidi@corp", "support"),
+            ("ivan@corp", "engineer"), ("judy@corp", "billing"), ("mallory@corp", "intern"),
+        ]
+        static let roleWork: [String: (purposes: [String], categories: [String])] = [
+            "support": (["essential.service.operations.support"], ["user.name", "user.contact.email", "user.account"]),
+            "billing": (["essential.service.payment_processing"], ["user.name", "user.financial", "user.payment"]),
+            "marketing": (["marketing", "analytics"], ["user.contact.email", "user.behavior.browsing_history"]),
+            "engineer": (["essential.service.operations"], ["user.device", "user.unique_id"]),
+            "security": (["essential.service.security"], ["user.device", "user.location.precise", "user.behavior"]),
+            "dpo": (["essential.legal_obligation"], ["user"]),
+            "intern": (["analytics"], ["user.contact"]),
+        ]
+        static let consentPurposes = ["marketing", "marketing.communications.email", "personalize", "third_party_sharing", "train_ai_system"]
+        static let recipients = ["payment-processor", "email-provider", "analytics-partner", "ad-network", "data-broker-x"]
+        static let systems = ["crm", "billing", "warehouse", "support-desk", "mobile-app"]
+        static let sources = ["web", "app", "email", "support", "gpc"]
+
+        mutating func pick<T>(_ items: [T]) -> T { items[Int(rng.next() % UInt64(items.count))] }
+
+        mutating func event(_ time: Timestamp) -> String {
+            let id = "evt-\(o.seed)-\(index)"
+            let subject = "cust-\(String(rng.next() % UInt64(o.subjects) + 1))"
+            let t = time.rfc3339
+            // Now and then a burst: one actor exporting many customers within minutes.
+            let inBurst = (index / 2_000) % 50 == 7
+            let roll = inBurst && rng.chance(0.6) ? 900 : rng.next() % 1000
+            switch roll {
+            case 0..<120:
+                let cats = pick([["user.contact.email", "user.name"], ["user.behavior.browsing_history"],
+                                 ["user.location.precise"], ["user.financial", "user.payment"], ["user.device"]])
+                return #"{"id":"\#(id)","type":"collect","time":"\#(t)","subject":"\#(subject)","system":"\#(pick(Self.systems))","categories":\#(list(cats))}"#
+            case 120..<220:
+                let status = rng.chance(0.7) ? "granted" : "withdrawn"
+                return #"{"id":"\#(id)","type":"consent","time":"\#(t)","subject":"\#(subject)","purpose":"\#(pick(Self.consentPurposes))","status":"\#(status)","source":"\#(pick(Self.sources))"}"#
+            case 220..<420:
+                let purpose = pick(["marketing.communications.email", "personalize", "analytics", "train_ai_system", "essential.service"])
+                return #"{"id":"\#(id)","type":"use","time":"\#(t)","subject":"\#(subject)","actor":"svc-\#(pick(["mailer", "recommender", "trainer"]))","system":"\#(pick(Self.systems))","purpose":"\#(purpose)","categories":["user.contact.email","user.behavior"]}"#
+            case 420..<470:
+                return #"{"id":"\#(id)","type":"share","time":"\#(t)","subject":"\#(subject)","actor":"svc-exporter","purpose":"\#(pick(["third_party_sharing", "essential.service.payment_processing", "marketing.advertising"]))","recipient":"\#(pick(Self.recipients))","categories":["user.contact.email"]}"#
+            case 470..<900:
+                let (actor, role) = pick(Self.staff)
+                let work = Self.roleWork[role]!
+                var categories = [pick(work.categories)]
+                if rng.chance(0.03) { categories.append(pick(["user.financial", "user.health_and_medical", "user.government_id"])) }
+                let purpose = rng.chance(0.03) ? "marketing" : pick(work.purposes)
+                let ticket = rng.chance(0.8) ? #","attributes":{"ticket":"T-\#(rng.next() % 100000)"}"# : ""
+                return #"{"id":"\#(id)","type":"access","time":"\#(t)","subject":"\#(subject)","actor":"\#(actor)","role":"\#(role)","system":"\#(pick(Self.systems))","purpose":"\#(purpose)","categories":\#(list(categories))\#(ticket)}"#
+            case 900..<930:
+                return #"{"id":"\#(id)","type":"access","time":"\#(t)","subject":"\#(subject)","actor":"exporter@corp","role":"engineer","purpose":"essential.service.operations","categories":["user.device"]}"#
+            case 930..<960:
+                let cats = rng.chance(0.4) ? ["*"] : [pick(["user.behavior", "user.location.precise", "user.contact"])]
+                return #"{"id":"\#(id)","type":"delete","time":"\#(t)","subject":"\#(subject)","system":"\#(pick(Self.systems))","categories":\#(list(cats))}"#
+            case 960..<985:
+                return #"{"id":"\#(id)","type":"erasure_request","time":"\#(t)","subject":"\#(subject)","source":"\#(pick(Self.sources))","attributes":{"channel":"privacy-portal"}}"#
+            default:
+                return #"{"id":"\#(id)","type":"relationship_end","time":"\#(t)","subject":"\#(subject)"}"#
+            }
+        }
+
+        func list(_ items: [String]) -> String { "[" + items.map { "\"\($0)\"" }.joined(separator: ",") + "]" }
+    }
+}
+
+/// A small, fast, seedable generator (SplitMix64): the same seed gives the same traffic on every machine.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func chance(_ p: Double) -> Bool { p > 0 && Double(next() % 1_000_000) < p * 1_000_000 }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Daemon
+import Events
+import Foundation
+
+struct Gen: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write realistic, deterministic event traffic as JSONL (for demos, tests and benchmarks).")
+
+    @Option(name: .long, help: "How many events.") var events: Int = 10_000
+    @Option(name: .long, help: "How many customers.") var subjects: Int = 1_000
+    @Option(name: .long, help: "Seed: the same seed gives the same file.") var seed: UInt64 = 1
+    @Option(name: .long, help: "First event time (RFC 3339).") var start: String = "2026-01-01T00:00:00Z"
+    @Option(name: .long, help: "How many months the events span.") var months: Int = 1
+    @Option(name: .customLong("invalid-rate"), help: "Share of broken lines, 0…1.") var invalidRate: Double = 0.001
+    @Option(name: .customLong("duplicate-rate"), help: "Share of events sent twice, 0…1.") var duplicateRate: Double = 0.001
+    @Option(name: [.short, .long], help: "Output file (default: standard output).") var output: String?
+
+    func validate() throws {
+        guard events >= 0, subjects >= 1, months >= 1 else { throw ValidationError("events, subjects and months must be positive") }
+        guard Timestamp(rfc3339: start) != nil else { throw ValidationError("--start must be an RFC 3339 time") }
+        guard (0...1).contains(invalidRate), (0...1).contains(duplicateRate) else { throw ValidationError("rates are between 0 and 1") }
+    }
+
+    func run() async throws {
+        let generator = EventGenerator(.init(
+            events: events, subjects: subjects, seed: seed, start: Timestamp(rfc3339: start)!, months: months,
+            invalidRate: invalidRate, duplicateRate: duplicateRate))
+        let handle: FileHandle
+        if let output {
+            guard FileManager.default.createFile(atPath: output, contents: nil), let h = FileHandle(forWritingAtPath: output) else {
+                throw ValidationError("cannot write \(output)")
+            }
+            handle = h
+        } else {
+            handle = FileHandle.standardOutput
+        }
+        var buffer = Data()
+        buffer.reserveCapacity(1 << 20)
+        for line in generator {
+            buffer.append(contentsOf: line.utf8)
+            buffer.append(10)
+            if buffer.count >= 1 << 20 {
+                handle.write(buffer)
+                buffer.removeAll(keepingCapacity: true)
+            }
+        }
+        handle.write(buffer)
+        if output != nil { try handle.close() }
+    }
+}
