@@ -29,28 +29,48 @@ public struct Symbol: Hashable, Sendable, CustomStringConvertible, Comparable {
 }
 
 /// The process-wide intern table behind `Symbol`.
+///
+/// Two indexes share one lock: by `String`, and by UTF-8 bytes (`ByteMap`), so that the event decoder interns a
+/// symbol it has seen before without building a `String`.
 public final class SymbolTable: Sendable {
     public static let shared = SymbolTable()
 
     private struct Storage {
         var byString: [String: Symbol] = [:]
-        var count: UInt32 = 0
+        var byBytes = ByteMap(minimumCapacity: 64)
+        var symbols: [Symbol] = []
+
+        mutating func add(_ string: String) -> Symbol {
+            let symbol = Symbol(id: UInt32(symbols.count), string: string)
+            symbols.append(symbol)
+            byString[string] = symbol
+            var utf8 = string
+            utf8.withUTF8 { byBytes.insert(UnsafeRawBufferPointer($0), value: Int32(symbol.id)) }
+            return symbol
+        }
     }
     private let storage = Mutex(Storage())
 
     public func intern(_ string: String) -> Symbol {
         storage.withLock { s in
             if let symbol = s.byString[string] { return symbol }
-            let symbol = Symbol(id: s.count, string: string)
-            s.count += 1
-            s.byString[string] = symbol
-            return symbol
+            return s.add(string)
         }
     }
 
+    /// Interns UTF-8 bytes; a hit compares bytes only. Invalid UTF-8 is repaired (U+FFFD) as `String(decoding:)`
+    /// does, and such bytes become an alias of the repaired string's symbol.
     public func intern(_ bytes: UnsafeRawBufferPointer) -> Symbol {
-        intern(String(decoding: bytes, as: UTF8.self))
+        storage.withLock { s in
+            if let id = s.byBytes.find(bytes) { return s.symbols[Int(id)] }
+            let string = String(decoding: bytes, as: UTF8.self)
+            if let symbol = s.byString[string] {
+                s.byBytes.insert(bytes, value: Int32(symbol.id))
+                return symbol
+            }
+            return s.add(string)
+        }
     }
 
-    public var count: Int { storage.withLock { Int($0.count) } }
+    public var count: Int { storage.withLock { $0.symbols.count } }
 }

@@ -35,6 +35,16 @@ public struct Taxonomy: Sendable {
             self.name = name
             self.description = description
         }
+
+        private enum CodingKeys: String, CodingKey { case key, name, description }
+
+        /// `name` and `description` may be missing or null (a pipeline's own extensions often give only keys).
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            key = try c.decode(String.self, forKey: .key)
+            name = try c.decodeIfPresent(String.self, forKey: .name) ?? key
+            description = try c.decodeIfPresent(String.self, forKey: .description) ?? ""
+        }
     }
 
     /// One tree of dot-path keys; a key's parent is the key without its last segment.
@@ -42,6 +52,8 @@ public struct Taxonomy: Sendable {
         public private(set) var nodes: [TaxonomyNode] = []
         public private(set) var entries: [Entry] = []
         private var byKey: [String: Int] = [:]
+        /// The same index keyed by UTF-8 bytes, for the event decoder (no `String` per lookup).
+        private var byBytes = ByteMap()
 
         public init(entries input: [Entry]) throws(TaxonomyError) {
             var all: [String: Entry] = [:]
@@ -79,6 +91,8 @@ public struct Taxonomy: Sendable {
                 nodes.append(TaxonomyNode(index: Int32(i), end: Int32(ends[key]!), key: key))
                 entries.append(all[key]!)
                 byKey[key] = i
+                var utf8 = key
+                utf8.withUTF8 { byBytes.insert(UnsafeRawBufferPointer($0), value: Int32(i)) }
             }
         }
 
@@ -86,8 +100,10 @@ public struct Taxonomy: Sendable {
             byKey[key].map { nodes[$0] }
         }
 
+        /// The node for a key given as UTF-8 bytes; never builds a `String`.
+        @inline(__always)
         public func node(bytes: UnsafeRawBufferPointer) -> TaxonomyNode? {
-            node(String(decoding: bytes, as: UTF8.self))
+            byBytes.find(bytes).map { nodes[Int($0)] }
         }
 
         public func entry(_ node: TaxonomyNode) -> Entry { entries[Int(node.index)] }

@@ -1,0 +1,484 @@
+/// Decodes and validates one event (SPEC §1) from raw JSON bytes.
+///
+/// Written by hand for speed (it is the hot path of the daemon): one pass over the bytes checks the whole JSON
+/// text (`JSONScanner`) and remembers where the known fields' values are; a second step validates them in a
+/// fixed order and builds the `Event`. Keys are matched as bytes, taxonomy keys are looked up as bytes, and
+/// symbols already interned are found as bytes, so a typical event allocates only its `id`, `subject`,
+/// category list and attributes. Foundation is not used.
+///
+/// Checks, in order (the first failure is the reason):
+/// 1. JSON syntax of the whole input (`invalid_json`), and that it is an object.
+/// 2. `id`, `type`, `time`, `subject`: present and not null (`missing_field`), strings (`wrong_type`);
+///    `id` 1–128 and `subject` 1–256 characters (Unicode scalars) (`invalid_value`).
+/// 3. `type` is one of the eight types (`unknown_type`); 4. `time` parses as RFC 3339 (`bad_time`).
+/// 5. The other fields in the order of SPEC §1 (actor, role, system, purpose, categories, recipient, status,
+///    source, attributes): required ones present (`missing_field`), every present one of the right type
+///    (`wrong_type`) and value (`invalid_value`).
+/// 6. Taxonomy: `purpose` (`unknown_purpose`), then each category in order (`unknown_category`).
+///
+/// An optional field given as `null` counts as absent. Unknown fields are checked as JSON and ignored. When a
+/// key appears twice the last value counts.
+public struct EventDecoder: Sendable {
+    public let taxonomy: Taxonomy
+
+    public init(taxonomy: Taxonomy) {
+        self.taxonomy = taxonomy
+    }
+
+    public func decode(_ bytes: UnsafeRawBufferPointer) -> Result<Event, DecodeError> {
+        do {
+            return .success(try decodeEvent(bytes))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    public func decode(_ bytes: [UInt8]) -> Result<Event, DecodeError> {
+        bytes.withUnsafeBytes { decode($0) }
+    }
+
+    public func decode(_ line: String) -> Result<Event, DecodeError> {
+        var line = line
+        return line.withUTF8 { decode(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The throwing form of `decode`.
+    public func decodeEvent(_ b: UnsafeRawBufferPointer) throws(DecodeError) -> Event {
+        var slots = Slots()
+        do throws(JSONSyntaxError) {
+            try EventDecoder.scan(b, into: &slots)
+        } catch {
+            if error.notAnObject {
+                throw DecodeError(reason: .invalidJSON, message: "The event is not a JSON object: \(error.problem).")
+            }
+            throw DecodeError(reason: .invalidJSON,
+                              message: "The event is not valid JSON: \(error.problem) at byte \(error.offset).")
+        }
+        return try validate(JSONScanner(b), slots)
+    }
+
+    // MARK: Pass 1: syntax, and where the known fields are
+
+    private static func scan(_ b: UnsafeRawBufferPointer, into slots: inout Slots) throws(JSONSyntaxError) {
+        var s = JSONScanner(b)
+        if b.count >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF { s.i = 3 } // a UTF-8 byte-order mark
+        s.skipWhitespace()
+        guard s.peek == 0x7B else {
+            var e = s.fail(s.atEnd ? "the input is empty" : "it starts with \(JSONScanner.describe(byte: b[s.i]))")
+            e.notAnObject = true
+            throw e
+        }
+        s.i += 1
+        s.skipWhitespace()
+        if !s.consume(0x7D) {
+            while true {
+                guard s.peek == 0x22 else { throw s.unexpected("a string key") }
+                let key = try s.scanString()
+                s.skipWhitespace()
+                guard s.consume(0x3A) else { throw s.unexpected("':'") }
+                s.skipWhitespace()
+                if let field = key.escaped ? s.withValue(key, Field.init(bytes:)) : Field(bytes: s.raw(key)) {
+                    let start = s.i
+                    if s.peek == 0x22 {
+                        slots.set(field, Slot(kind: .string, value: try s.scanString()))
+                    } else {
+                        let kind = try s.skipValue(depth: 1)
+                        slots.set(field, Slot(kind: kind, value: JSONString(start: start, end: s.i, escaped: false, ascii: true)))
+                    }
+                } else {
+                    _ = try s.skipValue(depth: 1)
+                }
+                s.skipWhitespace()
+                if s.consume(0x2C) { s.skipWhitespace(); continue }
+                if s.consume(0x7D) { break }
+                throw s.unexpected("',' or '}'")
+            }
+        }
+        s.skipWhitespace()
+        guard s.atEnd else { throw s.fail("unexpected \(JSONScanner.describe(byte: b[s.i])) after the object") }
+    }
+
+    // MARK: Pass 2: validation in the documented order
+
+    private func validate(_ s: JSONScanner, _ slots: Slots) throws(DecodeError) -> Event {
+        // 2. The fields every event has.
+        let idValue = try string(slots.id, .id, required: true)!
+        try checkLength(s, idValue, .id, max: 128)
+        let typeValue = try string(slots.type, .type, required: true)!
+        let timeValue = try string(slots.time, .time, required: true)!
+        let subjectValue = try string(slots.subject, .subject, required: true)!
+        try checkLength(s, subjectValue, .subject, max: 256)
+
+        // 3, 4.
+        guard let type = s.withValue(typeValue, EventType.init(bytes:)) else {
+            throw DecodeError(reason: .unknownType,
+                              message: "The field 'type' has the unknown event type \(quoted(s, typeValue)).", field: "type")
+        }
+        guard let time = s.withValue(timeValue, RFC3339.parse) else {
+            throw DecodeError(reason: .badTime,
+                              message: "The field 'time' is not an RFC 3339 date-time: \(quoted(s, timeValue)).", field: "time")
+        }
+
+        // 5. The other fields.
+        let actor = try symbol(s, slots.actor, .actor, requiredFor: type, type.needsActor)
+        let role = try symbol(s, slots.role, .role, requiredFor: type, type == .access)
+        let system = try symbol(s, slots.system, .system, requiredFor: type, false)
+        let purposeValue = try string(slots.purpose, .purpose, required: type.needsPurpose, type: type)
+        let categoryCount = try checkCategories(s, slots.categories, type: type)
+        let recipient = try symbol(s, slots.recipient, .recipient, requiredFor: type, type == .share)
+        let status = try consentStatus(s, slots.status, type: type)
+        let source = try symbol(s, slots.source, .source, requiredFor: type, false)
+        let attributes = try self.attributes(s, slots.attributes)
+
+        // 6. Taxonomy.
+        var purpose: TaxonomyNode?
+        if let purposeValue {
+            purpose = s.withValue(purposeValue) { taxonomy.uses.node(bytes: $0) }
+            if purpose == nil {
+                throw DecodeError(reason: .unknownPurpose,
+                                  message: "The purpose \(quoted(s, purposeValue)) is not a data use of the taxonomy.",
+                                  field: "purpose")
+            }
+        }
+        var categories: [TaxonomyNode] = []
+        var deletesAll = false
+        if categoryCount > 0 {
+            categories.reserveCapacity(categoryCount)
+            try resolveCategories(s, slots.categories, type: type, into: &categories, deletesAll: &deletesAll)
+        }
+
+        return Event(
+            id: s.string(idValue), type: type, time: time, subject: s.string(subjectValue),
+            actor: actor.map { intern(s, $0) }, role: role.map { intern(s, $0) }, system: system.map { intern(s, $0) },
+            purpose: purpose, categories: categories, deletesAll: deletesAll,
+            recipient: recipient.map { intern(s, $0) }, status: status, source: source.map { intern(s, $0) },
+            attributes: attributes
+        )
+    }
+
+    /// A string field: nil when absent or null and not required.
+    @inline(__always)
+    private func string(_ slot: Slot, _ field: Field, required: Bool, type: EventType? = nil) throws(DecodeError) -> JSONString? {
+        switch slot.kind {
+        case .string?:
+            return slot.value
+        case nil, .null?:
+            guard required else { return nil }
+            let how = slot.kind == nil ? "missing" : "null"
+            let message = type.map { "The field '\(field.name)' is required for a '\($0.name)' event and is \(how)." }
+                ?? "The field '\(field.name)' is \(how)."
+            throw DecodeError(reason: .missingField, message: message, field: field.name)
+        case let kind?:
+            throw DecodeError(reason: .wrongType,
+                              message: "The field '\(field.name)' must be a string, not \(kind.phrase).", field: field.name)
+        }
+    }
+
+    private func checkLength(_ s: JSONScanner, _ value: JSONString, _ field: Field, max: Int) throws(DecodeError) {
+        let count = value.ascii && !value.escaped ? value.rawCount : s.withValue(value, scalarCount)
+        guard count >= 1 && count <= max else {
+            throw DecodeError(reason: .invalidValue,
+                              message: "The field '\(field.name)' must be 1 to \(max) characters long, not \(count).",
+                              field: field.name)
+        }
+    }
+
+    /// A symbol-valued field, checked but not yet interned (an invalid event interns nothing).
+    @inline(__always)
+    private func symbol(_ s: JSONScanner, _ slot: Slot, _ field: Field, requiredFor type: EventType, _ required: Bool)
+        throws(DecodeError) -> JSONString? {
+        guard let value = try string(slot, field, required: required, type: type) else { return nil }
+        guard value.rawCount > 0 else {
+            throw DecodeError(reason: .invalidValue, message: "The field '\(field.name)' must not be empty.", field: field.name)
+        }
+        return value
+    }
+
+    @inline(__always)
+    private func intern(_ s: JSONScanner, _ value: JSONString) -> Symbol {
+        s.withValue(value) { Symbol.intern($0) }
+    }
+
+    private func consentStatus(_ s: JSONScanner, _ slot: Slot, type: EventType) throws(DecodeError) -> ConsentStatus? {
+        guard let value = try string(slot, .status, required: type == .consent, type: type) else { return nil }
+        guard let status = s.withValue(value, ConsentStatus.init(bytes:)) else {
+            throw DecodeError(reason: .invalidValue,
+                              message: "The field 'status' must be 'granted' or 'withdrawn', not \(quoted(s, value)).",
+                              field: "status")
+        }
+        return status
+    }
+
+    /// Checks that `categories` is a list of strings, non-empty where the type requires it; returns its length.
+    private func checkCategories(_ s: JSONScanner, _ slot: Slot, type: EventType) throws(DecodeError) -> Int {
+        let required = type.needsCategories
+        switch slot.kind {
+        case .array?:
+            break
+        case nil, .null?:
+            guard required else { return 0 }
+            throw DecodeError(reason: .missingField,
+                              message: "The field 'categories' is required for a '\(type.name)' event and is \(slot.kind == nil ? "missing" : "null").",
+                              field: "categories")
+        case let kind?:
+            throw DecodeError(reason: .wrongType,
+                              message: "The field 'categories' must be a list of strings, not \(kind.phrase).", field: "categories")
+        }
+        var count = 0
+        var c = JSONScanner(s.b, at: slot.value.start + 1)
+        c.skipWhitespace()
+        if !c.consume(0x5D) {
+            while true {
+                guard c.peek == 0x22 else {
+                    let kind = (try? c.skipValue(depth: 1)) ?? .null
+                    throw DecodeError(reason: .wrongType,
+                                      message: "The field 'categories' must be a list of strings, but item \(count + 1) is \(kind.phrase).",
+                                      field: "categories")
+                }
+                _ = try? c.scanString()
+                count += 1
+                c.skipWhitespace()
+                guard c.consume(0x2C) else { break }
+                c.skipWhitespace()
+            }
+        }
+        if count == 0 && required {
+            throw DecodeError(reason: .invalidValue,
+                              message: "The field 'categories' must not be empty for a '\(type.name)' event.", field: "categories")
+        }
+        return count
+    }
+
+    private func resolveCategories(_ s: JSONScanner, _ slot: Slot, type: EventType,
+                                   into nodes: inout [TaxonomyNode], deletesAll: inout Bool) throws(DecodeError) {
+        var c = JSONScanner(s.b, at: slot.value.start + 1)
+        c.skipWhitespace()
+        while c.peek == 0x22 {
+            guard let value = try? c.scanString() else { break }
+            let (node, star): (TaxonomyNode?, Bool) = c.withValue(value) { bytes in
+                if bytes.count == 1 && bytes[0] == 0x2A { return (nil, true) }
+                return (taxonomy.categories.node(bytes: bytes), false)
+            }
+            if let node {
+                if !nodes.contains(node) { nodes.append(node) }
+            } else if star {
+                guard type == .delete else {
+                    throw DecodeError(reason: .unknownCategory,
+                                      message: "The category '*' (all data) is allowed only in a 'delete' event, not in a '\(type.name)' event.",
+                                      field: "categories")
+                }
+                deletesAll = true
+            } else {
+                throw DecodeError(reason: .unknownCategory,
+                                  message: "The category \(quoted(s, value)) is not a data category of the taxonomy.",
+                                  field: "categories")
+            }
+            c.skipWhitespace()
+            guard c.consume(0x2C) else { break }
+            c.skipWhitespace()
+        }
+    }
+
+    /// `attributes`: an object of string to string; the position of a key's first appearance, its last value.
+    private func attributes(_ s: JSONScanner, _ slot: Slot) throws(DecodeError) -> [Event.Attribute] {
+        switch slot.kind {
+        case .object?:
+            break
+        case nil, .null?:
+            return []
+        case let kind?:
+            throw DecodeError(reason: .wrongType,
+                              message: "The field 'attributes' must be an object of strings, not \(kind.phrase).",
+                              field: "attributes")
+        }
+        var out: [Event.Attribute] = []
+        var c = JSONScanner(s.b, at: slot.value.start + 1)
+        c.skipWhitespace()
+        while c.peek == 0x22 {
+            guard let keyValue = try? c.scanString() else { break }
+            c.skipWhitespace()
+            _ = c.consume(0x3A)
+            c.skipWhitespace()
+            let key = c.string(keyValue)
+            guard c.peek == 0x22, let value = try? c.scanString() else {
+                let kind = (try? c.skipValue(depth: 1)) ?? .null
+                throw DecodeError(reason: .wrongType,
+                                  message: "The attribute '\(EventDecoder.shorten(key))' must be a string, not \(kind.phrase).",
+                                  field: "attributes." + key)
+            }
+            let attribute = Event.Attribute(key: key, value: c.string(value))
+            if let k = out.firstIndex(where: { $0.key == key }) { out[k] = attribute } else { out.append(attribute) }
+            c.skipWhitespace()
+            guard c.consume(0x2C) else { break }
+            c.skipWhitespace()
+        }
+        return out
+    }
+
+    // MARK: Message helpers
+
+    private func quoted(_ s: JSONScanner, _ value: JSONString) -> String {
+        "'" + EventDecoder.shorten(s.string(value)) + "'"
+    }
+
+    /// At most 64 characters of a value, for messages.
+    static func shorten(_ text: String) -> String {
+        let scalars = text.unicodeScalars
+        guard scalars.count > 64 else { return text }
+        var out = String.UnicodeScalarView()
+        out.append(contentsOf: scalars.prefix(63))
+        return String(out) + "…"
+    }
+}
+
+@inline(__always)
+private func scalarCount(_ p: UnsafeRawBufferPointer) -> Int {
+    var count = 0
+    for byte in p where byte & 0xC0 != 0x80 { count += 1 }
+    return count
+}
+
+@inline(__always)
+private func equals(_ p: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
+    let n = literal.utf8CodeUnitCount
+    guard p.count == n else { return false }
+    let q = literal.utf8Start
+    for k in 0..<n where p[k] != q[k] { return false }
+    return true
+}
+
+extension JSONScanner {
+    /// The raw bytes of a string's content.
+    @inline(__always)
+    func raw(_ s: JSONString) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: b[s.start..<s.end])
+    }
+}
+
+/// The fields the decoder knows.
+enum Field: UInt8 {
+    case id, type, time, subject, actor, role, system, purpose, categories, recipient, status, source, attributes
+
+    var name: String {
+        switch self {
+        case .id: "id"
+        case .type: "type"
+        case .time: "time"
+        case .subject: "subject"
+        case .actor: "actor"
+        case .role: "role"
+        case .system: "system"
+        case .purpose: "purpose"
+        case .categories: "categories"
+        case .recipient: "recipient"
+        case .status: "status"
+        case .source: "source"
+        case .attributes: "attributes"
+        }
+    }
+
+    /// Matches a key by its bytes: by length, then by bytes.
+    @inline(__always)
+    init?(bytes p: UnsafeRawBufferPointer) {
+        switch p.count {
+        case 2: if equals(p, "id") { self = .id; return }
+        case 4:
+            switch p[0] {
+            case 0x74: // t
+                if equals(p, "type") { self = .type; return }
+                if equals(p, "time") { self = .time; return }
+            case 0x72: if equals(p, "role") { self = .role; return }
+            default: break
+            }
+        case 5: if equals(p, "actor") { self = .actor; return }
+        case 6:
+            switch p[1] {
+            case 0x79: if equals(p, "system") { self = .system; return }
+            case 0x74: if equals(p, "status") { self = .status; return }
+            case 0x6F: if equals(p, "source") { self = .source; return }
+            default: break
+            }
+        case 7:
+            if equals(p, "subject") { self = .subject; return }
+            if equals(p, "purpose") { self = .purpose; return }
+        case 9: if equals(p, "recipient") { self = .recipient; return }
+        case 10:
+            if equals(p, "categories") { self = .categories; return }
+            if equals(p, "attributes") { self = .attributes; return }
+        default: break
+        }
+        return nil
+    }
+}
+
+/// Where a known field's value is: `kind` nil when absent; `value` the string span, or for other kinds
+/// `value.start` the offset of the value.
+struct Slot {
+    var kind: JSONKind?
+    var value: JSONString
+
+    init(kind: JSONKind? = nil, value: JSONString = JSONString(start: 0, end: 0, escaped: false, ascii: true)) {
+        self.kind = kind
+        self.value = value
+    }
+}
+
+/// One slot per known field, on the stack.
+struct Slots {
+    var id = Slot(), type = Slot(), time = Slot(), subject = Slot(), actor = Slot(), role = Slot(), system = Slot()
+    var purpose = Slot(), categories = Slot(), recipient = Slot(), status = Slot(), source = Slot(), attributes = Slot()
+
+    mutating func set(_ field: Field, _ newValue: Slot) {
+        do {
+            switch field {
+            case .id: id = newValue
+            case .type: type = newValue
+            case .time: time = newValue
+            case .subject: subject = newValue
+            case .actor: actor = newValue
+            case .role: role = newValue
+            case .system: system = newValue
+            case .purpose: purpose = newValue
+            case .categories: categories = newValue
+            case .recipient: recipient = newValue
+            case .status: status = newValue
+            case .source: source = newValue
+            case .attributes: attributes = newValue
+            }
+        }
+    }
+}
+
+extension EventType {
+    /// Matches the wire spelling as bytes.
+    @inline(__always)
+    init?(bytes p: UnsafeRawBufferPointer) {
+        switch p.count {
+        case 3: if equals(p, "use") { self = .use; return }
+        case 5: if equals(p, "share") { self = .share; return }
+        case 6:
+            if equals(p, "access") { self = .access; return }
+            if equals(p, "delete") { self = .delete; return }
+        case 7:
+            if equals(p, "collect") { self = .collect; return }
+            if equals(p, "consent") { self = .consent; return }
+        case 15: if equals(p, "erasure_request") { self = .erasureRequest; return }
+        case 16: if equals(p, "relationship_end") { self = .relationshipEnd; return }
+        default: break
+        }
+        return nil
+    }
+
+    var needsActor: Bool { self == .access || self == .use || self == .share }
+    var needsPurpose: Bool { self == .access || self == .use || self == .share || self == .consent }
+    var needsCategories: Bool {
+        self == .access || self == .use || self == .share || self == .collect || self == .delete
+    }
+}
+
+extension ConsentStatus {
+    @inline(__always)
+    init?(bytes p: UnsafeRawBufferPointer) {
+        if equals(p, "granted") { self = .granted } else if equals(p, "withdrawn") { self = .withdrawn } else { return nil }
+    }
+}
