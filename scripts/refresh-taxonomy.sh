@@ -9,3 +9,4 @@ trap 'rm -rf "$venv"' EXIT
 python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check "fideslang==$version"
 "$venv/bin/python" "$root/scripts/taxonomy.py" --out "$root/pipelines/taxonomy" --expect-version "$version"
+python3 "$root/scripts/embed-taxonomy.py"

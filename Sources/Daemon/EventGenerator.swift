@@ -43,6 +43,7 @@ public struct EventGenerator: Sequence {
         var index = 0
         var emitted = 0
         var pendingDuplicate: String?
+        var burst: (Timestamp, Int)?
         let span: Int64
 
         init(_ o: Options) {
@@ -64,7 +65,14 @@ public struct EventGenerator: Sequence {
             let base = o.start.microseconds + span / Int64(o.events) * Int64(index)
             let jitter = o.disorder.microseconds > 0 ? Int64(rng.next() % UInt64(o.disorder.microseconds)) : 0
             let raw = Swift.max(o.start.microseconds, base - jitter)
-            let time = Timestamp(microseconds: raw - raw % 1000)
+            var time = Timestamp(microseconds: raw - raw % 1000)
+            // Now and then a bulk export: one actor sweeping 150 customers within five minutes.
+            if index % 50_000 == 25_000 { burst = (time, 150) }
+            if let (start, remaining) = burst {
+                time = start + .seconds(Int64(150 - remaining) * 2)
+                burst = remaining > 1 ? (start, remaining - 1) : nil
+                return exporterAccess(time)
+            }
             if rng.chance(o.invalidRate) { return broken(time) }
             let line = event(time)
             if rng.chance(o.duplicateRate) { pendingDuplicate = line }
@@ -106,9 +114,7 @@ public struct EventGenerator: Sequence {
             let id = "evt-\(o.seed)-\(index)"
             let subject = "cust-\(String(rng.next() % UInt64(o.subjects) + 1))"
             let t = time.rfc3339
-            // Now and then a burst: one actor exporting many customers within minutes.
-            let inBurst = (index / 2_000) % 50 == 7
-            let roll = inBurst && rng.chance(0.6) ? 900 : rng.next() % 1000
+            let roll = rng.next() % 1000
             switch roll {
             case 0..<120:
                 let cats = pick([["user.contact.email", "user.name"], ["user.behavior.browsing_history"],
@@ -131,7 +137,7 @@ public struct EventGenerator: Sequence {
                 let ticket = rng.chance(0.8) ? #","attributes":{"ticket":"T-\#(rng.next() % 100000)"}"# : ""
                 return #"{"id":"\#(id)","type":"access","time":"\#(t)","subject":"\#(subject)","actor":"\#(actor)","role":"\#(role)","system":"\#(pick(Self.systems))","purpose":"\#(purpose)","categories":\#(list(categories))\#(ticket)}"#
             case 900..<930:
-                return #"{"id":"\#(id)","type":"access","time":"\#(t)","subject":"\#(subject)","actor":"exporter@corp","role":"engineer","purpose":"essential.service.operations","categories":["user.device"]}"#
+                return exporterAccess(time)
             case 930..<960:
                 let cats = rng.chance(0.4) ? ["*"] : [pick(["user.behavior", "user.location.precise", "user.contact"])]
                 return #"{"id":"\#(id)","type":"delete","time":"\#(t)","subject":"\#(subject)","system":"\#(pick(Self.systems))","categories":\#(list(cats))}"#
@@ -140,6 +146,11 @@ public struct EventGenerator: Sequence {
             default:
                 return #"{"id":"\#(id)","type":"relationship_end","time":"\#(t)","subject":"\#(subject)"}"#
             }
+        }
+
+        mutating func exporterAccess(_ time: Timestamp) -> String {
+            let subject = "cust-\(String(rng.next() % UInt64(o.subjects) + 1))"
+            return #"{"id":"evt-\#(o.seed)-\#(index)","type":"access","time":"\#(time.rfc3339)","subject":"\#(subject)","actor":"exporter@corp","role":"engineer","system":"warehouse","purpose":"essential.service.operations","categories":["user.device"]}"#
         }
 
         func list(_ items: [String]) -> String { "[" + items.map { "\"\($0)\"" }.joined(separator: ",") + "]" }
