@@ -29,6 +29,7 @@ public final class ReplayJob {
         public var deadLetters: [String: Int] = [:]
         public var violations: [String: Int] = [:]
         public var months: [String] = []
+        public init() {}
     }
 
     public let pipeline: Pipeline
