@@ -118,3 +118,25 @@ enum Fixtures {
         #expect(dead[2]["origin"]?["line"] == .int(5))
     }
 }
+
+@Suite struct PipelineCaseTests {
+    @Test func theDefaultPipelinePassesItsOwnCases() throws {
+        let pipeline = try PipelineLoader().load(directory: Fixtures.defaultPipeline)
+        let cases = RuleCase.cases(in: Fixtures.defaultPipeline + "/tests")
+        #expect(cases.count >= 5)
+        for c in cases {
+            let outcome = c.run(pipeline: pipeline)
+            #expect(outcome.passed, "\(c.name): \(outcome.failures)")
+        }
+    }
+
+    @Test func aWrongExpectationFailsWithAReadableDifference() {
+        let expected: [JSONValue] = [.object([("rule", "a"), ("event", "e1")]), .object([("rule", "a"), ("event", "e2")])]
+        let actual: [JSONValue] = [.object([("rule", "a"), ("event", "e1"), ("subject", "s")]), .object([("rule", "b"), ("event", "e3")])]
+        let failures = RuleCase.compare(expected: expected, actual: actual, what: "violation")
+        #expect(failures == [
+            #"missing violation: {"rule":"a","event":"e2"}"#,
+            #"unexpected violation: {"rule":"b","event":"e3"}"#,
+        ])
+    }
+}

@@ -1,0 +1,90 @@
+import Events
+import Foundation
+import Rules
+import Testing
+
+@Suite struct PipelineLoaderTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    func pipeline(_ files: [String: String]) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("consentinel-broken-\(UUID().uuidString)")
+        for (path, text) in files {
+            let url = dir.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+        return dir
+    }
+
+    @Test func theDefaultPipelineLoadsWithItsNineRules() throws {
+        let p = try PipelineLoader().load(directory: Self.root.appendingPathComponent("pipelines/default").path)
+        #expect(p.rules.map(\.id).sorted() == [
+            "bulk-access", "consent-required", "erasure-deadline", "retention-behavior", "retention-financial",
+            "retention-precise-location", "role-access", "sensitive-needs-ticket", "undisclosed-recipient",
+        ])
+        #expect(p.lateness == .minutes(5))
+        #expect(p.lists["disclosed_recipients"] == ["payment-processor", "email-provider", "analytics-partner", "ad-network"])
+        #expect(p.taxonomy.categories.node("user.contact.email") != nil)
+        #expect(p.taxonomy.uses.node("essential.service.operations.support") != nil)
+    }
+
+    @Test func aBrokenPipelineReportsEveryFaultWithItsPlaceAndACaret() throws {
+        let dir = try pipeline([
+            "pipeline.yaml": "name: broken\nlateness: soon\n",
+            "lists/recipients.yaml": "known: [a, b]\n",
+            "rules/a.yaml": """
+            - rule: one
+              kind: match
+              severity: high
+              when: event.type == "share" and event.recipent in list.known
+            - rule: two
+              kind: retention
+              severity: urgent
+              categories: [user.shoe_size]
+              keep: 30d
+            - rule: three
+              kind: consent
+              severity: low
+              when: event.purpose under "marketing" and
+              grase: 48h
+
+            """,
+            "rules/b.yaml": """
+            - rule: one
+              kind: match
+              severity: low
+              when: list.unknown == "x"
+            """,
+        ])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        do {
+            _ = try PipelineLoader().load(directory: dir.path)
+            Issue.record("a broken pipeline loaded")
+        } catch {
+            let text = error.description.replacingOccurrences(of: dir.path + "/", with: "")
+            let expected = """
+            pipeline.yaml:2:11: error: lateness must be a duration such as 90s, 10m, 48h or 30d
+            rules/a.yaml:4:35: error: unknown event field 'event.recipent'; did you mean 'event.recipient'?
+              when: event.type == "share" and event.recipent in list.known
+                                              ^
+            rules/a.yaml:7:13: error: unknown severity 'urgent'; expected low, medium, high or critical
+              severity: urgent
+                        ^
+            rules/a.yaml:8:16: error: 'user.shoe_size' is not a data category of the taxonomy
+              categories: [user.shoe_size]
+                           ^
+            rules/a.yaml:13:44: error: expected a value, a name or '(', found the end of the expression
+              when: event.purpose under "marketing" and
+                                                       ^
+            rules/a.yaml:14:3: error: 'grase' is not a field of a consent rule; its fields are alert, description, enabled, grace, kind, rule, severity, tags, when
+              grase: 48h
+              ^
+            rules/b.yaml:4:9: error: unknown list 'list.unknown'; did you mean 'list.known'?
+              when: list.unknown == "x"
+                    ^
+            """
+            #expect(text == expected)
+            #expect(error.errors.count == 7, "\(text)")
+        }
+    }
+}
