@@ -53,7 +53,7 @@ public struct ClusterMetadata: Hashable, Sendable {
 /// Cluster administration: creating topics and reading metadata. Its blocking calls run on threads of their own.
 public final class Admin: Sendable {
     public let configuration: AdminConfiguration
-    private let client: KafkaClient
+    fileprivate let client: KafkaClient
 
     public init(configuration: AdminConfiguration) throws(KafkaError) {
         self.configuration = configuration
@@ -76,6 +76,13 @@ public final class Admin: Sendable {
         var newTopics: [OpaquePointer?] = []
         defer { for topic in newTopics { rd_kafka_NewTopic_destroy(topic) } }
         for topic in topics {
+            // librdkafka 2.0.2 lets 0 through to the broker; refuse it here.
+            guard topic.partitions >= 1 || topic.partitions == -1,
+                  topic.replicationFactor >= 1 || topic.replicationFactor == -1 else {
+                throw KafkaError(
+                    code: .invalidArgument,
+                    message: "topic \(topic.name): partitions and replication factor must be at least 1, or -1")
+            }
             guard let newTopic = rd_kafka_NewTopic_new(
                 topic.name, Int32(topic.partitions), Int32(topic.replicationFactor), &errstr, errstr.count) else {
                 throw KafkaError(code: .invalidArgument, message: "topic \(topic.name): \(string(errstr))")
@@ -135,6 +142,29 @@ public final class Admin: Sendable {
             return ClusterMetadata(
                 brokers: metadata.brokers, topics: metadata.topics.filter { wanted.contains($0.name) },
                 originatingBrokerID: metadata.originatingBrokerID)
+        }
+    }
+}
+
+/// The first offset still in a partition and the offset the next message will get.
+public struct Watermarks: Hashable, Sendable {
+    public let low: Int64
+    public let high: Int64
+    /// Messages currently in the partition.
+    public var count: Int64 { high - low }
+}
+
+extension Admin {
+    /// Asks the partition's leader for its low and high watermarks.
+    public func watermarks(topic: String, partition: Int32, timeout: Duration = .seconds(10)) async throws(KafkaError) -> Watermarks {
+        let client = self.client
+        return try await onDedicatedThread(name: "kafka-admin") { () throws(KafkaError) in
+            var low: Int64 = 0
+            var high: Int64 = 0
+            try KafkaError.check(
+                rd_kafka_query_watermark_offsets(client.handle, topic, partition, &low, &high, timeout.milliseconds),
+                "watermarks of \(topic)[\(partition)]")
+            return Watermarks(low: low, high: high)
         }
     }
 }
