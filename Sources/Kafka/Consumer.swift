@@ -65,6 +65,7 @@ public final class Consumer: Sendable {
         let list = PartitionList(offsets)
         try KafkaError.check(rd_kafka_offsets_store(client.handle, list.pointer), "store offsets")
         if let error = list.firstError("store offset") { throw error }
+        core.recordStored(offsets)
     }
 
     /// Commits the stored offsets now and waits for the broker's answer.

@@ -52,6 +52,12 @@ final class ConsumerCore: Sendable {
         var doneWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
+    private struct ProcessedOffsets {
+        var stored: [TopicPartition: Int64] = [:]
+        /// Processed offsets of partitions revoked without a successful commit.
+        var uncommitted: [TopicPartition: Int64] = [:]
+    }
+
     /// State of the consumer thread only (a `Mutex` just to make that checkable; it is never contended).
     private struct Local {
         var batch: [ConsumerMessage] = []
@@ -64,6 +70,7 @@ final class ConsumerCore: Sendable {
     private let rebalanceTimeout: Duration
     private let logHandler: KafkaLogHandler?
     private let shared = Mutex(Shared())
+    private let processed = Mutex(ProcessedOffsets())
     private let local = Mutex(Local())
     /// Wakes the consumer thread when the reader takes an event, acknowledges a change, or a command arrives.
     private let wake = DispatchSemaphore(value: 0)
@@ -200,6 +207,7 @@ final class ConsumerCore: Sendable {
         switch err {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             flushBatch()
+            let resumed = resumeProcessedOffsets(rk, partitions)
             if !changed.isEmpty {
                 // The caller may seek while it handles the event: those seeks set the start offsets in `partitions`.
                 awaitAcknowledgement(of: .assigned(AssignmentChange(partitions: changed, lost: false)), rk, partitions)
@@ -209,6 +217,7 @@ final class ConsumerCore: Sendable {
             } else {
                 report(rd_kafka_assign(rk, partitions), "assign")
             }
+            storeResumed(rk, resumed, partitions)
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             flushBatch()
             let lost = rd_kafka_assignment_lost(rk) != 0
@@ -217,7 +226,8 @@ final class ConsumerCore: Sendable {
                 // it, their offsets are stored.
                 awaitAcknowledgement(of: .revoked(AssignmentChange(partitions: changed, lost: lost)), rk, nil)
             }
-            if !lost { commitStored(rk, "commit on revoke") }
+            let committed = !lost && commitStored(rk, "commit on revoke")
+            forgetStored(changed, keepForResume: !committed)
             if cooperative {
                 report(rd_kafka_incremental_unassign(rk, partitions), "incremental unassign")
             } else {
@@ -251,10 +261,81 @@ final class ConsumerCore: Sendable {
         }
     }
 
-    private func commitStored(_ rk: OpaquePointer, _ context: String) {
+    /// Commits the stored offsets (synchronously); `false` when the broker refused them.
+    private func commitStored(_ rk: OpaquePointer, _ context: String) -> Bool {
         let err = rd_kafka_commit(rk, nil, 0)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET {
-            log(3, "COMMIT", "\(context): \(KafkaError(err, "").description)")
+            log(4, "COMMIT", "\(context): \(KafkaError(err, "").description)")
+            return false
+        }
+        return true
+    }
+
+    // MARK: - Processed offsets whose commit failed
+
+    /// Offsets stored through `Consumer.storeOffsets`, per partition (the next offset to read).
+    func recordStored(_ offsets: [TopicPartitionOffset]) {
+        processed.withLock { state in
+            for offset in offsets { state.stored[offset.topicPartition] = offset.offset }
+        }
+    }
+
+    /// Forgets the stored offsets of revoked partitions; when their commit failed (a revocation during a
+    /// rebalance may be refused with `REBALANCE_IN_PROGRESS`, or the partitions were lost) keeps them, so that
+    /// messages this consumer has processed are not read again if the partitions come back to it.
+    private func forgetStored(_ partitions: [TopicPartition], keepForResume: Bool) {
+        processed.withLock { state in
+            for partition in partitions {
+                guard let offset = state.stored.removeValue(forKey: partition) else { continue }
+                if keepForResume { state.uncommitted[partition] = offset }
+            }
+        }
+    }
+
+    /// For assigned partitions that this consumer processed further than the group's committed offset (because
+    /// its commit failed), starts at its own processed offset. Returns those offsets, to store after assigning.
+    private func resumeProcessedOffsets(
+        _ rk: OpaquePointer, _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+    ) -> [TopicPartitionOffset] {
+        guard let partitions else { return [] }
+        let candidates: [TopicPartitionOffset] = processed.withLock { state in
+            PartitionList.partitions(partitions).compactMap { partition in
+                state.uncommitted.removeValue(forKey: partition).map { TopicPartitionOffset(partition, offset: $0) }
+            }
+        }
+        guard !candidates.isEmpty else { return [] }
+        let committed = PartitionList(candidates.map(\.topicPartition))
+        let err = rd_kafka_committed(rk, committed.pointer, 10_000)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            log(4, "COMMIT", "committed offsets on assign: \(KafkaError(err, "").description)")
+            return []
+        }
+        var resumed: [TopicPartitionOffset] = []
+        for (candidate, entry) in zip(candidates, PartitionList.entries(committed.pointer))
+        where entry.err == RD_KAFKA_RESP_ERR_NO_ERROR && candidate.offset > entry.offset {
+            rd_kafka_topic_partition_list_find(partitions, candidate.topic, candidate.partition)?.pointee.offset =
+                candidate.offset
+            resumed.append(candidate)
+        }
+        return resumed
+    }
+
+    /// Stores the resumed offsets, unless the caller sought elsewhere, so that the next commit carries them.
+    private func storeResumed(
+        _ rk: OpaquePointer, _ resumed: [TopicPartitionOffset],
+        _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+    ) {
+        guard let partitions else { return }
+        let unchanged = resumed.filter {
+            rd_kafka_topic_partition_list_find(partitions, $0.topic, $0.partition)?.pointee.offset == $0.offset
+        }
+        guard !unchanged.isEmpty else { return }
+        let list = PartitionList(unchanged)
+        let err = rd_kafka_offsets_store(rk, list.pointer)
+        if err == RD_KAFKA_RESP_ERR_NO_ERROR, list.firstError("") == nil {
+            recordStored(unchanged)
+        } else {
+            log(4, "COMMIT", "storing resumed offsets: \(KafkaError(err, "").description)")
         }
     }
 

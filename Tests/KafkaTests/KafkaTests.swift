@@ -98,8 +98,11 @@ struct KafkaTests {
         try cluster.createTopic(topic, partitions: 4)
         let group = unique("group")
         let configure: (inout ConsumerConfiguration) -> Void = { $0.assignmentStrategy = strategy }
-        let one = Recorder(try makeConsumer(cluster, group: group, topics: [topic], configure: configure))
-        let two = Recorder(try makeConsumer(cluster, group: group, topics: [topic], configure: configure))
+        // Slow processing, so batches are in flight when the partitions move.
+        let one = Recorder(
+            try makeConsumer(cluster, group: group, topics: [topic], configure: configure), processing: .milliseconds(150))
+        let two = Recorder(
+            try makeConsumer(cluster, group: group, topics: [topic], configure: configure), processing: .milliseconds(150))
         try await one.waitUntil("a shared assignment") { [two] mine in
             let theirs = two.snapshot.assignment
             return !mine.assignment.isEmpty && !theirs.isEmpty && mine.assignment.isDisjoint(with: theirs)
@@ -115,13 +118,15 @@ struct KafkaTests {
         #expect(split.0.received.allSatisfy { split.0.assignment.contains($0.topicPartition) })
         #expect(split.1.received.allSatisfy { split.1.assignment.contains($0.topicPartition) })
 
-        // Produce while the second consumer leaves.
-        let producing = Task { try await produce(producer, topic: topic, 200..<500) }
+        // A backlog, then the second consumer leaves while batches are queued and in flight on both.
+        _ = try await produce(producer, topic: topic, 200..<500)
+        try await two.waitUntil("the backlog") { $0.receivedIndices.contains { $0 >= 200 } }
+        let producing = Task { try await produce(producer, topic: topic, 500..<600) }
         try await two.shutdown()
         _ = try await producing.value
         await producer.shutdown()
         let all = try await one.waitUntil("the rest after the rebalance") { [two] mine in
-            Set(mine.receivedIndices + two.snapshot.receivedIndices).count == 500
+            Set(mine.receivedIndices + two.snapshot.receivedIndices).count == 600
         }
         try await Task.sleep(for: .milliseconds(300))
         let left = two.snapshot
@@ -132,8 +137,8 @@ struct KafkaTests {
         #expect(!left.revocations.isEmpty)
         // Every message received was processed before its partition moved, so none comes twice.
         let everything = stayed.receivedIndices + left.receivedIndices
-        #expect(everything.count == 500)
-        #expect(Set(everything).count == 500)
+        #expect(everything.count == 600)
+        #expect(Set(everything).count == 600)
         #expect(stayed.received.isOrderedWithinPartitions && left.received.isOrderedWithinPartitions)
     }
 

@@ -78,9 +78,11 @@ final class Recorder: Sendable {
 
     /// - Parameters:
     ///   - shouldMark: whether to mark a batch processed, given what was marked before it.
+    ///   - processing: how long each batch takes to process before it is marked.
     ///   - onAssigned: runs while the assignment waits (e.g. to seek).
     init(
         _ consumer: Consumer,
+        processing: Duration = .zero,
         shouldMark: @escaping @Sendable (ConsumerBatch, Snapshot) -> Bool = { _, _ in true },
         onAssigned: @escaping @Sendable (Consumer, AssignmentChange) async throws -> Void = { _, _ in }
     ) {
@@ -101,6 +103,7 @@ final class Recorder: Sendable {
                             $0.revocations.append(change)
                         }
                     case .messages(let batch):
+                        if processing > .zero { try await Task.sleep(for: processing) }
                         let mark = shouldMark(batch, state.withLock { $0 })
                         if mark { try consumer.markProcessed(batch) }
                         state.withLock {
