@@ -147,7 +147,12 @@ struct KafkaTests {
         let cluster = try MockCluster(brokers: 3, logHandler: testLog)
         let topic = unique("errors")
         try cluster.createTopic(topic, partitions: 4)
-        let producer = try makeProducer(cluster) { $0.linger = .milliseconds(1) }
+        let logs = LogCollector()
+        let producer = try makeProducer(cluster) {
+            $0.linger = .milliseconds(1)
+            $0.properties["debug"] = "msg"  // logs each failed produce request
+            $0.logHandler = logs.handler
+        }
         _ = try await producer.send(topic: topic, key: key(-1), value: value(-1), partition: 0)
         cluster.pushRequestErrors(.produce, [
             .notLeaderForPartition, .requestTimedOut, .notEnoughReplicas, .transport,
@@ -156,6 +161,11 @@ struct KafkaTests {
         let count = 300
         let reports = try await produce(producer, topic: topic, 0..<count)
         #expect(reports.count == count)
+        // The injected errors were met, and retried.
+        #expect(logs.count(containing: "encountered error: Broker: Not leader for partition") >= 1)
+        #expect(logs.count(containing: "encountered error: Broker: Request timed out") >= 1)
+        #expect(logs.count(containing: "encountered error: Broker: Not enough in-sync replicas") >= 1)
+        #expect(logs.count(containing: "Disconnected") >= 1)
 
         // A message to a partition that does not exist gets a failed report.
         await #expect(throws: KafkaError.self) {
@@ -187,7 +197,10 @@ struct KafkaTests {
         try cluster.createTopic(topic, partitions: 4)
         let producer = try makeProducer(cluster)
         _ = try await produce(producer, topic: topic, 0..<200)
-        let recorder = Recorder(try makeConsumer(cluster, group: unique("group"), topics: [topic]))
+        let logs = LogCollector()
+        let recorder = Recorder(try makeConsumer(cluster, group: unique("group"), topics: [topic]) {
+            $0.logHandler = logs.handler
+        })
         try await recorder.waitUntil("the first messages") { $0.received.count >= 50 }
 
         try cluster.setRoundTripTime(broker: 2, .milliseconds(50))
@@ -200,6 +213,7 @@ struct KafkaTests {
 
         let seen = try await recorder.waitUntil("every message") { Set($0.receivedIndices).count == 500 }
         try await recorder.shutdown()
+        #expect(logs.count(containing: "/1: Disconnected") >= 1, "the consumer saw broker 1 go")
         #expect(seen.received.isOrderedWithinPartitions)
         for message in seen.received {
             #expect(index(of: message).map(value) == message.value)

@@ -10,6 +10,22 @@ let testLog: KafkaLogHandler = { record in
     }
 }
 
+/// Keeps log lines, to check that injected faults really happened.
+final class LogCollector: Sendable {
+    private let lines = Mutex<[String]>([])
+
+    var handler: KafkaLogHandler {
+        { [self] record in
+            testLog(record)
+            lines.withLock { $0.append("\(record.facility): \(record.message)") }
+        }
+    }
+
+    func count(containing text: String) -> Int {
+        lines.withLock { $0.filter { $0.contains(text) }.count }
+    }
+}
+
 struct TestTimeout: Error, CustomStringConvertible {
     let description: String
 }
