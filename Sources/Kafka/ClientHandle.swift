@@ -54,7 +54,9 @@ final class KafkaClient: @unchecked Sendable {
                 guard let handler = ClientContext.from(opaque)?.logHandler else { return }
                 let detail = reason.map { String(cString: $0) } ?? ""
                 let code = KafkaError.Code(rawValue: err)
-                handler(KafkaLogRecord(level: 3, facility: "ERROR", message: "\(code.name): \(detail)"))
+                handler(KafkaLogRecord(
+                    level: KafkaLogRecord.Level.error.rawValue, facility: KafkaLogRecord.Facility.error.rawValue,
+                    message: "\(code.name): \(detail)"))
             }
         }
         if context.delivery != nil {

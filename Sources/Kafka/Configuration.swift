@@ -15,6 +15,24 @@ public struct KafkaLogRecord: Sendable {
     }
 }
 
+extension KafkaLogRecord {
+    /// The syslog levels this module logs at.
+    public enum Level: Int32, Sendable {
+        case error = 3
+        case warning = 4
+    }
+
+    /// The facilities of the records this module writes itself (librdkafka's own have their own names).
+    public enum Facility: String, Sendable {
+        /// A client error reported through librdkafka's error callback.
+        case error = "ERROR"
+        case consume = "CONSUME"
+        case rebalance = "REBALANCE"
+        case commit = "COMMIT"
+        case close = "CLOSE"
+    }
+}
+
 /// Receives librdkafka's log lines and non-fatal client errors. Called on librdkafka's threads: keep it quick.
 public typealias KafkaLogHandler = @Sendable (KafkaLogRecord) -> Void
 

@@ -112,7 +112,7 @@ final class ConsumerCore: Sendable {
         // Revokes the assignment through the rebalance callback (which commits), then leaves the group.
         let closeError = rd_kafka_consumer_close(rk)
         if closeError != RD_KAFKA_RESP_ERR_NO_ERROR {
-            log(3, "CLOSE", "consumer close: \(KafkaError.Code(closeError).name)")
+            log(.error, .close, "consumer close: \(KafkaError.Code(closeError).name)")
         }
         finish()
     }
@@ -138,7 +138,7 @@ final class ConsumerCore: Sendable {
             return false
         default:
             let detail = String(cString: rd_kafka_err2str(err))
-            log(4, "CONSUME", "\(KafkaError.Code(err).name): \(detail)")
+            log(.warning, .consume, "\(KafkaError.Code(err).name): \(detail)")
             return true
         }
     }
@@ -234,7 +234,7 @@ final class ConsumerCore: Sendable {
                 report(rd_kafka_assign(rk, nil), "unassign")
             }
         default:
-            log(3, "REBALANCE", "rebalance failed: \(KafkaError.Code(err).name)")
+            log(.error, .rebalance, "rebalance failed: \(KafkaError.Code(err).name)")
             report(rd_kafka_assign(rk, nil), "unassign after failed rebalance")
         }
     }
@@ -254,7 +254,7 @@ final class ConsumerCore: Sendable {
             }
             if done { return }
             if ContinuousClock.now >= deadline {
-                log(4, "REBALANCE", "reader did not take the assignment change within \(rebalanceTimeout); going on")
+                log(.warning, .rebalance, "reader did not take the assignment change within \(rebalanceTimeout); going on")
                 return
             }
             _ = wake.wait(timeout: .now() + .milliseconds(20))
@@ -265,7 +265,7 @@ final class ConsumerCore: Sendable {
     private func commitStored(_ rk: OpaquePointer, _ context: String) -> Bool {
         let err = rd_kafka_commit(rk, nil, 0)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET {
-            log(4, "COMMIT", "\(context): \(KafkaError(err, "").description)")
+            log(.warning, .commit, "\(context): \(KafkaError(err, "").description)")
             return false
         }
         return true
@@ -307,7 +307,7 @@ final class ConsumerCore: Sendable {
         let committed = PartitionList(candidates.map(\.topicPartition))
         let err = rd_kafka_committed(rk, committed.pointer, 10_000)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            log(4, "COMMIT", "committed offsets on assign: \(KafkaError(err, "").description)")
+            log(.warning, .commit, "committed offsets on assign: \(KafkaError(err, "").description)")
             return []
         }
         var resumed: [TopicPartitionOffset] = []
@@ -335,16 +335,16 @@ final class ConsumerCore: Sendable {
         if err == RD_KAFKA_RESP_ERR_NO_ERROR, list.firstError("") == nil {
             recordStored(unchanged)
         } else {
-            log(4, "COMMIT", "storing resumed offsets: \(KafkaError(err, "").description)")
+            log(.warning, .commit, "storing resumed offsets: \(KafkaError(err, "").description)")
         }
     }
 
     private func report(_ err: rd_kafka_resp_err_t, _ context: String) {
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR { log(3, "REBALANCE", "\(context): \(KafkaError(err, "").description)") }
+        if err != RD_KAFKA_RESP_ERR_NO_ERROR { log(.error, .rebalance, "\(context): \(KafkaError(err, "").description)") }
     }
 
     private func report(_ error: OpaquePointer?, _ context: String) {
-        if let error { log(3, "REBALANCE", "\(context): \(KafkaError(consuming: error, "").description)") }
+        if let error { log(.error, .rebalance, "\(context): \(KafkaError(consuming: error, "").description)") }
     }
 
     // MARK: - Commands (enqueued by any thread, run on the consumer thread)
@@ -534,8 +534,8 @@ final class ConsumerCore: Sendable {
         for continuation in doneWaiters { continuation.resume() }
     }
 
-    private func log(_ level: Int32, _ facility: String, _ message: String) {
-        let record = KafkaLogRecord(level: level, facility: facility, message: message)
+    private func log(_ level: KafkaLogRecord.Level, _ facility: KafkaLogRecord.Facility, _ message: String) {
+        let record = KafkaLogRecord(level: level.rawValue, facility: facility.rawValue, message: message)
         if let logHandler { logHandler(record) } else { defaultLogHandler(record) }
     }
 }

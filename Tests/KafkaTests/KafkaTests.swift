@@ -8,9 +8,7 @@ import Testing
 struct KafkaTests {
     @Test("produce keyed messages and consume them all in a group")
     func roundTrip() async throws {
-        let cluster = try MockCluster(brokers: 3, logHandler: testLog)
-        let topic = unique("round-trip")
-        try cluster.createTopic(topic, partitions: 4)
+        let (cluster, topic) = try clusterWithTopic("round-trip", partitions: 4)
         let producer = try makeProducer(cluster)
         let count = 500
         let reports = try await produce(producer, topic: topic, 0..<count)
@@ -43,9 +41,7 @@ struct KafkaTests {
 
     @Test("a restarted consumer resumes at the committed offset")
     func resumeAtCommittedOffset() async throws {
-        let cluster = try MockCluster(brokers: 3, logHandler: testLog)
-        let topic = unique("resume")
-        try cluster.createTopic(topic, partitions: 4)
+        let (cluster, topic) = try clusterWithTopic("resume", partitions: 4)
         let producer = try makeProducer(cluster)
         let count = 400
         _ = try await produce(producer, topic: topic, 0..<count)
@@ -93,9 +89,7 @@ struct KafkaTests {
 
     @Test("two consumers split the partitions; one leaving loses nothing", arguments: ["range,roundrobin", "cooperative-sticky"])
     func twoConsumersRebalance(strategy: String) async throws {
-        let cluster = try MockCluster(brokers: 3, logHandler: testLog)
-        let topic = unique("split")
-        try cluster.createTopic(topic, partitions: 4)
+        let (cluster, topic) = try clusterWithTopic("split", partitions: 4)
         let group = unique("group")
         let configure: (inout ConsumerConfiguration) -> Void = { $0.assignmentStrategy = strategy }
         // Slow processing, so batches are in flight when the partitions move.
@@ -144,9 +138,7 @@ struct KafkaTests {
 
     @Test("idempotent delivery under injected produce errors")
     func deliveryUnderProduceErrors() async throws {
-        let cluster = try MockCluster(brokers: 3, logHandler: testLog)
-        let topic = unique("errors")
-        try cluster.createTopic(topic, partitions: 4)
+        let (cluster, topic) = try clusterWithTopic("errors", partitions: 4)
         let logs = LogCollector()
         let producer = try makeProducer(cluster) {
             $0.linger = .milliseconds(1)
@@ -192,9 +184,7 @@ struct KafkaTests {
 
     @Test("a broker down and up during consumption loses nothing")
     func brokerOutage() async throws {
-        let cluster = try MockCluster(brokers: 3, logHandler: testLog)
-        let topic = unique("outage")
-        try cluster.createTopic(topic, partitions: 4)
+        let (cluster, topic) = try clusterWithTopic("outage", partitions: 4)
         let producer = try makeProducer(cluster)
         _ = try await produce(producer, topic: topic, 0..<200)
         let logs = LogCollector()
@@ -255,9 +245,7 @@ struct KafkaTests {
 
     @Test("admin lists metadata; CreateTopics is refused by the mock cluster")
     func adminMetadata() async throws {
-        let cluster = try MockCluster(brokers: 3, logHandler: testLog)
-        let topic = unique("admin")
-        try cluster.createTopic(topic, partitions: 6)
+        let (cluster, topic) = try clusterWithTopic("admin", partitions: 6)
         var configuration = AdminConfiguration(bootstrapServers: [cluster.bootstrapServers])
         configuration.logHandler = testLog
         let admin = try Admin(configuration: configuration)
@@ -290,9 +278,7 @@ struct KafkaTests {
 
     @Test("seek on assignment starts partitions where the caller says; pause holds them")
     func seekOnAssignmentAndPause() async throws {
-        let cluster = try MockCluster(brokers: 3, logHandler: testLog)
-        let topic = unique("seek")
-        try cluster.createTopic(topic, partitions: 2)
+        let (cluster, topic) = try clusterWithTopic("seek", partitions: 2)
         let producer = try makeProducer(cluster)
         let reports = try await produce(producer, topic: topic, 0..<100)
         let start: [Int32: Int64] = [0: 10, 1: 20]

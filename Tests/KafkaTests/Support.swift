@@ -38,6 +38,14 @@ func index(of message: ConsumerMessage) -> Int? {
     Int(String(decoding: message.key ?? [], as: UTF8.self).dropFirst(4))
 }
 
+/// A 3-broker mock cluster with one fresh topic.
+func clusterWithTopic(_ prefix: String, partitions: Int) throws -> (MockCluster, String) {
+    let cluster = try MockCluster(brokers: 3, logHandler: testLog)
+    let topic = unique(prefix)
+    try cluster.createTopic(topic, partitions: partitions)
+    return (cluster, topic)
+}
+
 func makeProducer(_ cluster: MockCluster, configure: (inout ProducerConfiguration) -> Void = { _ in }) throws -> Producer {
     var configuration = ProducerConfiguration(bootstrapServers: [cluster.bootstrapServers])
     configuration.messageTimeout = .seconds(30)
