@@ -29,17 +29,21 @@ public struct EngineCounters: Sendable {
 /// Reads no clock: time is the event time of its input.
 public final class Engine {
     public let pipeline: Pipeline
-    public private(set) var watermark: Timestamp = .distantPast
-    public private(set) var maxEventTime: Timestamp?
+    public internal(set) var watermark: Timestamp = .distantPast
+    public internal(set) var maxEventTime: Timestamp?
     public private(set) var counters = EngineCounters()
     public weak var observer: EngineObserver?
 
-    private let context: EngineContext
-    private var evaluators: [RuleEvaluator] = []
-    private var buffer = Heap<Pending> { ($0.event.time, $0.seq) < ($1.event.time, $1.seq) }
-    private var dedup: DedupWindow
-    private var arrivals: UInt64 = 0
-    private var nextMonthEnd: Timestamp?
+    let context: EngineContext
+    var evaluators: [RuleEvaluator] = []
+    var buffer = Heap<Pending> { ($0.event.time, $0.seq) < ($1.event.time, $1.seq) }
+    /// The buffered events by arrival number, kept only while state changes are tracked (for durable stores).
+    let bufferState = KeyedState<String, Event>()
+    var dedup: DedupWindow
+    var arrivals: UInt64 = 0
+    var nextMonthEnd: Timestamp?
+    /// True while a durable store follows the state: changed keys are kept for `takeStateChanges()`.
+    public internal(set) var tracksChanges = false
 
     struct Pending {
         var event: Event
@@ -80,6 +84,7 @@ public final class Engine {
         }
         arrivals += 1
         buffer.insert(Pending(event: event, seq: arrivals))
+        if tracksChanges { bufferState[String(arrivals)] = event }
         if maxEventTime.map({ event.time > $0 }) ?? true {
             maxEventTime = event.time
             let candidate = event.time - pipeline.lateness
@@ -123,6 +128,7 @@ public final class Engine {
                 fire(timer)
             } else if pending != nil {
                 let p = buffer.popMin()!
+                if tracksChanges { bufferState.removeValue(forKey: String(p.seq)) }
                 process(p.event, late: false)
             } else {
                 break
@@ -191,7 +197,7 @@ public final class Engine {
 /// Remembers event ids whose time is within `window` of the watermark.
 struct DedupWindow {
     let window: Duration
-    private var seen: [String: Timestamp] = [:]
+    let seen = KeyedState<String, Timestamp>()
     private var byTime = Heap<(Timestamp, String)> { $0.0 < $1.0 }
 
     init(window: Duration) { self.window = window }
@@ -208,8 +214,14 @@ struct DedupWindow {
         let horizon = watermark - window
         while let (t, id) = byTime.min, t < horizon {
             byTime.popMin()
-            seen.removeValue(forKey: id)
+            if seen[id] == t { seen.removeValue(forKey: id) }
         }
+    }
+
+    /// Puts back an id loaded from a store.
+    mutating func restore(_ id: String, time: Timestamp) {
+        seen.restore(id, time)
+        byTime.insert((time, id))
     }
 
     var count: Int { seen.count }

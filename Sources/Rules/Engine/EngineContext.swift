@@ -6,7 +6,7 @@ final class EngineContext {
         case monthEnd
         case retention(subject: String, category: TaxonomyNode, generation: UInt64)
         case deadline(key: String, generation: UInt64)
-        case windowEnd(group: [String], windowStart: Int64)
+        case windowEnd(key: String)
     }
 
     struct Timer {
@@ -20,10 +20,10 @@ final class EngineContext {
     /// Event time of what is being processed: the event's time, or the timer's.
     var now: Timestamp = .distantPast
     var timers = Heap<Timer> { ($0.time, $0.seq) < ($1.time, $1.seq) }
-    var ledger = ConsentLedger()
+    let ledger = ConsentLedger()
     var violations: [Violation] = []
     private var timerSeq: UInt64 = 0
-    private var generation: UInt64 = 0
+    var generation: UInt64 = 0
 
     init(taxonomy: Taxonomy) { self.taxonomy = taxonomy }
 
@@ -59,21 +59,15 @@ struct ConsentLedger {
         var event: String
     }
 
-    private(set) var bySubject: [String: [Decision]] = [:]
+    let bySubject = KeyedState<String, [Decision]>()
 
-    mutating func record(_ event: Event) {
+    func record(_ event: Event) {
         guard event.type == .consent, let purpose = event.purpose, let status = event.status else { return }
         let d = Decision(time: event.time, purpose: purpose, status: status, source: event.source, event: event.id)
-        bySubject[event.subject, default: []].append(d)
-        var list = bySubject[event.subject]!
-        if list.count > 1, list[list.count - 2].time > d.time {
-            // A late decision: move it back after every decision at or before its time.
-            var i = list.count - 1
-            while i > 0, list[i - 1].time > d.time {
-                list.swapAt(i, i - 1)
-                i -= 1
-            }
-            bySubject[event.subject] = list
+        bySubject.update(event.subject, default: []) { list in
+            // A late decision goes after every decision at or before its time.
+            let i = list.lastIndex { $0.time <= d.time }.map { $0 + 1 } ?? 0
+            list.insert(d, at: i)
         }
     }
 
@@ -90,11 +84,14 @@ struct ConsentLedger {
 /// One compiled rule with its state.
 protocol RuleEvaluator: AnyObject {
     var rule: Rule { get }
+    var persistence: RulePersistence { get }
     func process(_ event: Event, _ context: EngineContext)
     func fire(_ payload: EngineContext.TimerPayload, at time: Timestamp, _ context: EngineContext)
 }
 
 extension RuleEvaluator {
+    var persistence: RulePersistence { NoPersistence() }
+
     func fire(_ payload: EngineContext.TimerPayload, at time: Timestamp, _ context: EngineContext) {}
 }
 

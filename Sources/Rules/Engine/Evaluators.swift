@@ -86,6 +86,16 @@ final class RetentionEvaluator: RuleEvaluator {
     let keep: Duration
     let from: RetentionStart
     let state = KeyedState<String, SubjectState>()
+    private(set) lazy var persistence: RulePersistence = KeyedPersistence(
+        state, toRecord: RetentionRecord.init, fromRecord: { try $0.state($1) },
+        timers: { [index] subject, s, context in
+            for clock in s.clocks where !clock.overdue {
+                if let deadline = clock.deadline {
+                    context.schedule(at: deadline, evaluator: index,
+                                     payload: .retention(subject: subject, category: clock.category, generation: clock.generation))
+                }
+            }
+        })
 
     init(rule: Rule, index: Int, categories: [TaxonomyNode], keep: Duration, from: RetentionStart) {
         self.rule = rule
@@ -195,7 +205,7 @@ final class RetentionEvaluator: RuleEvaluator {
 }
 
 final class DeadlineEvaluator: RuleEvaluator {
-    struct Clock {
+    struct Clock: Codable {
         var deadline: Timestamp
         var startedBy: String
         var startedAt: Timestamp
@@ -211,6 +221,11 @@ final class DeadlineEvaluator: RuleEvaluator {
     let within: Duration
     let key: EventField
     let state = KeyedState<String, Clock>()
+    private(set) lazy var persistence: RulePersistence = KeyedPersistence(
+        state, toRecord: { $0 }, fromRecord: { r, _ in r },
+        timers: { [index] key, clock, context in
+            context.schedule(at: clock.deadline, evaluator: index, payload: .deadline(key: key, generation: clock.generation))
+        })
 
     init(rule: Rule, index: Int, start: CompiledExpression, satisfiedBy: CompiledExpression, within: Duration, key: EventField) {
         self.rule = rule
@@ -235,7 +250,8 @@ final class DeadlineEvaluator: RuleEvaluator {
     }
 
     func fire(_ payload: EngineContext.TimerPayload, at time: Timestamp, _ context: EngineContext) {
-        guard case let .deadline(k, generation) = payload, let clock = state[k], clock.generation == generation else { return }
+        guard case let .deadline(k, generation) = payload, let clock = state[k], clock.generation == generation,
+              clock.deadline == time else { return }
         state.removeValue(forKey: k)
         context.emit(rule, reason: "overdue", time: time, subject: clock.subject, actor: clock.actor, event: clock.startedBy,
                      idParts: [k, clock.startedBy],
@@ -248,15 +264,12 @@ final class DeadlineEvaluator: RuleEvaluator {
 }
 
 final class ThresholdEvaluator: RuleEvaluator {
-    struct Window {
+    struct Window: Codable {
+        var group: [String]
+        var start: Int64
         var count = 0
         var distinct: Set<String> = []
         var fired = false
-    }
-
-    struct GroupWindow: Hashable, Sendable {
-        var group: [String]
-        var start: Int64
     }
 
     let rule: Rule
@@ -266,7 +279,13 @@ final class ThresholdEvaluator: RuleEvaluator {
     let distinct: EventField?
     let window: Duration
     let limit: Int
-    let state = KeyedState<GroupWindow, Window>()
+    /// Keyed by window start and group values.
+    let state = KeyedState<String, Window>()
+    private(set) lazy var persistence: RulePersistence = KeyedPersistence(
+        state, toRecord: { $0 }, fromRecord: { r, _ in r },
+        timers: { [index, window] key, w, context in
+            context.schedule(at: Timestamp(microseconds: w.start + window.microseconds), evaluator: index, payload: .windowEnd(key: key))
+        })
 
     init(rule: Rule, index: Int, when: CompiledExpression, groupBy: [EventField], distinct: EventField?, window: Duration, limit: Int) {
         self.rule = rule
@@ -290,12 +309,11 @@ final class ThresholdEvaluator: RuleEvaluator {
         let size = window.microseconds
         let t = event.time.microseconds
         let start = t >= 0 ? t - t % size : t - ((t % size) + size) % size
-        let key = GroupWindow(group: group, start: start)
+        let key = JSONValue.array([.int(start)] + group.map { .string($0) }).serialized
         if state[key] == nil {
-            context.schedule(at: Timestamp(microseconds: start + size), evaluator: index,
-                             payload: .windowEnd(group: group, windowStart: start))
+            context.schedule(at: Timestamp(microseconds: start + size), evaluator: index, payload: .windowEnd(key: key))
         }
-        let crossed = state.update(key, default: Window()) { w -> Bool in
+        let crossed = state.update(key, default: Window(group: group, start: start)) { w -> Bool in
             if let value, let v = value { w.distinct.insert(v); w.count = w.distinct.count } else { w.count += 1 }
             guard w.count > limit, !w.fired else { return false }
             w.fired = true
@@ -316,8 +334,8 @@ final class ThresholdEvaluator: RuleEvaluator {
     }
 
     func fire(_ payload: EngineContext.TimerPayload, at time: Timestamp, _ context: EngineContext) {
-        guard case let .windowEnd(group, start) = payload else { return }
-        state.removeValue(forKey: GroupWindow(group: group, start: start))
+        guard case let .windowEnd(key) = payload else { return }
+        state.removeValue(forKey: key)
     }
 }
 
@@ -385,5 +403,44 @@ extension String {
     var capitalizedFirst: String { prefix(1).uppercased() + dropFirst() }
     func replacingPrefix(_ prefix: String, _ with: String) -> String {
         hasPrefix(prefix) ? with + dropFirst(prefix.count) : self
+    }
+}
+
+struct RetentionRecord: Codable {
+    struct ClockRecord: Codable {
+        var category: String
+        var startedBy: String
+        var startedAt: Timestamp
+        var deadline: Timestamp?
+        var deadlineSetBy: String
+        var generation: UInt64
+        var overdue: Bool
+    }
+
+    var clocks: [ClockRecord]
+    var endedAt: Timestamp?
+    var endedBy: String?
+
+    init(_ s: RetentionEvaluator.SubjectState) {
+        clocks = s.clocks.map {
+            ClockRecord(category: $0.category.key, startedBy: $0.startedBy, startedAt: $0.startedAt, deadline: $0.deadline,
+                        deadlineSetBy: $0.deadlineSetBy, generation: $0.generation, overdue: $0.overdue)
+        }
+        endedAt = s.relationshipEnded?.time
+        endedBy = s.relationshipEnded?.event
+    }
+
+    func state(_ taxonomy: Taxonomy) throws -> RetentionEvaluator.SubjectState {
+        var s = RetentionEvaluator.SubjectState()
+        for c in clocks {
+            guard let node = taxonomy.categories.node(c.category) else {
+                throw PersistenceError(description: "unknown category \(c.category)")
+            }
+            s.clocks.append(RetentionEvaluator.Clock(
+                category: node, startedBy: c.startedBy, startedAt: c.startedAt, deadline: c.deadline,
+                deadlineSetBy: c.deadlineSetBy, generation: c.generation, overdue: c.overdue))
+        }
+        if let endedAt, let endedBy { s.relationshipEnded = (endedAt, endedBy) }
+        return s
     }
 }

@@ -1,0 +1,208 @@
+import Events
+import Foundation
+
+/// One keyed piece of engine state, as a durable store keeps it: `value` nil means deleted.
+public struct StateChange: Sendable, Hashable {
+    public var namespace: String
+    public var key: String
+    public var value: [UInt8]?
+
+    public init(namespace: String, key: String, value: [UInt8]?) {
+        self.namespace = namespace
+        self.key = key
+        self.value = value
+    }
+}
+
+/// Turns the engine's state into keyed rows and back, so a store can persist what a batch changed and a new owner
+/// of a partition can resume exactly where the old one stopped.
+///
+/// Namespaces: `engine` (watermark and counters), `buffer` (events waiting for the watermark), `dedup` (event ids),
+/// `consent` (decisions by subject), and `rule:<id>` for each rule's own state. Timers are not stored: they follow
+/// from the clocks and windows and are scheduled again on restore.
+extension Engine {
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+
+    struct ClockRecord: Codable {
+        var watermark: Timestamp
+        var maxEventTime: Timestamp?
+        var arrivals: UInt64
+        var nextMonthEnd: Timestamp?
+        var generation: UInt64
+    }
+
+    /// Starts keeping the keys that change, for `takeStateChanges()`; buffered events are recorded from now on.
+    public func trackChanges() {
+        tracksChanges = true
+        dedup.seen.tracksChanges = true
+        context.ledger.bySubject.tracksChanges = true
+        bufferState.tracksChanges = true
+        for e in evaluators { e.persistence.tracksChanges = true }
+        for p in buffer.items { bufferState[String(p.seq)] = p.event }
+    }
+
+    /// Every row changed since the last call.
+    public func takeStateChanges() -> [StateChange] {
+        var out: [StateChange] = []
+        let clock = ClockRecord(watermark: watermark, maxEventTime: maxEventTime, arrivals: arrivals,
+                                nextMonthEnd: nextMonthEnd, generation: context.generation)
+        out.append(StateChange(namespace: "engine", key: "clock", value: Self.bytes(clock)))
+        for (k, v) in bufferState.takeChanges() {
+            out.append(StateChange(namespace: "buffer", key: k, value: v.map { Array($0.json.serialized.utf8) }))
+        }
+        for (k, v) in dedup.seen.takeChanges() {
+            out.append(StateChange(namespace: "dedup", key: k, value: v.map { Array(String($0.microseconds).utf8) }))
+        }
+        for (k, v) in context.ledger.bySubject.takeChanges() {
+            out.append(StateChange(namespace: "consent", key: k, value: v.map { Self.bytes($0.map(DecisionRecord.init)) }))
+        }
+        for e in evaluators {
+            let ns = "rule:" + e.rule.id
+            for (k, v) in e.persistence.takeChanges() { out.append(StateChange(namespace: ns, key: k, value: v)) }
+        }
+        return out
+    }
+
+    /// Loads rows written by `takeStateChanges()` into a fresh engine, and schedules the timers they imply.
+    /// Rows of rules that no longer exist are ignored; a row that cannot be read is an error.
+    public func restore(_ rows: [StateChange]) throws(RuleError) {
+        let decoder = JSONDecoder()
+        let eventDecoder = EventDecoder(taxonomy: pipeline.taxonomy)
+        let byRule = Dictionary(evaluators.map { ("rule:" + $0.rule.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var buffered: [(UInt64, Event)] = []
+        for row in rows {
+            guard let value = row.value else { continue }
+            func fail(_ why: String) -> RuleError {
+                RuleError(.schema, "stored state \(row.namespace)/\(row.key) cannot be read: \(why)")
+            }
+            switch row.namespace {
+            case "engine":
+                guard let c = try? decoder.decode(ClockRecord.self, from: Data(value)) else { throw fail("not a clock record") }
+                watermark = c.watermark
+                maxEventTime = c.maxEventTime
+                arrivals = c.arrivals
+                context.generation = Swift.max(context.generation, c.generation)
+                if let end = c.nextMonthEnd {
+                    nextMonthEnd = end
+                    context.schedule(at: end, evaluator: -1, payload: .monthEnd)
+                }
+            case "buffer":
+                guard let seq = UInt64(row.key) else { throw fail("bad arrival number") }
+                let decoded = value.withUnsafeBytes { eventDecoder.decode($0) }
+                switch decoded {
+                case .success(let e): buffered.append((seq, e))
+                case .failure(let e): throw fail(e.message)
+                }
+            case "dedup":
+                guard let us = Int64(String(decoding: value, as: UTF8.self)) else { throw fail("bad time") }
+                dedup.restore(row.key, time: Timestamp(microseconds: us))
+            case "consent":
+                guard let records = try? decoder.decode([DecisionRecord].self, from: Data(value)) else { throw fail("not consent decisions") }
+                var list: [ConsentLedger.Decision] = []
+                for r in records {
+                    guard let d = r.decision(pipeline.taxonomy) else { throw fail("unknown purpose \(r.purpose)") }
+                    list.append(d)
+                }
+                context.ledger.bySubject.restore(row.key, list)
+            default:
+                guard let evaluator = byRule[row.namespace] else { continue }
+                do {
+                    try evaluator.persistence.restore(key: row.key, value: value, taxonomy: pipeline.taxonomy, decoder: decoder)
+                } catch {
+                    throw fail("\(error)")
+                }
+            }
+        }
+        for (seq, event) in buffered.sorted(by: { $0.0 < $1.0 }) {
+            buffer.insert(Pending(event: event, seq: seq))
+            bufferState.restore(String(seq), event)
+        }
+        for e in evaluators { e.persistence.scheduleTimers(context, evaluator: e) }
+    }
+
+    static func bytes<T: Encodable>(_ value: T) -> [UInt8] {
+        // Encoding plain records of strings and integers cannot fail.
+        Array((try? encoder.encode(value)) ?? Data())
+    }
+}
+
+struct DecisionRecord: Codable {
+    var time: Timestamp
+    var purpose: String
+    var status: String
+    var source: String?
+    var event: String
+
+    init(_ d: ConsentLedger.Decision) {
+        time = d.time
+        purpose = d.purpose.key
+        status = d.status.description
+        source = d.source?.string
+        event = d.event
+    }
+
+    func decision(_ taxonomy: Taxonomy) -> ConsentLedger.Decision? {
+        guard let node = taxonomy.uses.node(purpose) else { return nil }
+        return ConsentLedger.Decision(time: time, purpose: node, status: status == "granted" ? .granted : .withdrawn,
+                                      source: source.map(Symbol.init), event: event)
+    }
+}
+
+/// How one rule's state is stored and restored.
+protocol RulePersistence: AnyObject {
+    var tracksChanges: Bool { get set }
+    func takeChanges() -> [(String, [UInt8]?)]
+    func restore(key: String, value: [UInt8], taxonomy: Taxonomy, decoder: JSONDecoder) throws
+    func scheduleTimers(_ context: EngineContext, evaluator: RuleEvaluator)
+}
+
+/// Persistence of a `KeyedState` whose values convert to and from a Codable record.
+final class KeyedPersistence<Value, Record: Codable>: RulePersistence {
+    let state: KeyedState<String, Value>
+    let toRecord: (Value) -> Record
+    let fromRecord: (Record, Taxonomy) throws -> Value
+    let timers: (String, Value, EngineContext) -> Void
+
+    init(
+        _ state: KeyedState<String, Value>, toRecord: @escaping (Value) -> Record,
+        fromRecord: @escaping (Record, Taxonomy) throws -> Value, timers: @escaping (String, Value, EngineContext) -> Void
+    ) {
+        self.state = state
+        self.toRecord = toRecord
+        self.fromRecord = fromRecord
+        self.timers = timers
+    }
+
+    var tracksChanges: Bool {
+        get { state.tracksChanges }
+        set { state.tracksChanges = newValue }
+    }
+
+    func takeChanges() -> [(String, [UInt8]?)] {
+        state.takeChanges().map { ($0.0, $0.1.map { Engine.bytes(toRecord($0)) }) }
+    }
+
+    func restore(key: String, value: [UInt8], taxonomy: Taxonomy, decoder: JSONDecoder) throws {
+        state.restore(key, try fromRecord(try decoder.decode(Record.self, from: Data(value)), taxonomy))
+    }
+
+    func scheduleTimers(_ context: EngineContext, evaluator: RuleEvaluator) {
+        for key in state.keys { timers(key, state[key]!, context) }
+    }
+}
+
+/// Persistence for rules without state (match, consent, access).
+final class NoPersistence: RulePersistence {
+    var tracksChanges = false
+    func takeChanges() -> [(String, [UInt8]?)] { [] }
+    func restore(key: String, value: [UInt8], taxonomy: Taxonomy, decoder: JSONDecoder) throws {}
+    func scheduleTimers(_ context: EngineContext, evaluator: RuleEvaluator) {}
+}
+
+struct PersistenceError: Error, CustomStringConvertible {
+    var description: String
+}
