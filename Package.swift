@@ -10,6 +10,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -26,7 +30,17 @@ let package = Package(
         .target(name: "Events"),
         .target(name: "Rules", dependencies: ["Events", .product(name: "Yams", package: "Yams")]),
         .target(name: "Digests", dependencies: ["Events"]),
-        .target(name: "Daemon", dependencies: ["Kafka", "Events", "Rules", "Digests", "CZlib"]),
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "Kafka", "Events", "Rules", "Digests", "CZlib",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         .executableTarget(
             name: "consentinel",
             dependencies: [

@@ -33,6 +33,9 @@ public final class Engine {
     public internal(set) var maxEventTime: Timestamp?
     public private(set) var counters = EngineCounters()
     public weak var observer: EngineObserver?
+    /// When false, only `advanceWatermark(to:)` moves the watermark: the daemon sets it to the minimum over its
+    /// partitions. Replays leave it true: the largest event time seen minus `lateness`.
+    public var advancesOwnWatermark = true
 
     let context: EngineContext
     var evaluators: [RuleEvaluator] = []
@@ -88,7 +91,7 @@ public final class Engine {
         if maxEventTime.map({ event.time > $0 }) ?? true {
             maxEventTime = event.time
             let candidate = event.time - pipeline.lateness
-            if candidate > watermark { watermark = candidate }
+            if advancesOwnWatermark, candidate > watermark { watermark = candidate }
         }
         release(inclusive: false)
         return .accepted
@@ -100,6 +103,9 @@ public final class Engine {
         if time > watermark { watermark = time }
         release(inclusive: false)
     }
+
+    /// The watermark this engine's own events would allow: the largest event time seen minus `lateness`.
+    public var localWatermark: Timestamp? { maxEventTime.map { $0 - pipeline.lateness } }
 
     /// Ends a finite input: the watermark advances to `until`, or to the largest event time seen, and every
     /// buffered event and due timer is processed.

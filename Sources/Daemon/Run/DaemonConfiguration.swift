@@ -1,0 +1,154 @@
+import Events
+import Foundation
+import Rules
+
+/// What `consentinel run` reads from the pipeline's `pipeline.yaml`, with `${VAR}` and `${VAR:-default}` taken
+/// from the environment (secrets stay out of the file).
+public struct DaemonConfiguration: Sendable {
+    public struct KafkaSource: Sendable {
+        public var bootstrapServers: String
+        public var group: String
+        public var topics: [String]
+        /// librdkafka properties passed through as they are (TLS, SASL, tuning).
+        public var properties: [String: String]
+    }
+
+    public struct Sink: Sendable {
+        public var topic: String?
+        public var file: String?
+    }
+
+    public var source: KafkaSource
+    /// `sqlite:///path`, a plain path, or `postgres://user:pass@host:port/db`.
+    public var stateURL: String
+    public var violations: Sink
+    public var deadLetters: Sink
+    public var digests: Sink
+    public var httpHost: String
+    public var httpPort: Int
+    /// A partition with no message for this long (wall clock) stops holding the watermark back.
+    public var idleTimeout: Swift.Duration
+    /// Consumption pauses while this many outputs wait to be published.
+    public var maxOutboxDepth: Int
+    /// Producer properties for the sinks (defaults to the source's properties).
+    public var producerProperties: [String: String]
+
+    public static func load(pipeline: Pipeline, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws(DaemonError) -> DaemonConfiguration
+    {
+        var reader = SettingsReader(settings: pipeline.settings, environment: environment)
+        let kafka = try reader.map(["sources", "kafka"], required: true)
+        let source = KafkaSource(
+            bootstrapServers: try reader.string(kafka, "bootstrap_servers", path: "sources.kafka") ?? "",
+            group: try reader.string(kafka, "group", path: "sources.kafka") ?? "consentinel",
+            topics: try reader.strings(kafka, "topics", path: "sources.kafka"),
+            properties: try reader.properties(kafka, "properties", path: "sources.kafka"))
+        guard !source.bootstrapServers.isEmpty else {
+            throw DaemonError(.arguments, "sources.kafka.bootstrap_servers is required")
+        }
+        guard !source.topics.isEmpty else { throw DaemonError(.arguments, "sources.kafka.topics lists no topic") }
+        let state = try reader.map(["state"], required: false)
+        let sinks = try reader.map(["sinks"], required: false)
+        func sink(_ name: String) throws(DaemonError) -> Sink {
+            let m = sinks?[name]
+            return Sink(topic: try reader.string(m, "topic", path: "sinks.\(name)"),
+                        file: try reader.string(m, "file", path: "sinks.\(name)"))
+        }
+        let http = try reader.map(["http"], required: false)
+        let port = try reader.string(http, "port", path: "http").map { text throws(DaemonError) -> Int in
+            guard let p = Int(text), (0...65535).contains(p) else { throw DaemonError(.arguments, "http.port must be a port number") }
+            return p
+        } ?? 9464
+        let idle = try reader.string(kafka, "idle_timeout", path: "sources.kafka").map { text throws(DaemonError) -> Events.Duration in
+            guard let d = Events.Duration(parsing: text) else { throw DaemonError(.arguments, "sources.kafka.idle_timeout must be a duration") }
+            return d
+        } ?? .seconds(30)
+        let depth = try reader.string(sinks, "max_pending", path: "sinks").map { text throws(DaemonError) -> Int in
+            guard let n = Int(text), n > 0 else { throw DaemonError(.arguments, "sinks.max_pending must be a positive number") }
+            return n
+        } ?? 50_000
+        return DaemonConfiguration(
+            source: source,
+            stateURL: try reader.string(state, "url", path: "state") ?? "consentinel-state.sqlite",
+            violations: try sink("violations"), deadLetters: try sink("dead_letters"), digests: try sink("digests"),
+            httpHost: try reader.string(http, "host", path: "http") ?? "127.0.0.1", httpPort: port,
+            idleTimeout: .microseconds(idle.microseconds), maxOutboxDepth: depth,
+            producerProperties: try reader.properties(sinks, "properties", path: "sinks").isEmpty
+                ? source.properties : try reader.properties(sinks, "properties", path: "sinks"))
+    }
+}
+
+/// Reads `pipeline.yaml` values, expanding `${VAR}` and `${VAR:-default}` from the environment.
+struct SettingsReader {
+    var settings: [String: PipelineValue]
+    var environment: [String: String]
+
+    func map(_ path: [String], required: Bool) throws(DaemonError) -> PipelineValue? {
+        var value: PipelineValue? = settings[path[0]]
+        for key in path.dropFirst() { value = value?[key] }
+        if value == nil, required {
+            throw DaemonError(.arguments, "pipeline.yaml has no \(path.joined(separator: ".")) section, which `run` needs")
+        }
+        if let value, case .map = value { return value }
+        if let value {
+            throw DaemonError(.arguments, "\(value.location): \(path.joined(separator: ".")) must be a mapping")
+        }
+        return nil
+    }
+
+    func string(_ map: PipelineValue?, _ key: String, path: String) throws(DaemonError) -> String? {
+        guard let v = map?[key] else { return nil }
+        guard let s = v.string else { throw DaemonError(.arguments, "\(v.location): \(path).\(key) must be text") }
+        let expanded = try expand(s, at: v.location)
+        return expanded.isEmpty ? nil : expanded
+    }
+
+    func strings(_ map: PipelineValue?, _ key: String, path: String) throws(DaemonError) -> [String] {
+        guard let v = map?[key] else { return [] }
+        if let s = v.string {
+            return try expand(s, at: v.location).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        var out: [String] = []
+        for item in v.items {
+            guard let s = item.string else { throw DaemonError(.arguments, "\(item.location): \(path).\(key) must list text") }
+            out.append(try expand(s, at: item.location))
+        }
+        return out
+    }
+
+    func properties(_ map: PipelineValue?, _ key: String, path: String) throws(DaemonError) -> [String: String] {
+        guard let v = map?[key] else { return [:] }
+        guard case .map(let pairs, _) = v else { throw DaemonError(.arguments, "\(v.location): \(path).\(key) must be a mapping") }
+        var out: [String: String] = [:]
+        for (k, item) in pairs {
+            guard let s = item.string else { throw DaemonError(.arguments, "\(item.location): \(path).\(key).\(k) must be text") }
+            out[k] = try expand(s, at: item.location)
+        }
+        return out
+    }
+
+    /// `${NAME}` must be set; `${NAME:-default}` falls back to the default.
+    func expand(_ text: String, at location: SourceLocation) throws(DaemonError) -> String {
+        var out = ""
+        var rest = Substring(text)
+        while let open = rest.range(of: "${") {
+            out += rest[..<open.lowerBound]
+            guard let close = rest[open.upperBound...].firstIndex(of: "}") else {
+                throw DaemonError(.arguments, "\(location): unterminated ${ in '\(text)'")
+            }
+            let inner = rest[open.upperBound..<close]
+            let (name, fallback): (Substring, Substring?) = inner.range(of: ":-").map {
+                (inner[..<$0.lowerBound], inner[$0.upperBound...])
+            } ?? (inner, nil)
+            if let value = environment[String(name)], !value.isEmpty {
+                out += value
+            } else if let fallback {
+                out += fallback
+            } else {
+                throw DaemonError(.arguments, "\(location): environment variable \(name) is not set")
+            }
+            rest = rest[rest.index(after: close)...]
+        }
+        return out + rest
+    }
+}

@@ -1,0 +1,93 @@
+import Prometheus
+
+/// Every metric the daemon exports, named in one place (docs/operations.md says what each means).
+public final class DaemonMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+
+    public enum Name {
+        public static let eventsIn = "consentinel_events_total"
+        public static let violations = "consentinel_violations_total"
+        public static let deadLetters = "consentinel_dead_letters_total"
+        public static let lateEvents = "consentinel_late_events_total"
+        public static let duplicates = "consentinel_duplicate_events_total"
+        public static let watermark = "consentinel_watermark_seconds"
+        public static let consumerLag = "consentinel_consumer_lag_messages"
+        public static let batchLatency = "consentinel_batch_duration_seconds"
+        public static let outboxDepth = "consentinel_outbox_depth"
+        public static let published = "consentinel_outputs_published_total"
+        public static let assignedPartitions = "consentinel_assigned_partitions"
+        public static let paused = "consentinel_consumption_paused"
+        public static let reloads = "consentinel_rule_reloads_total"
+    }
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+    }
+
+    public func eventIn(topic: String, type: String) {
+        registry.makeCounter(name: Name.eventsIn, labels: [("topic", topic), ("type", type)],
+                             help: "Valid events read, by topic and event type").increment()
+    }
+
+    public func violation(rule: String, severity: String) {
+        registry.makeCounter(name: Name.violations, labels: [("rule", rule), ("severity", severity)],
+                             help: "Violations found, by rule and severity").increment()
+    }
+
+    public func deadLetter(reason: String) {
+        registry.makeCounter(name: Name.deadLetters, labels: [("reason", reason)],
+                             help: "Invalid messages sent to the dead-letter outputs, by reason").increment()
+    }
+
+    public func late(_ n: Int = 1) {
+        registry.makeCounter(name: Name.lateEvents, help: "Events that arrived after the watermark had passed them")
+            .increment(by: Int64(n))
+    }
+
+    public func duplicate(_ n: Int = 1) {
+        registry.makeCounter(name: Name.duplicates, help: "Events ignored because their id was already seen")
+            .increment(by: Int64(n))
+    }
+
+    public func watermark(_ unixSeconds: Double) {
+        registry.makeGauge(name: Name.watermark, help: "The event-time watermark, in seconds since the Unix epoch")
+            .set(to: unixSeconds)
+    }
+
+    public func lag(topic: String, partition: Int32, messages: Int64) {
+        registry.makeGauge(name: Name.consumerLag, labels: [("topic", topic), ("partition", String(partition))],
+                           help: "Messages behind the partition's high watermark").set(to: Double(messages))
+    }
+
+    public func batch(_ duration: Swift.Duration) {
+        registry.makeDurationHistogram(
+            name: Name.batchLatency,
+            buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+                      .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)],
+            help: "Time to process and commit one batch").record(duration)
+    }
+
+    public func outboxDepth(_ n: Int) {
+        registry.makeGauge(name: Name.outboxDepth, help: "Outputs stored but not yet published").set(to: Double(n))
+    }
+
+    public func published(kind: String, _ n: Int = 1) {
+        registry.makeCounter(name: Name.published, labels: [("kind", kind)], help: "Outputs published, by kind")
+            .increment(by: Int64(n))
+    }
+
+    public func assigned(_ n: Int) {
+        registry.makeGauge(name: Name.assignedPartitions, help: "Partitions assigned to this instance").set(to: Double(n))
+    }
+
+    public func paused(_ isPaused: Bool) {
+        registry.makeGauge(name: Name.paused, help: "1 while consumption is paused for backpressure").set(to: isPaused ? 1 : 0)
+    }
+
+    public func reload(outcome: String) {
+        registry.makeCounter(name: Name.reloads, labels: [("outcome", outcome)], help: "Rule reloads on SIGHUP, by outcome")
+            .increment()
+    }
+
+    public var text: String { registry.emitToString() }
+}

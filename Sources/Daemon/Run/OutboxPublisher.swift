@@ -1,0 +1,134 @@
+import Foundation
+import Kafka
+import Logging
+import ServiceLifecycle
+import Storage
+
+/// Publishes stored outputs: Kafka rows with the idempotent producer (sent only when the delivery report says so),
+/// file rows appended to JSONL files; each row is marked sent afterwards, so unsent rows are retried after a restart.
+final class OutboxPublisher: Service {
+    let store: any StateStore
+    let producer: Producer?
+    let metrics: DaemonMetrics
+    let logger: Logger
+    private var files: [String: JSONLFile] = [:]
+
+    init(store: any StateStore, producer: Producer?, metrics: DaemonMetrics, logger: Logger) {
+        self.store = store
+        self.producer = producer
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    func run() async throws {
+        var backoff = Swift.Duration.milliseconds(100)
+        var draining = false
+        while true {
+            if Task.isShuttingDownGracefully || Task.isCancelled { draining = true }
+            let published = try await publishOnce()
+            if published == 0 {
+                if draining { break }
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(1))
+            } else {
+                backoff = .milliseconds(100)
+            }
+            if draining, published < 0 { break }
+        }
+        await producer?.shutdown(timeout: .seconds(5))
+    }
+
+    /// Publishes one round of unsent rows; the number published, or -1 when some failed (retried later).
+    func publishOnce() async throws -> Int {
+        let rows: [OutboxRow]
+        do {
+            rows = try await store.unsentOutbox(limit: 1_000)
+            metrics.outboxDepth(try await store.outboxDepth())
+        } catch {
+            logger.error("outbox read failed", metadata: ["error": "\(error)"])
+            return -1
+        }
+        guard !rows.isEmpty else { return 0 }
+        var sent: [String] = []
+        var failed = 0
+        let kafkaRows = rows.filter { $0.topic.hasPrefix("kafka:") }
+        if !kafkaRows.isEmpty {
+            if let producer {
+                await withTaskGroup(of: (String, String?, Error?).self) { group in
+                    for row in kafkaRows {
+                        group.addTask {
+                            do {
+                                _ = try await producer.send(
+                                    topic: String(row.topic.dropFirst(6)), key: row.key, value: row.value,
+                                    headers: row.headers.map { KafkaHeader(key: $0.key, value: $0.value) })
+                                return (row.id, row.kind, nil)
+                            } catch {
+                                return (row.id, nil, error)
+                            }
+                        }
+                    }
+                    for await (id, kind, error) in group {
+                        if let error {
+                            failed += 1
+                            logger.warning("publish failed, will retry", metadata: ["id": "\(id)", "error": "\(error)"])
+                        } else {
+                            sent.append(id)
+                            metrics.published(kind: kind ?? "")
+                        }
+                    }
+                }
+            } else {
+                failed += kafkaRows.count
+                logger.error("outputs for Kafka topics but no producer configured", metadata: ["rows": "\(kafkaRows.count)"])
+            }
+        }
+        for row in rows where row.topic.hasPrefix("file:") {
+            do {
+                try file(String(row.topic.dropFirst(5))).append(row.value)
+                sent.append(row.id)
+                metrics.published(kind: row.kind)
+            } catch {
+                failed += 1
+                logger.error("file output failed, will retry", metadata: ["id": "\(row.id)", "error": "\(error)"])
+            }
+        }
+        do {
+            for f in files.values { try f.sync() }
+            try await store.markSent(sent)
+        } catch {
+            logger.error("marking outputs sent failed", metadata: ["error": "\(error)"])
+            return -1
+        }
+        return failed > 0 ? -1 : sent.count
+    }
+
+    private func file(_ path: String) throws -> JSONLFile {
+        if let f = files[path] { return f }
+        let f = try JSONLFile(path: path)
+        files[path] = f
+        return f
+    }
+}
+
+/// An append-only JSONL file that is synced before its rows are marked sent.
+final class JSONLFile {
+    let handle: FileHandle
+
+    init(path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        if !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else { throw DaemonError(.output, "cannot create \(path)") }
+        }
+        handle = try FileHandle(forWritingTo: url)
+        try handle.seekToEnd()
+    }
+
+    func append(_ line: [UInt8]) throws {
+        try handle.write(contentsOf: Data(line + [10]))
+    }
+
+    func sync() throws { try handle.synchronize() }
+
+    deinit { try? handle.close() }
+}

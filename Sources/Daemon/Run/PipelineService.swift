@@ -1,0 +1,110 @@
+import Foundation
+import Kafka
+import Logging
+import Rules
+import ServiceLifecycle
+import Storage
+import Synchronization
+import UnixSignals
+
+/// Consumes the source topics and drives the stream processor; reloads the rules on SIGHUP (a bad pipeline keeps
+/// the old rules and says why); pauses consumption while the outbox is too deep; on SIGTERM/SIGINT stops reading,
+/// lets the last batch commit and leaves the group.
+final class PipelineService: Service {
+    let directory: String
+    let configuration: DaemonConfiguration
+    let processor: StreamProcessor
+    let status: DaemonStatus
+    let metrics: DaemonMetrics
+    let logger: Logger
+    let store: any StateStore
+    private let pendingPipeline = Mutex<Pipeline?>(nil)
+
+    init(directory: String, pipeline: Pipeline, configuration: DaemonConfiguration, store: any StateStore,
+         status: DaemonStatus, metrics: DaemonMetrics, logger: Logger) {
+        self.directory = directory
+        self.configuration = configuration
+        self.store = store
+        self.status = status
+        self.metrics = metrics
+        self.logger = logger
+        processor = StreamProcessor(pipeline: pipeline, configuration: configuration, store: store, metrics: metrics, logger: logger)
+    }
+
+    func run() async throws {
+        var consumerConfig = ConsumerConfiguration(
+            bootstrapServers: configuration.source.bootstrapServers.split(separator: ",").map(String.init),
+            groupID: configuration.source.group, topics: configuration.source.topics)
+        consumerConfig.properties = configuration.source.properties
+        let log = logger
+        consumerConfig.logHandler = { record in
+            log.debug("\(record.message)", metadata: ["facility": "\(record.facility)", "librdkafka_level": "\(record.level)"])
+        }
+        let consumer = try Consumer(configuration: consumerConfig)
+        let reloads = Task { await self.watchReloads() }
+        defer { reloads.cancel() }
+        try await withGracefulShutdownHandler {
+            try await consume(consumer)
+        } onGracefulShutdown: {
+            self.status.stopping()
+            Task { await consumer.shutdown() }
+        }
+        await consumer.shutdown()
+        logger.info("pipeline stopped")
+    }
+
+    private func consume(_ consumer: Consumer) async throws {
+        var assigned: Set<TopicPartition> = []
+        for try await event in consumer.events {
+            if let next = pendingPipeline.withLock({ p -> Pipeline? in defer { p = nil }; return p }) {
+                try await processor.reload(next)
+                metrics.reload(outcome: "applied")
+                logger.info("rules reloaded", metadata: ["rules": "\(next.rules.count)"])
+            }
+            switch event {
+            case .assigned(let change):
+                status.loadingStarted()
+                let seeks = try await processor.assign(change.partitions)
+                if !seeks.isEmpty { try await consumer.seek(seeks) }
+                assigned.formUnion(change.partitions)
+                status.loaded(assignedPartitions: assigned.count)
+            case .revoked(let change):
+                processor.revoke(change.partitions)
+                assigned.subtract(change.partitions)
+                status.assigned(assigned.count)
+            case .messages(let batch):
+                try await processor.process(batch)
+                try consumer.markProcessed(batch)
+                try await applyBackpressure(consumer, Array(assigned))
+            }
+        }
+    }
+
+    /// Holds consumption while more outputs wait than `max_pending`, until half of them are published.
+    private func applyBackpressure(_ consumer: Consumer, _ partitions: [TopicPartition]) async throws {
+        guard try await store.outboxDepth() > configuration.maxOutboxDepth, !partitions.isEmpty else { return }
+        try await consumer.pause(partitions)
+        metrics.paused(true)
+        logger.warning("outputs are behind: consumption paused", metadata: ["limit": "\(configuration.maxOutboxDepth)"])
+        while try await store.outboxDepth() > configuration.maxOutboxDepth / 2, !Task.isShuttingDownGracefully {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        try await consumer.resume(partitions)
+        metrics.paused(false)
+        logger.info("consumption resumed")
+    }
+
+    private func watchReloads() async {
+        for await _ in await UnixSignalsSequence(trappingSignals: [.sighup]) {
+            do {
+                let pipeline = try PipelineLoader().load(directory: directory)
+                pendingPipeline.withLock { $0 = pipeline }
+                logger.info("SIGHUP: new rules loaded, applied with the next batch", metadata: ["rules": "\(pipeline.rules.count)"])
+            } catch {
+                metrics.reload(outcome: "rejected")
+                logger.error("SIGHUP: the pipeline has errors; keeping the current rules",
+                             metadata: ["errors": .array(error.errors.map { .string($0.description) })])
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import Events
+import Foundation
+import Kafka
+import Logging
+import Rules
+import Storage
+
+/// The daemon's core: each consumed batch becomes one fenced store transaction holding the state the batch changed,
+/// the next input offset of each partition and an outbox row per output. One engine per assigned partition; the
+/// watermark is the minimum over the partitions that are assigned and not idle.
+final class StreamProcessor {
+    struct PartitionRuntime {
+        var engine: Engine
+        var epoch: Int64
+        /// The offset the store holds for this partition (what our next commit must find there).
+        var storedOffset: Int64?
+        var lastMessage: ContinuousClock.Instant
+    }
+
+    private(set) var pipeline: Pipeline
+    let configuration: DaemonConfiguration
+    let store: any StateStore
+    let metrics: DaemonMetrics
+    let logger: Logger
+    private var decoder: EventDecoder
+    private(set) var partitions: [TopicPartition: PartitionRuntime] = [:]
+
+    init(pipeline: Pipeline, configuration: DaemonConfiguration, store: any StateStore, metrics: DaemonMetrics, logger: Logger) {
+        self.pipeline = pipeline
+        self.configuration = configuration
+        self.store = store
+        self.metrics = metrics
+        self.logger = logger
+        decoder = EventDecoder(taxonomy: pipeline.taxonomy)
+    }
+
+    /// Claims the partitions in the store and loads their state; returns where the consumer must start each.
+    func assign(_ assigned: [TopicPartition]) async throws -> [TopicPartitionOffset] {
+        var seeks: [TopicPartitionOffset] = []
+        for tp in assigned {
+            let claim = try await store.claim(PartitionID(topic: tp.topic, partition: tp.partition), pipeline: pipeline.name)
+            let engine = try makeEngine(restoring: claim.state)
+            partitions[tp] = PartitionRuntime(engine: engine, epoch: claim.epoch, storedOffset: claim.nextOffset,
+                                              lastMessage: .now)
+            if let offset = claim.nextOffset { seeks.append(TopicPartitionOffset(tp, offset: offset)) }
+            logger.info("partition assigned", metadata: [
+                "partition": "\(tp)", "epoch": "\(claim.epoch)", "offset": "\(claim.nextOffset.map(String.init) ?? "start")",
+                "state_rows": "\(claim.state.count)",
+            ])
+        }
+        metrics.assigned(partitions.count)
+        return seeks
+    }
+
+    /// Forgets revoked partitions: everything they did is already committed with their batches.
+    func revoke(_ revoked: [TopicPartition]) {
+        for tp in revoked { partitions.removeValue(forKey: tp) }
+        metrics.assigned(partitions.count)
+        logger.info("partitions revoked", metadata: ["partitions": "\(revoked.map(\.description))"])
+    }
+
+    /// Replaces the rules: each partition's engine is rebuilt on the new pipeline from its stored state.
+    func reload(_ newPipeline: Pipeline) async throws {
+        var rebuilt: [TopicPartition: PartitionRuntime] = [:]
+        for (tp, runtime) in partitions {
+            let claim = try await store.claim(PartitionID(topic: tp.topic, partition: tp.partition), pipeline: newPipeline.name)
+            var fresh = runtime
+            fresh.epoch = claim.epoch
+            fresh.storedOffset = claim.nextOffset
+            pipeline = newPipeline
+            fresh.engine = try makeEngine(restoring: claim.state)
+            rebuilt[tp] = fresh
+        }
+        pipeline = newPipeline
+        decoder = EventDecoder(taxonomy: newPipeline.taxonomy)
+        partitions = rebuilt
+    }
+
+    private func makeEngine(restoring rows: [StateRow]) throws -> Engine {
+        let engine = Engine(pipeline: pipeline)
+        engine.advancesOwnWatermark = false
+        try engine.restore(rows.map { StateChange(namespace: $0.namespace, key: $0.key, value: $0.value) })
+        engine.trackChanges()
+        return engine
+    }
+
+    /// Processes one batch and commits its effects; the caller then marks the batch processed in Kafka.
+    func process(_ batch: ConsumerBatch) async throws {
+        let started = ContinuousClock.now
+        var outbox: [OutboxRow] = []
+        var nextOffsets: [TopicPartition: Int64] = [:]
+        for message in batch.messages {
+            let tp = message.topicPartition
+            guard var runtime = partitions[tp] else { continue }
+            runtime.lastMessage = started
+            nextOffsets[tp] = message.offset + 1
+            let origin = Origin.kafka(topic: message.topic, partition: message.partition, offset: message.offset)
+            let result = message.value.withUnsafeBytes { decoder.decode($0) }
+            switch result {
+            case .failure(let error):
+                metrics.deadLetter(reason: error.reason.rawValue)
+                let dead = message.value.withUnsafeBytes { DeadLetter(error, origin: origin, raw: $0) }
+                outbox += deadLetterRows(dead, message: message)
+            case .success(let event):
+                switch runtime.engine.offer(event) {
+                case .duplicate: metrics.duplicate()
+                case .late: metrics.late(); metrics.eventIn(topic: message.topic, type: event.type.name)
+                case .accepted: metrics.eventIn(topic: message.topic, type: event.type.name)
+                }
+            }
+            partitions[tp] = runtime
+        }
+        advanceWatermark(now: started)
+        for (_, runtime) in partitions {
+            for v in runtime.engine.drainViolations() {
+                metrics.violation(rule: v.rule, severity: v.severity.name)
+                outbox += violationRows(v)
+            }
+        }
+        try await commit(nextOffsets: nextOffsets, outbox: outbox)
+        metrics.batch(ContinuousClock.now - started)
+    }
+
+    /// The minimum, over partitions that are not idle and have seen events, of their largest event time minus
+    /// the lateness.
+    private func advanceWatermark(now: ContinuousClock.Instant) {
+        let active = partitions.values.filter { now - $0.lastMessage < configuration.idleTimeout }
+        let candidates = (active.isEmpty ? Array(partitions.values) : active).compactMap { $0.engine.localWatermark }
+        guard let w = candidates.min() else { return }
+        for (_, runtime) in partitions { runtime.engine.advanceWatermark(to: w) }
+        metrics.watermark(Double(w.microseconds) / 1e6)
+    }
+
+    private func commit(nextOffsets: [TopicPartition: Int64], outbox: [OutboxRow]) async throws {
+        var batch = BatchCommit(outbox: outbox)
+        var committed: [TopicPartition: Int64] = [:]
+        for (tp, runtime) in partitions {
+            let changes = runtime.engine.takeStateChanges()
+            guard let next = nextOffsets[tp] ?? runtime.storedOffset else { continue }
+            let id = PartitionID(topic: tp.topic, partition: tp.partition)
+            batch.claims[id] = PartitionCommit(expectedOffset: runtime.storedOffset, epoch: runtime.epoch, nextOffset: next)
+            batch.state[id] = changes.map { StateRow(namespace: $0.namespace, key: $0.key, value: $0.value) }
+            committed[tp] = next
+        }
+        guard !batch.claims.isEmpty || !batch.outbox.isEmpty else { return }
+        try await store.commit(batch, pipeline: pipeline.name)
+        for (tp, next) in committed { partitions[tp]?.storedOffset = next }
+    }
+
+    private func violationRows(_ v: Violation) -> [OutboxRow] {
+        let value = Array(v.json.serialized.utf8)
+        let headers = [OutboxHeader(key: "consentinel-violation-id", value: Array(v.id.utf8)),
+                       OutboxHeader(key: "consentinel-rule", value: Array(v.rule.utf8)),
+                       OutboxHeader(key: "consentinel-severity", value: Array(v.severity.name.utf8))]
+        return destinations(configuration.violations).map { dest in
+            OutboxRow(id: "\(dest)#\(v.id)", kind: "violation", topic: dest, key: Array(v.subject.utf8), value: value, headers: headers)
+        }
+    }
+
+    private func deadLetterRows(_ d: DeadLetter, message: ConsumerMessage) -> [OutboxRow] {
+        let value = Array(d.json.serialized.utf8)
+        let origin = d.origin.description
+        let headers = [OutboxHeader(key: "consentinel-reason", value: Array(d.reason.utf8)),
+                       OutboxHeader(key: "consentinel-origin", value: Array(origin.utf8))]
+        return destinations(configuration.deadLetters).map { dest in
+            OutboxRow(id: "\(dest)#dl:\(origin)", kind: "dead_letter", topic: dest, key: message.key, value: value, headers: headers)
+        }
+    }
+
+    /// Outbox destinations of a sink: `kafka:TOPIC` and `file:PATH`.
+    private func destinations(_ sink: DaemonConfiguration.Sink) -> [String] {
+        (sink.topic.map { ["kafka:" + $0] } ?? []) + (sink.file.map { ["file:" + $0] } ?? [])
+    }
+}
