@@ -34,6 +34,7 @@ extension Catalog {
             .choiceGranted: "Allowed",
             .choiceWithdrawn: "Not allowed",
             .choiceUnchanged: "No decision this month",
+            .columnChange: "Change",
             .optOutButton: "Say no to “{purpose}”",
             .optOutNote: "Your choice counts from the moment you press the button. We still use what we need to provide the service.",
             .accessHeading: "Who looked at your data",

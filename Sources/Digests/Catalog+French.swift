@@ -34,6 +34,7 @@ extension Catalog {
             .choiceGranted: "Autorisé",
             .choiceWithdrawn: "Refusé",
             .choiceUnchanged: "Aucun choix ce mois-ci",
+            .columnChange: "Modifier",
             .optOutButton: "Refuser « {purpose} »",
             .optOutNote: "Votre choix compte dès que vous appuyez sur le bouton. Nous continuons d’utiliser ce qui est nécessaire au service.",
             .accessHeading: "Qui a consulté vos données",

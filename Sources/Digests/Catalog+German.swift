@@ -34,6 +34,7 @@ extension Catalog {
             .choiceGranted: "Erlaubt",
             .choiceWithdrawn: "Nicht erlaubt",
             .choiceUnchanged: "Diesen Monat keine Entscheidung",
+            .columnChange: "Ändern",
             .optOutButton: "„{purpose}“ ablehnen",
             .optOutNote: "Ihre Wahl gilt ab dem Moment, in dem Sie den Knopf drücken. Was wir für unseren Dienst brauchen, nutzen wir weiter.",
             .accessHeading: "Wer Ihre Daten angesehen hat",

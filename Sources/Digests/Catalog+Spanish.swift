@@ -34,6 +34,7 @@ extension Catalog {
             .choiceGranted: "Permitido",
             .choiceWithdrawn: "No permitido",
             .choiceUnchanged: "Sin cambios este mes",
+            .columnChange: "Cambiar",
             .optOutButton: "Decir que no a «{purpose}»",
             .optOutNote: "Tu decisión cuenta desde el momento en que pulsas el botón. Seguiremos usando lo necesario para darte el servicio.",
             .accessHeading: "Quién consultó tus datos",

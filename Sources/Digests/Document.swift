@@ -40,10 +40,14 @@ struct Chart {
     var bars: [(label: String, value: Int, text: String)]
 }
 
-/// The opt-out controls of the customer's page, present only when the portal gave an action and a token.
-struct OptOutBlock {
-    var action: OptOutAction
-    var items: [(purpose: String, name: String, button: String)]
+/// The customer's consent choices: a table of purpose and choice; with an opt-out action (from the portal), a third
+/// column holds a form with an opt-out button for each purpose not already refused.
+struct ChoicesBlock {
+    var table: Table
+    /// Purpose key and button text per row; nil where the row has no button.
+    var buttons: [(purpose: String, label: String)?]
+    var action: OptOutAction?
+    var actionColumn: String
     var note: String
 }
 
@@ -54,5 +58,5 @@ enum Block {
     case facts([(label: String, value: String)])
     case table(Table)
     case chart(Chart)
-    case optOut(OptOutBlock)
+    case choices(ChoicesBlock)
 }

@@ -19,9 +19,9 @@ enum Escape {
     }
 
     /// Text in Markdown: `& < >` as HTML entities (Markdown passes them through), the marks that start emphasis,
-    /// code, links or table cells backslash-escaped, a leading block mark (`#`, `-`, `+`, `1.`) escaped, and line
-    /// breaks folded to spaces, so a name can never become markup.
-    static func markdown(_ s: String) -> String {
+    /// code, links or table cells backslash-escaped, at the start of a line a block mark (`#`, `-`, `+`, `1.`)
+    /// escaped too, and line breaks folded to spaces, so a name can never become markup.
+    static func markdown(_ s: String, lineStart: Bool = false) -> String {
         var out = ""
         for c in html(s).unicodeScalars {
             switch c {
@@ -30,6 +30,7 @@ enum Escape {
             default: out.unicodeScalars.append(c)
             }
         }
+        guard lineStart else { return out }
         if let first = out.first, "#-+=".contains(first) { out = "\\" + out }
         if let dot = out.firstIndex(where: { !$0.isNumber }), dot != out.startIndex, out[dot] == "." || out[dot] == ")" {
             out.insert("\\", at: dot)

@@ -60,8 +60,8 @@ struct HTMLWriter {
             table(t)
         case .chart(let c):
             chart(c)
-        case .optOut(let o):
-            optOut(o)
+        case .choices(let c):
+            choices(c)
         }
     }
 
@@ -76,24 +76,29 @@ struct HTMLWriter {
         }.joined()
     }
 
-    private mutating func table(_ t: Table) {
-        out += "<table class=\"stack\">\n<caption>\(Escape.html(t.caption))</caption>\n<thead><tr>"
+    /// A table whose first cell heads each row; `data-label` names the column when rows stack on a phone.
+    /// `extra` adds a last column of ready-made HTML.
+    private mutating func table(_ t: Table, extra: (heading: String, cells: [String])? = nil) {
+        // Two columns fit a phone; wider tables turn into stacked rows there.
+        let columns = t.columns.count + (extra == nil ? 0 : 1)
+        out += "<table\(columns > 2 ? " class=\"stack\"" : "")>\n<caption>\(Escape.html(t.caption))</caption>\n<thead><tr>"
         for (i, c) in t.columns.enumerated() {
             out += "<th scope=\"col\"\(t.numeric.contains(i) ? " class=\"num\"" : "")>\(Escape.html(c))</th>"
         }
+        if let extra { out += "<th scope=\"col\">\(Escape.html(extra.heading))</th>" }
         out += "</tr></thead>\n<tbody>\n"
-        for row in t.rows {
+        for (r, row) in t.rows.enumerated() {
             out += "<tr>"
             for (i, cell) in row.enumerated() {
                 let label = i < t.columns.count ? Escape.html(t.columns[i]) : ""
                 let cls = t.numeric.contains(i) ? " class=\"num\"" : ""
-                // The first cell heads its row; `data-label` names the column when rows stack on a phone.
                 if i == 0 {
                     out += "<th scope=\"row\" data-label=\"\(label)\">\(Escape.html(cell))</th>"
                 } else {
                     out += "<td\(cls) data-label=\"\(label)\">\(Escape.html(cell))</td>"
                 }
             }
+            if let extra { out += "<td class=\"action\">\(r < extra.cells.count ? extra.cells[r] : "")</td>" }
             out += "</tr>\n"
         }
         out += "</tbody>\n</table>\n"
@@ -124,17 +129,25 @@ struct HTMLWriter {
         out += "</svg>\n<figcaption>\(Escape.html(c.title))</figcaption>\n</figure>\n"
     }
 
-    private mutating func optOut(_ o: OptOutBlock) {
-        let action = Escape.url(o.action.url) ?? ""
-        out += "<!-- Opt-out: one form per consent-based purpose, posted to the portal with its CSRF token. -->\n"
-        out += "<ul class=\"optout\">\n"
-        for item in o.items {
-            out += "<li><form method=\"post\" action=\"\(action)\">"
-            out += "<input type=\"hidden\" name=\"\(Escape.html(o.action.csrfField))\" value=\"\(Escape.html(o.action.csrfToken))\">"
-            out += "<input type=\"hidden\" name=\"\(Escape.html(o.action.purposeField))\" value=\"\(Escape.html(item.purpose))\">"
-            out += "<button type=\"submit\">\(Escape.html(item.button))</button></form></li>\n"
+    /// The consent choices; with an opt-out action, a `<form method="post">` per purpose the customer has not
+    /// refused, carrying the CSRF token and the purpose key.
+    private mutating func choices(_ c: ChoicesBlock) {
+        // No forms without an action, with nothing left to refuse, or with a URL that is not http(s) or a path.
+        guard let action = c.action, let url = Escape.url(action.url), !action.url.lowercased().hasPrefix("mailto:"),
+              c.buttons.contains(where: { $0 != nil }) else {
+            table(c.table)
+            return
         }
-        out += "</ul>\n<p class=\"note\">\(Escape.html(o.note))</p>\n"
+        let forms = c.buttons.map { button -> String in
+            guard let button else { return "" }
+            return "<form method=\"post\" action=\"\(url)\" class=\"optout\">"
+                + "<input type=\"hidden\" name=\"\(Escape.html(action.csrfField))\" value=\"\(Escape.html(action.csrfToken))\">"
+                + "<input type=\"hidden\" name=\"\(Escape.html(action.purposeField))\" value=\"\(Escape.html(button.purpose))\">"
+                + "<button type=\"submit\">\(Escape.html(button.label))</button></form>"
+        }
+        out += "<!-- Opt-out: one form per consent-based purpose, posted to the portal with its CSRF token. -->\n"
+        table(c.table, extra: (c.actionColumn, forms))
+        out += "<p class=\"note\">\(Escape.html(c.note))</p>\n"
     }
 
     /// Colours meet WCAG AA (text ≥ 4.5:1) on their backgrounds.
@@ -165,8 +178,8 @@ struct HTMLWriter {
     thead th{font-size:.875rem;color:#3d4450;border-bottom:2px solid #c9ced6}
     tbody th{font-weight:500}
     .num{text-align:right;font-variant-numeric:tabular-nums}
-    .optout{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.5rem}
-    .optout form{margin:0}
+    form.optout{margin:0}
+    td.action{text-align:left}
     button{font:inherit;font-weight:600;color:#fff;background:#a4262c;border:0;border-radius:.4rem;padding:.6rem 1rem;min-height:2.75rem;cursor:pointer;max-width:100%;text-align:left}
     button:hover,button:focus{background:#7c1d22}
     button:focus{outline:3px solid #f2b600;outline-offset:2px}
@@ -182,11 +195,12 @@ struct HTMLWriter {
     .top h1{font-size:1.35rem}
     section{padding:.25rem .75rem .75rem}
     table.stack thead{position:absolute;left:-999rem}
-    table.stack,table.stack tbody,table.stack tr,table.stack th,table.stack td{display:block;width:100%}
+    table.stack,table.stack caption,table.stack tbody,table.stack tr,table.stack th,table.stack td{display:block;width:100%}
     table.stack tr{border-bottom:1px solid #e3e6ea;padding:.25rem 0}
     table.stack th,table.stack td{border:0;padding:.1rem 0;text-align:left}
     table.stack tbody th{font-weight:600}
-    table.stack td::before{content:attr(data-label) ": ";color:#3d4450}
+    table.stack td[data-label]::before{content:attr(data-label) ": ";color:#3d4450}
+    table.stack td.action{padding:.4rem 0 .25rem}
     }
     @media print{.skip,.optout,.note{display:none}body{background:#fff}section{border:0}}
 

@@ -22,7 +22,7 @@ struct MarkdownWriter {
         case .list(let items):
             return items.map { "- " + inline($0) + "\n" }.joined() + "\n"
         case .facts(let facts):
-            return facts.map { "- " + Escape.markdown($0.label) + ": **" + Escape.markdown($0.value) + "**\n" }.joined() + "\n"
+            return facts.map { "- " + Escape.markdown($0.label, lineStart: true) + ": **" + Escape.markdown($0.value) + "**\n" }.joined() + "\n"
         case .table(let t):
             return table(t)
         case .chart(let c):
@@ -32,15 +32,17 @@ struct MarkdownWriter {
                 return [bar.label, bar.text, String(repeating: "█", count: filled)]
             }
             return table(Table(caption: c.title, columns: [c.labelHeading, c.valueHeading, ""], rows: rows, numeric: [1]))
-        case .optOut:
-            return ""
+        case .choices(let c):
+            // An email cannot post the opt-out forms: the choices only.
+            return table(c.table)
         }
     }
 
+    /// A paragraph or list item: its first text starts a line.
     static func inline(_ inlines: [Inline]) -> String {
-        inlines.map { i -> String in
+        inlines.enumerated().map { n, i -> String in
             switch i {
-            case .text(let s): Escape.markdown(s)
+            case .text(let s): Escape.markdown(s, lineStart: n == 0)
             case .strong(let s): "**" + Escape.markdown(s) + "**"
             case .link(let text, let url):
                 Escape.url(url).map { "[" + Escape.markdown(text) + "](<" + $0 + ">)" } ?? Escape.markdown(text)
@@ -51,10 +53,10 @@ struct MarkdownWriter {
     static func table(_ t: Table) -> String {
         var out = "**" + Escape.markdown(t.caption) + "**\n\n"
         let head = t.columns
-        out += "| " + head.map(Escape.markdown).joined(separator: " | ") + " |\n"
+        out += "| " + head.map { Escape.markdown($0) }.joined(separator: " | ") + " |\n"
         out += "|" + head.indices.map { t.numeric.contains($0) ? " ---: |" : " --- |" }.joined() + "\n"
         for row in t.rows {
-            out += "| " + row.map(Escape.markdown).joined(separator: " | ") + " |\n"
+            out += "| " + row.map { Escape.markdown($0) }.joined(separator: " | ") + " |\n"
         }
         return out + "\n"
     }

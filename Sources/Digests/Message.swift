@@ -35,6 +35,7 @@ public enum Message: String, CaseIterable, Sendable {
     case choiceGranted = "subject.choices.granted"
     case choiceWithdrawn = "subject.choices.withdrawn"
     case choiceUnchanged = "subject.choices.unchanged"
+    case columnChange = "subject.choices.column.change"
     case optOutButton = "subject.choices.opt_out_button"
     case optOutNote = "subject.choices.opt_out_note"
     case accessHeading = "subject.access.heading"

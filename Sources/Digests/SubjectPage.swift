@@ -16,7 +16,7 @@ struct SubjectPage {
                 .paragraph([.text(t.text(.subjectIntro, ["org": org, "month": month]))]),
                 .paragraph([.text(t.text(.subjectReference, ["subject": digest.subject]))]),
             ],
-            sections: [glance(), choices(), access(), uses(), shares(), consentChanges(), deletions(), problems(), retention(),
+            sections: [choices(), glance(), access(), uses(), shares(), consentChanges(), deletions(), problems(), retention(),
                        rights(), contact()].compactMap { $0 },
             footer: [.paragraph([.text(t.text(.footerSentBy, ["org": org, "month": month]))])])
     }
@@ -50,25 +50,24 @@ struct SubjectPage {
     private func choices() -> Section? {
         let purposes = choicePurposes
         guard !purposes.isEmpty else { return nil }
-        var blocks: [Block] = [.paragraph([.text(t.text(.choicesIntro))])]
-        blocks.append(.table(Table(caption: t.text(.choicesCaption), columns: [t.text(.columnPurpose), t.text(.columnChoice)],
-                                   rows: purposes.map { p in
-                                       let choice: Message = switch currentChoice(p) {
-                                       case "granted": .choiceGranted
-                                       case "withdrawn": .choiceWithdrawn
-                                       default: .choiceUnchanged
-                                       }
-                                       return [t.useName(p), t.text(choice)]
-                                   })))
-        if let action = context.optOut {
-            let open = purposes.filter { currentChoice($0) != "withdrawn" }
-            if !open.isEmpty {
-                blocks.append(.optOut(OptOutBlock(
-                    action: action,
-                    items: open.map { (purpose: $0, name: t.useName($0), button: t.text(.optOutButton, ["purpose": t.useName($0)])) },
-                    note: t.text(.optOutNote))))
-            }
+        let choices = purposes.map(currentChoice)
+        let table = Table(caption: t.text(.choicesCaption), columns: [t.text(.columnPurpose), t.text(.columnChoice)],
+                          rows: zip(purposes, choices).map { p, choice in
+                              let status: Message = switch choice {
+                              case "granted": .choiceGranted
+                              case "withdrawn": .choiceWithdrawn
+                              default: .choiceUnchanged
+                              }
+                              return [t.useName(p), t.text(status)]
+                          })
+        let buttons = zip(purposes, choices).map { p, choice in
+            choice == "withdrawn" ? nil : (purpose: p, label: t.text(.optOutButton, ["purpose": t.useName(p)]))
         }
+        let blocks: [Block] = [
+            .paragraph([.text(t.text(.choicesIntro))]),
+            .choices(ChoicesBlock(table: table, buttons: buttons, action: context.optOut, actionColumn: t.text(.columnChange),
+                                  note: t.text(.optOutNote))),
+        ]
         return Section(id: "choices", heading: t.text(.choicesHeading), blocks: blocks)
     }
 
