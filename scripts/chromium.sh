@@ -1,16 +1,5 @@
 #!/usr/bin/env bash
-# Installs Debian's headless-capable Chromium and a font, for the digest page layout test. Idempotent.
+# Installs Debian's Chromium and a font for the digest pages' headless layout tests (Tests/DigestsTests/LayoutTests).
 set -euo pipefail
-packages=(chromium fonts-dejavu-core)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  echo "chromium: installing ${missing[*]}" >&2
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-command -v chromium >/dev/null || { echo "chromium: not on PATH after install" >&2; exit 1; }
+APT_INSTALL_FOR="$0" "$(dirname "$0")/apt-install.sh" chromium fonts-dejavu-core
+command -v chromium >/dev/null || { echo "chromium.sh: chromium is not on PATH after installing it" >&2; exit 1; }
