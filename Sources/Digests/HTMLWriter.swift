@@ -200,6 +200,7 @@ struct HTMLWriter {
     table.stack th,table.stack td{border:0;padding:.1rem 0;text-align:left}
     table.stack tbody th{font-weight:600}
     table.stack td[data-label]::before{content:attr(data-label) ": ";color:#3d4450}
+    html[lang=fr] table.stack td[data-label]::before{content:attr(data-label) "\\a0: "}
     table.stack td.action{padding:.4rem 0 .25rem}
     }
     @media print{.skip,.optout,.note{display:none}body{background:#fff}section{border:0}}

@@ -80,7 +80,7 @@ struct LayoutTests {
     }
 
     @Test("nothing wider than the viewport; the opt-out within 1.5 screens",
-          arguments: [Language.en, .de, .fr], [0, 1])
+          arguments: Language.allCases, [0, 1])
     func layout(_ language: Language, _ size: Int) throws {
         let (name, width, height) = Self.sizes[size]
         let m = try Self.measure(Self.page(language), width: width, height: height)
