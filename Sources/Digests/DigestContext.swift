@@ -1,0 +1,90 @@
+import Events
+
+/// Who sends the digests, from `pipeline.yaml`'s `organisation` block.
+public struct Organisation: Sendable, Equatable {
+    public var name: String
+    public var contactEmail: String?
+    public var privacyURL: String?
+    /// The data protection authority customers may complain to, by name (optional).
+    public var supervisoryAuthority: String?
+    public var supervisoryAuthorityURL: String?
+
+    public init(name: String, contactEmail: String? = nil, privacyURL: String? = nil,
+                supervisoryAuthority: String? = nil, supervisoryAuthorityURL: String? = nil) {
+        self.name = name
+        self.contactEmail = contactEmail
+        self.privacyURL = privacyURL
+        self.supervisoryAuthority = supervisoryAuthority
+        self.supervisoryAuthorityURL = supervisoryAuthorityURL
+    }
+}
+
+/// How long data of some categories is kept: a pipeline's `retention` rule.
+public struct RetentionPolicy: Sendable, Equatable {
+    public enum Clock: String, Sendable {
+        case collect
+        case relationshipEnd = "relationship_end"
+    }
+
+    public var categories: [String]
+    public var keep: Duration
+    public var from: Clock
+
+    public init(categories: [String], keep: Duration, from: Clock) {
+        self.categories = categories
+        self.keep = keep
+        self.from = from
+    }
+}
+
+/// What a rendered page needs to know about a rule beyond its id.
+public struct RuleSummary: Sendable, Equatable {
+    public var kind: String
+    public var description: String?
+    public init(kind: String, description: String? = nil) {
+        self.kind = kind
+        self.description = description
+    }
+}
+
+/// Where the portal wants an opt-out posted. The page then has one `<form method="post">` per consent-based
+/// purpose, each with the CSRF token and the purpose key as hidden fields and a submit button.
+public struct OptOutAction: Sendable, Equatable {
+    public var url: String
+    public var csrfToken: String
+    public var csrfField: String
+    public var purposeField: String
+
+    public init(url: String, csrfToken: String, csrfField: String = "csrf_token", purposeField: String = "purpose") {
+        self.url = url
+        self.csrfToken = csrfToken
+        self.csrfField = csrfField
+        self.purposeField = purposeField
+    }
+}
+
+/// Everything a page shows besides the digest itself: the organisation, the pipeline's retention rules, its rules
+/// and consent-based purposes, and (from the portal) the opt-out action.
+public struct DigestContext: Sendable {
+    public var organisation: Organisation
+    public var retention: [RetentionPolicy]
+    public var rules: [String: RuleSummary]
+    /// Purposes that need the customer's consent; the page shows the customer's choice for each (and for every
+    /// purpose they decided on this month).
+    public var consentPurposes: [String]
+    /// The customer's standing choices (purpose → `granted`/`withdrawn`) when the caller knows them beyond this
+    /// month (the portal, from engine state); otherwise the month's latest decisions are shown.
+    public var currentConsent: [String: String]
+    public var optOut: OptOutAction?
+
+    public init(organisation: Organisation = Organisation(name: ""), retention: [RetentionPolicy] = [],
+                rules: [String: RuleSummary] = [:], consentPurposes: [String] = [], currentConsent: [String: String] = [:],
+                optOut: OptOutAction? = nil) {
+        self.organisation = organisation
+        self.retention = retention
+        self.rules = rules
+        self.consentPurposes = consentPurposes
+        self.currentConsent = currentConsent
+        self.optOut = optOut
+    }
+}

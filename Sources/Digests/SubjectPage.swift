@@ -1,0 +1,187 @@
+/// The customer's monthly page: what a right-of-access answer needs, in plain words.
+struct SubjectPage {
+    let catalog: Catalog
+    let context: DigestContext
+    let digest: SubjectDigest
+
+    private var t: Catalog { catalog }
+
+    func document() -> Document {
+        let org = t.organisationName(context)
+        let month = t.month(digest.month)
+        return Document(
+            language: t.language,
+            title: t.text(.subjectTitle, ["month": month]),
+            lead: [
+                .paragraph([.text(t.text(.subjectIntro, ["org": org, "month": month]))]),
+                .paragraph([.text(t.text(.subjectReference, ["subject": digest.subject]))]),
+            ],
+            sections: [choices(), glance(), access(), uses(), shares(), consentChanges(), deletions(), problems(), retention(),
+                       rights(), contact()].compactMap { $0 },
+            footer: [.paragraph([.text(t.text(.footerSentBy, ["org": org, "month": month]))])])
+    }
+
+    private var nothing: Block { .paragraph([.text(t.text(.nothingThisMonth))]) }
+
+    private func glance() -> Section {
+        let shares = digest.shares.values.flatMap(\.values).reduce(0) { $0 + $1.count }
+        return Section(id: "glance", heading: t.text(.glanceHeading), blocks: [.facts([
+            (t.text(.glanceAccesses), t.number(digest.accessTotal)),
+            (t.text(.glanceUses), t.number(digest.useTotal)),
+            (t.text(.glanceShares), t.number(shares)),
+            (t.text(.glanceChoices), t.number(digest.consent.count)),
+            (t.text(.glanceDeletions), t.number(digest.deletions.count)),
+            (t.text(.glanceProblems), t.number(digest.violationTotal)),
+        ])])
+    }
+
+    /// Consent-based purposes first (in the pipeline's order), then any other purpose decided on this month.
+    private var choicePurposes: [String] {
+        var seen = Set<String>()
+        let decided = digest.consent.map(\.purpose).sorted()
+        return (context.consentPurposes + decided).filter { seen.insert($0).inserted }
+    }
+
+    /// `granted`, `withdrawn` or nil (not known from this month).
+    private func currentChoice(_ purpose: String) -> String? {
+        context.currentConsent[purpose] ?? digest.consent.last { $0.purpose == purpose }?.status
+    }
+
+    private func choices() -> Section? {
+        let purposes = choicePurposes
+        guard !purposes.isEmpty else { return nil }
+        let choices = purposes.map(currentChoice)
+        let table = Table(caption: t.text(.choicesCaption), columns: [t.text(.columnPurpose), t.text(.columnChoice)],
+                          rows: zip(purposes, choices).map { p, choice in
+                              let status: Message = switch choice {
+                              case "granted": .choiceGranted
+                              case "withdrawn": .choiceWithdrawn
+                              default: .choiceUnchanged
+                              }
+                              return [t.useName(p), t.text(status)]
+                          })
+        let buttons = zip(purposes, choices).map { p, choice in
+            choice == "withdrawn" ? nil : (purpose: p, label: t.text(.optOutButton, ["purpose": t.useName(p)]))
+        }
+        let blocks: [Block] = [
+            .paragraph([.text(t.text(.choicesIntro))]),
+            .choices(ChoicesBlock(table: table, buttons: buttons, action: context.optOut, actionColumn: t.text(.columnChange),
+                                  note: t.text(.optOutNote))),
+        ]
+        return Section(id: "choices", heading: t.text(.choicesHeading), blocks: blocks)
+    }
+
+    private func access() -> Section {
+        guard digest.accessTotal > 0 else { return Section(id: "access", heading: t.text(.accessHeading), blocks: [nothing]) }
+        var blocks: [Block] = [
+            .paragraph([.text(t.text(.accessIntro, count: digest.accessTotal))]),
+            .table(t.countTable(.accessByRoleCaption, .columnWho, digest.accessByRole, name: t.roleName)),
+            .table(t.countTable(.accessByPurposeCaption, .columnPurpose, digest.accessByPurpose, name: t.useName)),
+            .table(t.countTable(.accessByCategoryCaption, .columnData, digest.accessByCategory, name: t.categoryName)),
+        ]
+        if !digest.accessBySystem.isEmpty {
+            blocks.append(.table(t.countTable(.accessBySystemCaption, .columnSystem, digest.accessBySystem) { $0 }))
+        }
+        return Section(id: "access", heading: t.text(.accessHeading), blocks: blocks)
+    }
+
+    private func uses() -> Section {
+        guard digest.useTotal > 0 else { return Section(id: "uses", heading: t.text(.usesHeading), blocks: [nothing]) }
+        return Section(id: "uses", heading: t.text(.usesHeading), blocks: [
+            .paragraph([.text(t.text(.usesIntro, count: digest.useTotal))]),
+            .table(t.countTable(.usesCaption, .columnPurpose, digest.useByPurpose, name: t.useName)),
+        ])
+    }
+
+    private func shares() -> Section {
+        var rows: [[String]] = []
+        for recipient in digest.shares.keys.sorted() {
+            for (purpose, share) in digest.shares[recipient]!.sorted(by: { $0.key < $1.key }) {
+                rows.append([recipient, t.useName(purpose), t.list(share.categories.sorted().map(t.categoryName)), t.number(share.count)])
+            }
+        }
+        guard !rows.isEmpty else { return Section(id: "shares", heading: t.text(.sharesHeading), blocks: [nothing]) }
+        return Section(id: "shares", heading: t.text(.sharesHeading), blocks: [
+            .paragraph([.text(t.text(.sharesIntro))]),
+            .table(Table(caption: t.text(.sharesCaption),
+                         columns: [t.text(.columnRecipient), t.text(.columnPurpose), t.text(.columnData), t.text(.columnCount)],
+                         rows: rows, numeric: [3])),
+        ])
+    }
+
+    private func consentChanges() -> Section {
+        guard !digest.consent.isEmpty else { return Section(id: "consent", heading: t.text(.consentHeading), blocks: [nothing]) }
+        let rows = digest.consent.map { c in
+            [t.date(c.time), t.useName(c.purpose), t.text(c.status == "granted" ? .decisionGranted : .decisionWithdrawn),
+             c.source.map(t.sourceName) ?? ""]
+        }
+        return Section(id: "consent", heading: t.text(.consentHeading), blocks: [
+            .table(Table(caption: t.text(.consentCaption),
+                         columns: [t.text(.columnWhen), t.text(.columnPurpose), t.text(.columnDecision), t.text(.columnHow)], rows: rows)),
+        ])
+    }
+
+    private func deletions() -> Section {
+        guard !digest.deletions.isEmpty else { return Section(id: "deletions", heading: t.text(.deletionsHeading), blocks: [nothing]) }
+        return Section(id: "deletions", heading: t.text(.deletionsHeading), blocks: [.list(digest.deletions.map { d in
+            let what = d.categories.contains("*") ? t.text(.deletedEverything) : t.list(d.categories.map(t.categoryName))
+            return [.text(t.text(.deletionItem, ["date": t.date(d.time), "categories": what]))]
+        })])
+    }
+
+    private func problems() -> Section {
+        guard digest.violationTotal > 0 else {
+            return Section(id: "problems", heading: t.text(.problemsHeading), blocks: [.paragraph([.text(t.text(.problemsNone))])])
+        }
+        return Section(id: "problems", heading: t.text(.problemsHeading), blocks: [
+            .paragraph([.text(t.text(.problemsIntro))]),
+            .list(Catalog.ranked(digest.violationsByRule).map { rule in
+                [.text(t.text(.problemItem, ["problem": problemSentence(rule.key)], count: rule.count))]
+            }),
+        ])
+    }
+
+    /// The catalog's sentence for the rule, else for its kind, else a sentence naming its description or id.
+    private func problemSentence(_ rule: String) -> String {
+        if let s = t.ruleSentences[rule] { return s }
+        if let kind = context.rules[rule]?.kind, let s = t.kindSentences[kind] { return s }
+        return t.text(.unknownRule, ["rule": context.rules[rule]?.description ?? rule])
+    }
+
+    private func retention() -> Section {
+        guard !context.retention.isEmpty else {
+            return Section(id: "retention", heading: t.text(.retentionHeading), blocks: [.paragraph([.text(t.text(.retentionNone))])])
+        }
+        return Section(id: "retention", heading: t.text(.retentionHeading), blocks: [
+            .paragraph([.text(t.text(.retentionIntro))]),
+            .list(context.retention.map { r in
+                let values = ["categories": t.list(r.categories.map(t.categoryName)), "duration": t.duration(r.keep)]
+                return [.text(t.text(r.from == .collect ? .retentionFromCollect : .retentionFromRelationshipEnd, values))]
+            }),
+        ])
+    }
+
+    private func rights() -> Section {
+        let org = context.organisation
+        var complaint: [Inline]
+        if let authority = org.supervisoryAuthority, !authority.isEmpty {
+            let parts = t.text(.rightComplaintNamed, ["authority": "\u{0}"]).components(separatedBy: "\u{0}")
+            complaint = [.text(parts[0])]
+            complaint.append(org.supervisoryAuthorityURL.map { .link(authority, url: $0) } ?? .text(authority))
+            complaint.append(.text(parts.dropFirst().joined()))
+        } else {
+            complaint = [.text(t.text(.rightComplaint))]
+        }
+        return Section(id: "rights", heading: t.text(.rightsHeading), blocks: [
+            .paragraph([.text(t.text(.rightsIntro))]),
+            .list([Message.rightAccess, .rightCorrection, .rightErasure, .rightObjection].map { [.text(t.text($0))] }),
+            .paragraph(complaint),
+        ])
+    }
+
+    private func contact() -> Section? {
+        let blocks = t.contactBlocks(context)
+        guard !blocks.isEmpty else { return nil }
+        return Section(id: "contact", heading: t.text(.contactHeading), blocks: blocks)
+    }
+}

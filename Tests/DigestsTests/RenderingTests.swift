@@ -1,0 +1,148 @@
+@testable import Digests
+import Events
+import Foundation
+import Testing
+
+@Suite("Rendering")
+struct RenderingTests {
+    /// No raw taxonomy key, no missing UI string, no unfilled placeholder in what people read.
+    static func expectClean(_ text: String, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let leftKeys = keyLikeTaxonomyKeys.filter { text.contains($0) }
+        #expect(leftKeys.isEmpty, "\(what): raw taxonomy keys \(leftKeys)", sourceLocation: sourceLocation)
+        let leftMessages = Message.allCases.map(\.rawValue).filter { text.contains($0) }
+        #expect(leftMessages.isEmpty, "\(what): raw UI keys \(leftMessages)", sourceLocation: sourceLocation)
+        #expect(!text.contains("⟦"), "\(what): a UI string is missing", sourceLocation: sourceLocation)
+        #expect(!text.contains("{") && !text.contains("}"), "\(what): a placeholder is left", sourceLocation: sourceLocation)
+    }
+
+    @Test("a customer page with every section", arguments: Language.allCases)
+    func fullSubjectHTML(_ language: Language) throws {
+        let c = language.catalog
+        let html = DigestRenderer(language: language, context: Fixtures.context(optOut: Fixtures.optOut)).subjectHTML(Fixtures.fullSubject)
+        let text = visibleText(html)
+        Self.expectClean(text, "\(language) html")
+        #expect(html.hasPrefix("<!DOCTYPE html>\n<html lang=\"\(language.rawValue)\">"))
+        #expect(html.contains(#"<meta name="viewport" content="width=device-width, initial-scale=1">"#))
+        for landmark in ["<header", "<main", "<footer", "<caption>", "<th scope=\"col\""] { #expect(html.contains(landmark)) }
+        #expect(!html.contains("<script") && !html.contains("<link") && !html.contains("src="), "self-contained, no script")
+        // Headings in order: one h1, then h2s.
+        let levels = html.matches(of: /<h([1-6])[ >]/).map { Int(String($0.output.1))! }
+        #expect(levels.first == 1 && levels.dropFirst().allSatisfy { $0 == 2 } && levels.count > 8)
+
+        let d = Fixtures.fullSubject
+        let names = d.accessByPurpose.keys.map(c.useName) + d.useByPurpose.keys.map(c.useName)
+            + d.accessByCategory.keys.map(c.categoryName) + ["user.payment", "user.behavior.browsing_history"].map(c.categoryName)
+            + d.accessByRole.keys.map(c.roleName) + ["web", "gpc", "app"].map(c.sourceName)
+        for name in names { #expect(text.contains(name), "\(language): '\(name)' is not on the page") }
+        for rule in ["consent-required", "role-access", "erasure-deadline", "retention-precise-location"] {
+            #expect(text.contains(c.ruleSentences[rule]!), "\(language): the sentence for \(rule)")
+        }
+        #expect(text.contains(c.kindSentences["retention"]!), "a custom rule is told by its kind")
+        #expect(text.contains("Our mystery rule"), "a rule of an unknown kind is told by its description")
+        // Retention: "Precise location: 30 days after we collect it", and years for 2555 days.
+        #expect(text.contains(c.text(.retentionFromCollect, ["categories": c.categoryName("user.location.precise"), "duration": c.duration(.days(30))])))
+        #expect(text.contains(c.duration(.days(2555))))
+        for right in [Message.rightAccess, .rightCorrection, .rightErasure, .rightObjection] { #expect(text.contains(c.text(right))) }
+        #expect(html.contains("href=\"mailto:privacy@example.com\"") && html.contains("href=\"https://example.com/privacy\""))
+        #expect(text.contains("the Data Protection Commission"))
+        #expect(text.contains(c.text(.deletedEverything)))
+        #expect(text.contains(c.date(Fixtures.time("2026-01-10T12:30:00Z"))))
+
+        // Opt-out: a form for each consent purpose not already refused (marketing was withdrawn this month).
+        let forms = html.matches(of: /<form method="post" action="https:\/\/portal.example.com\/digest\/opt-out" class="optout">/).count
+        #expect(forms == 3)
+        #expect(html.contains(#"<input type="hidden" name="csrf_token" value="tok-123">"#))
+        #expect(html.contains(#"<input type="hidden" name="purpose" value="third_party_sharing">"#))
+        #expect(!html.contains(#"name="purpose" value="marketing""#))
+        #expect(text.contains(c.text(.optOutButton, ["purpose": c.useName("train_ai_system")])))
+    }
+
+    @Test("without an opt-out action there are no forms", arguments: Language.allCases)
+    func noForms(_ language: Language) {
+        let html = DigestRenderer(language: language, context: Fixtures.context()).subjectHTML(Fixtures.fullSubject)
+        #expect(!html.contains("<form") && !html.contains("<button"))
+        #expect(visibleText(html).contains(language.catalog.useName("third_party_sharing")))
+    }
+
+    @Test("Markdown for email", arguments: Language.allCases)
+    func markdown(_ language: Language) {
+        let c = language.catalog
+        let md = DigestRenderer(language: language, context: Fixtures.context(optOut: Fixtures.optOut)).subjectMarkdown(Fixtures.fullSubject)
+        Self.expectClean(md, "\(language) md")
+        #expect(md.hasPrefix("# " + Escape.markdown(c.text(.subjectTitle, ["month": c.month("2026-01")]), lineStart: true) + "\n"))
+        #expect(md.contains("\n## " + c.text(.rightsHeading) + "\n"))
+        #expect(md.contains("| " + c.text(.columnRecipient) + " |"))
+        #expect(md.contains("](<mailto:privacy@example.com>)"))
+        let withoutLinks = md.replacingOccurrences(of: #"\]\(<[^>]*>\)"#, with: "]", options: .regularExpression)
+        #expect(!withoutLinks.contains("<"), "no HTML in the email text")
+        #expect(md.contains(Escape.markdown(c.useName("marketing.communications.email"))))
+    }
+
+    @Test("hostile strings from the data are escaped", arguments: Language.allCases)
+    func escaping(_ language: Language) {
+        var context = Fixtures.context(optOut: OptOutAction(url: "javascript:alert(1)", csrfToken: #""><script>x()</script>"#))
+        context.organisation.name = "<i>Evil & Co</i>"
+        context.organisation.privacyURL = "javascript:alert(2)"
+        let r = DigestRenderer(language: language, context: context)
+        let html = r.subjectHTML(Fixtures.hostileSubject)
+        #expect(!html.contains("<script"), "no script element")
+        #expect(!html.contains("<img") && !html.contains("<b>") && !html.contains("<i>") && !html.contains("</td><script"))
+        #expect(!html.contains("href=\"javascript") && !html.contains("action=\"javascript"), "no javascript: URL in href or action")
+        #expect(!html.contains("<form"), "no forms posting to a refused URL")
+        #expect(html.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"))
+        #expect(html.contains("&quot;&gt;&lt;script&gt;steal()&lt;/script&gt;"))
+        #expect(visibleText(html).contains("<i>Evil & Co</i>"), "shown as text")
+        let md = r.subjectMarkdown(Fixtures.hostileSubject)
+        #expect(!md.contains("<script") && !md.contains("<img") && !md.contains("<b>"))
+        #expect(md.contains(#"\[link\](javascript:alert(1))"#), "no Markdown link from data")
+        #expect(md.contains(#"\*bold\*"#) && md.contains(#"\|"#))
+        let org = r.orgHTML(Fixtures.org)
+        #expect(!org.contains("<i>Evil"))
+    }
+
+    @Test("a customer with only a violation", arguments: Language.allCases)
+    func onlyViolation(_ language: Language) {
+        let c = language.catalog
+        let r = DigestRenderer(language: language, context: Fixtures.context(optOut: Fixtures.optOut))
+        let html = r.subjectHTML(Fixtures.onlyViolation)
+        let text = visibleText(html)
+        Self.expectClean(text, "\(language) html")
+        #expect(text.contains(c.ruleSentences["erasure-deadline"]!))
+        #expect(text.contains(c.text(.problemItem, ["problem": c.ruleSentences["erasure-deadline"]!], count: 1)))
+        #expect(text.contains(c.text(.nothingThisMonth)))
+        #expect(text.contains(c.month("2026-02")))
+        let md = r.subjectMarkdown(Fixtures.onlyViolation)
+        Self.expectClean(md, "\(language) md")
+        // With no pipeline at all: no organisation, no retention rules, no consent purposes.
+        let bare = DigestRenderer(language: language).subjectHTML(Fixtures.onlyViolation)
+        Self.expectClean(visibleText(bare), "\(language) bare")
+        #expect(visibleText(bare).contains(c.text(.retentionNone)))
+    }
+
+    @Test("the organisation report has labelled SVG bar charts", arguments: Language.allCases)
+    func orgReport(_ language: Language) {
+        let c = language.catalog
+        let r = DigestRenderer(language: language, context: Fixtures.context())
+        let html = r.orgHTML(Fixtures.org)
+        let text = visibleText(html)
+        Self.expectClean(text, "\(language) org html")
+        #expect(html.contains("<svg role=\"img\" aria-labelledby=\"chart-events-title chart-events-desc\""))
+        #expect(html.contains("<title id=\"chart-events-title\">\(Escape.html(c.text(.orgEventsChart)))</title>"))
+        let bars = html.matches(of: /<rect [^>]*class="bar"><title>/).count
+        #expect(bars == 8 + 6 + 2 + 3 + 3 + 2, "one labelled bar per value")
+        // The value stands as text next to its bar, and the label above it.
+        #expect(html.contains(">\(Escape.html(c.eventTypeName("access")))</text>"))
+        #expect(html.contains("class=\"bar-value\">\(c.number(12067))</text>"))
+        #expect(html.contains("aria-label=\"\(Escape.html(c.eventTypeName("erasure_request"))): \(c.number(678))\""))
+        #expect(text.contains(c.ruleTitles["consent-required"]!) && text.contains(c.severityName("critical")))
+        #expect(text.contains(c.useName("essential.service.operations.support")))
+        let md = r.orgMarkdown(Fixtures.org)
+        Self.expectClean(md, "\(language) org md")
+        #expect(md.contains("| " + Escape.markdown(c.eventTypeName("access")) + " | " + c.number(12067) + " | ████████████████████ |"))
+    }
+
+    @Test func emptyOrgMonth() {
+        let html = DigestRenderer(language: .en).orgHTML(OrgDigest(month: "2026-04"))
+        #expect(html.contains("We found no problems this month.") && !html.contains("<svg"))
+    }
+}
