@@ -10,6 +10,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -26,6 +29,15 @@ let package = Package(
         .target(name: "Events"),
         .target(name: "Rules", dependencies: ["Events", .product(name: "Yams", package: "Yams")]),
         .target(name: "Digests", dependencies: ["Events"]),
+        .target(
+            name: "Storage",
+            dependencies: [
+                "Events",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(name: "Daemon", dependencies: ["Kafka", "Events", "Rules", "Digests", "CZlib"]),
         .executableTarget(
             name: "consentinel",
@@ -38,6 +50,15 @@ let package = Package(
         .testTarget(name: "EventsTests", dependencies: ["Events"]),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Events", "Daemon"], exclude: ["Cases"]),
         .testTarget(name: "DigestsTests", dependencies: ["Digests", "Events"]),
+        .testTarget(
+            name: "StorageTests",
+            dependencies: [
+                "Storage",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Rules", "Events", "Digests"]),
     ],
     swiftLanguageModes: [.v6]
