@@ -1,0 +1,327 @@
+import Foundation
+import GRDB
+
+/// The embedded state store: one SQLite file in WAL mode (GRDB `DatabasePool`), no server.
+///
+/// Every commit is one `BEGIN IMMEDIATE` transaction, so commits of several stores (or processes) on one file are
+/// serialized by SQLite and the fence is checked under the write lock.
+public final class SQLiteStateStore: StateStore {
+    public let path: String
+    private let pool: DatabasePool
+
+    /// Opens (or creates) the file and migrates it. Fails with `.schema` when a newer version migrated it.
+    public init(path: String) throws(StorageError) {
+        self.path = path
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(30)
+        configuration.label = "consentinel.storage"
+        do {
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw StorageError(.io, "cannot open SQLite state store \(path): \(error)")
+        }
+        do {
+            if try pool.read({ db in try Self.migrator.hasBeenSuperseded(db) }) {
+                throw StorageError(.schema, "\(path) was migrated by a newer version of Consentinel")
+            }
+            try Self.migrator.migrate(pool)
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw StorageError(.schema, "cannot migrate SQLite state store \(path): \(error)")
+        }
+    }
+
+    static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-partitions") { db in
+            try db.create(table: PartitionRecord.databaseTableName) { t in
+                t.column("pipeline", .text).notNull()
+                t.column("topic", .text).notNull()
+                t.column("partition", .integer).notNull()
+                t.column("epoch", .integer).notNull()
+                t.column("next_offset", .integer)
+                t.primaryKey(["pipeline", "topic", "partition"])
+            }
+        }
+        migrator.registerMigration("v1-state") { db in
+            try db.create(table: StateRecord.databaseTableName) { t in
+                t.column("pipeline", .text).notNull()
+                t.column("topic", .text).notNull()
+                t.column("partition", .integer).notNull()
+                t.column("namespace", .text).notNull()
+                t.column("key", .text).notNull()
+                t.column("value", .blob).notNull()
+                t.primaryKey(["pipeline", "topic", "partition", "namespace", "key"])
+            }
+        }
+        migrator.registerMigration("v1-outbox") { db in
+            try db.create(table: OutboxRecord.databaseTableName) { t in
+                t.autoIncrementedPrimaryKey("seq")
+                t.column("id", .text).notNull().unique()
+                t.column("kind", .text).notNull()
+                t.column("topic", .text).notNull()
+                t.column("key", .blob)
+                t.column("value", .blob).notNull()
+                t.column("headers", .blob).notNull()
+                t.column("created_at", .datetime).notNull()
+                t.column("sent_at", .datetime)
+            }
+            try db.create(
+                index: "outbox_unsent", on: OutboxRecord.databaseTableName, columns: ["seq"],
+                condition: Column("sent_at") == nil)
+        }
+        migrator.registerMigration("v1-global") { db in
+            try db.create(table: GlobalRecord.databaseTableName) { t in
+                t.column("namespace", .text).notNull()
+                t.column("key", .text).notNull()
+                t.column("value", .blob).notNull()
+                t.primaryKey(["namespace", "key"])
+            }
+        }
+        return migrator
+    }()
+
+    /// The names of the migrations this version registers, in order.
+    public static var migrationNames: [String] { migrator.migrations }
+
+    // MARK: StateStore
+
+    public func claim(_ partition: PartitionID, pipeline: String) async throws(StorageError) -> PartitionClaim {
+        try await immediateWrite("claim \(partition)") { db in
+            let key = PartitionRecord.key(pipeline, partition)
+            var record = try PartitionRecord.fetchOne(db, key: key)
+                ?? PartitionRecord(
+                    pipeline: pipeline, topic: partition.topic, partition: partition.partition, epoch: 0,
+                    nextOffset: nil)
+            record.epoch += 1
+            try record.save(db)
+            let state = try StateRecord.filter(partition: partition, pipeline: pipeline)
+                .order(Column("namespace"), Column("key"))
+                .fetchAll(db)
+                .map { StateRow(namespace: $0.namespace, key: $0.key, value: [UInt8]($0.value)) }
+            return PartitionClaim(partition: partition, nextOffset: record.nextOffset, epoch: record.epoch, state: state)
+        }
+    }
+
+    public func commit(_ batch: BatchCommit, pipeline: String) async throws(StorageError) {
+        let plan = try BatchPlan(batch)
+        let now = Date()
+        try await immediateWrite("commit") { db in
+            for partition in plan.partitions {
+                let key = PartitionRecord.key(pipeline, partition.id)
+                guard var record = try PartitionRecord.fetchOne(db, key: key) else {
+                    throw StorageError(.fenced, "\(partition.id) of \(pipeline) was never claimed")
+                }
+                try Fence.check(partition, epoch: record.epoch, offset: record.nextOffset, pipeline: pipeline)
+                record.nextOffset = partition.fence.nextOffset
+                try record.update(db)
+                for change in partition.changes.upserts {
+                    try StateRecord(
+                        pipeline: pipeline, topic: partition.id.topic, partition: partition.id.partition,
+                        namespace: change.namespace, key: change.key, value: Data(change.value)
+                    ).upsert(db)
+                }
+                for change in partition.changes.deletes {
+                    try StateRecord.deleteOne(
+                        db,
+                        key: [
+                            "pipeline": pipeline, "topic": partition.id.topic, "partition": partition.id.partition,
+                            "namespace": change.namespace, "key": change.key,
+                        ])
+                }
+            }
+            for change in plan.global.upserts {
+                try GlobalRecord(namespace: change.namespace, key: change.key, value: Data(change.value)).upsert(db)
+            }
+            for change in plan.global.deletes {
+                try GlobalRecord.deleteOne(db, key: ["namespace": change.namespace, "key": change.key])
+            }
+            for row in plan.outbox {
+                try OutboxRecord(row, createdAt: now).insert(db, onConflict: .ignore)
+            }
+        }
+    }
+
+    public func unsentOutbox(limit: Int) async throws(StorageError) -> [OutboxRow] {
+        let records = try await read("read the outbox") { db in
+            try OutboxRecord.filter(Column("sent_at") == nil).order(Column("seq")).limit(max(0, limit)).fetchAll(db)
+        }
+        var rows: [OutboxRow] = []
+        rows.reserveCapacity(records.count)
+        for record in records { rows.append(try record.row()) }
+        return rows
+    }
+
+    public func markSent(_ ids: [String]) async throws(StorageError) {
+        guard !ids.isEmpty else { return }
+        let now = Date()
+        try await immediateWrite("mark outbox rows sent") { db in
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let chunk = Array(ids[start..<min(start + 500, ids.count)])
+                try OutboxRecord.filter(chunk.contains(Column("id")) && Column("sent_at") == nil)
+                    .updateAll(db, Column("sent_at").set(to: now))
+            }
+        }
+    }
+
+    public func outboxDepth() async throws(StorageError) -> Int {
+        try await read("count the outbox") { db in try OutboxRecord.filter(Column("sent_at") == nil).fetchCount(db) }
+    }
+
+    @discardableResult
+    public func pruneSent(before date: Date) async throws(StorageError) -> Int {
+        try await immediateWrite("prune the outbox") { db in
+            try OutboxRecord.filter(Column("sent_at") != nil && Column("sent_at") < date).deleteAll(db)
+        }
+    }
+
+    public func loadGlobal(namespace: String) async throws(StorageError) -> [StateRow] {
+        try await read("load global \(namespace)") { db in
+            try GlobalRecord.filter(Column("namespace") == namespace).order(Column("key")).fetchAll(db)
+                .map { StateRow(namespace: $0.namespace, key: $0.key, value: [UInt8]($0.value)) }
+        }
+    }
+
+    public func close() async {
+        try? pool.close()
+    }
+
+    // MARK: Scoped database access
+
+    private func immediateWrite<T: Sendable>(
+        _ what: String, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws(StorageError) -> T {
+        try await mapErrors({ error in Self.classify(error, what) }) {
+            try await pool.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
+        }
+    }
+
+    private func read<T: Sendable>(
+        _ what: String, _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws(StorageError) -> T {
+        try await mapErrors({ error in Self.classify(error, what) }) { try await pool.read(body) }
+    }
+
+    static func classify(_ error: any Error, _ what: String) -> StorageError {
+        if let error = error as? DatabaseError {
+            switch error.resultCode {
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_SCHEMA:
+                return StorageError(.schema, "cannot \(what): \(error)")
+            case .SQLITE_MISUSE where error.message?.contains("closed") == true:
+                return StorageError(.connection, "cannot \(what): the store is closed")
+            default:
+                return StorageError(.io, "cannot \(what): \(error)")
+            }
+        }
+        return StorageError(.io, "cannot \(what): \(error)")
+    }
+}
+
+/// The fence check shared by both backends.
+enum Fence {
+    static func check(
+        _ partition: BatchPlan.Partition, epoch: Int64, offset: Int64?, pipeline: String
+    ) throws(StorageError) {
+        if epoch != partition.fence.epoch {
+            throw StorageError(
+                .fenced,
+                "\(partition.id) of \(pipeline) is owned by epoch \(epoch), not \(partition.fence.epoch)")
+        }
+        if offset != partition.fence.expectedOffset {
+            throw StorageError(
+                .fenced,
+                "\(partition.id) of \(pipeline) is at offset \(offset.map(String.init) ?? "none"), not "
+                    + (partition.fence.expectedOffset.map(String.init) ?? "none"))
+        }
+    }
+}
+
+// MARK: Records
+
+struct PartitionRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "partitions"
+    var pipeline: String
+    var topic: String
+    var partition: Int32
+    var epoch: Int64
+    var nextOffset: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case pipeline, topic, partition, epoch
+        case nextOffset = "next_offset"
+    }
+
+    static func key(_ pipeline: String, _ id: PartitionID) -> [String: (any DatabaseValueConvertible)?] {
+        ["pipeline": pipeline, "topic": id.topic, "partition": id.partition]
+    }
+}
+
+struct StateRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "state"
+    var pipeline: String
+    var topic: String
+    var partition: Int32
+    var namespace: String
+    var key: String
+    var value: Data
+
+    static func filter(partition: PartitionID, pipeline: String) -> QueryInterfaceRequest<StateRecord> {
+        filter(
+            Column("pipeline") == pipeline && Column("topic") == partition.topic
+                && Column("partition") == partition.partition)
+    }
+}
+
+struct GlobalRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "global_state"
+    var namespace: String
+    var key: String
+    var value: Data
+}
+
+struct OutboxRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "outbox"
+    var seq: Int64?
+    var id: String
+    var kind: String
+    var topic: String
+    var key: Data?
+    var value: Data
+    var headers: Data
+    var createdAt: Date
+    var sentAt: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case seq, id, kind, topic, key, value, headers
+        case createdAt = "created_at"
+        case sentAt = "sent_at"
+    }
+
+    init(_ row: OutboxRow, createdAt: Date) {
+        seq = nil
+        id = row.id
+        kind = row.kind
+        topic = row.topic
+        key = row.key.map { Data($0) }
+        value = Data(row.value)
+        headers = Data(HeaderCoding.encode(row.headers))
+        self.createdAt = createdAt
+        sentAt = nil
+    }
+
+    func row() throws(StorageError) -> OutboxRow {
+        OutboxRow(
+            id: id, kind: kind, topic: topic, key: key.map { [UInt8]($0) }, value: [UInt8](value),
+            headers: try HeaderCoding.decode([UInt8](headers)))
+    }
+}

@@ -1,0 +1,155 @@
+import struct Foundation.Date
+
+/// The durable state of the engine, store-agnostic: per-partition keyed state and input offsets, an outbox of
+/// outputs still to publish, and a small global key/value space. Values are opaque bytes: the store never looks
+/// inside the engine's state.
+///
+/// Partition state and offsets belong to a pipeline (`pipeline:` below) and to one Kafka partition, so that whichever
+/// instance owns a partition can load it. The outbox and the global key/value space are shared by every pipeline of
+/// the store: put the pipeline's name in a global namespace when several pipelines share one store.
+
+/// A Kafka topic partition.
+public struct PartitionID: Hashable, Sendable, Codable, Comparable, CustomStringConvertible {
+    public var topic: String
+    public var partition: Int32
+
+    public init(topic: String, partition: Int32) {
+        self.topic = topic
+        self.partition = partition
+    }
+
+    public static func < (lhs: PartitionID, rhs: PartitionID) -> Bool {
+        (lhs.topic, lhs.partition) < (rhs.topic, rhs.partition)
+    }
+
+    public var description: String { "\(topic)[\(partition)]" }
+}
+
+/// One entry of keyed state. In a commit, a `nil` value deletes the entry.
+public struct StateRow: Sendable, Hashable {
+    public var namespace: String
+    public var key: String
+    public var value: [UInt8]?
+
+    public init(namespace: String, key: String, value: [UInt8]?) {
+        self.namespace = namespace
+        self.key = key
+        self.value = value
+    }
+}
+
+/// A Kafka record header of an outbox row (mirrors `Kafka.KafkaHeader`: a `nil` value is not an empty one).
+public struct OutboxHeader: Sendable, Hashable {
+    public var key: String
+    public var value: [UInt8]?
+
+    public init(key: String, value: [UInt8]?) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// An output waiting to be published. `id` is deterministic (a violation's id, say): a second row with an id the
+/// outbox already holds, sent or not, is ignored.
+public struct OutboxRow: Sendable, Hashable {
+    public var id: String
+    /// `violation`, `dead_letter`, `digest`, `alert`, …
+    public var kind: String
+    public var topic: String
+    public var key: [UInt8]?
+    public var value: [UInt8]
+    public var headers: [OutboxHeader]
+
+    public init(id: String, kind: String, topic: String, key: [UInt8]?, value: [UInt8], headers: [OutboxHeader] = []) {
+        self.id = id
+        self.kind = kind
+        self.topic = topic
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
+}
+
+/// What `claim` found: the next input offset to read (`nil` when nothing was stored yet), the owner's epoch, and the
+/// partition's state (sorted by namespace, then key, in byte order).
+public struct PartitionClaim: Sendable, Hashable {
+    public var partition: PartitionID
+    public var nextOffset: Int64?
+    public var epoch: Int64
+    public var state: [StateRow]
+
+    public init(partition: PartitionID, nextOffset: Int64?, epoch: Int64, state: [StateRow]) {
+        self.partition = partition
+        self.nextOffset = nextOffset
+        self.epoch = epoch
+        self.state = state
+    }
+}
+
+/// The fence and the new offset of one partition in a commit.
+public struct PartitionCommit: Sendable, Hashable {
+    /// The offset this owner last loaded or committed (`PartitionClaim.nextOffset`, then each commit's `nextOffset`).
+    public var expectedOffset: Int64?
+    /// The epoch `claim` returned.
+    public var epoch: Int64
+    /// The next input offset to read once this batch is committed.
+    public var nextOffset: Int64
+
+    public init(expectedOffset: Int64?, epoch: Int64, nextOffset: Int64) {
+        self.expectedOffset = expectedOffset
+        self.epoch = epoch
+        self.nextOffset = nextOffset
+    }
+}
+
+/// Everything one batch changes, written in one transaction.
+public struct BatchCommit: Sendable {
+    public var claims: [PartitionID: PartitionCommit]
+    /// State changes by partition; every partition here must also be in `claims` (its fence).
+    /// Within a partition, a later row for the same namespace and key wins.
+    public var state: [PartitionID: [StateRow]]
+    /// Inserted or ignored by id, in this order.
+    public var outbox: [OutboxRow]
+    /// Changes to the global key/value space (a later row for the same namespace and key wins).
+    public var global: [StateRow]
+
+    public init(
+        claims: [PartitionID: PartitionCommit] = [:], state: [PartitionID: [StateRow]] = [:],
+        outbox: [OutboxRow] = [], global: [StateRow] = []
+    ) {
+        self.claims = claims
+        self.state = state
+        self.outbox = outbox
+        self.global = global
+    }
+}
+
+public protocol StateStore: Sendable {
+    /// Takes ownership of a partition: bumps its epoch (fencing out older owners) and returns its stored offset and
+    /// state.
+    func claim(_ partition: PartitionID, pipeline: String) async throws(StorageError) -> PartitionClaim
+
+    /// One transaction: state upserts and deletes, the next input offset of each partition, outbox rows
+    /// (insert-or-ignore by id), global rows. Fenced: fails with code `.fenced`, and changes nothing, if any
+    /// partition's stored epoch differs from the claim's or its stored offset differs from `expectedOffset`.
+    func commit(_ batch: BatchCommit, pipeline: String) async throws(StorageError)
+
+    /// Rows not yet marked sent, oldest first.
+    func unsentOutbox(limit: Int) async throws(StorageError) -> [OutboxRow]
+
+    /// Marks rows sent (from delivery reports). Unknown ids are ignored. Sent rows stay, so that a re-inserted id is
+    /// still ignored, until `pruneSent` removes them.
+    func markSent(_ ids: [String]) async throws(StorageError)
+
+    /// The number of unsent outbox rows.
+    func outboxDepth() async throws(StorageError) -> Int
+
+    /// Removes rows marked sent before `date`; returns how many. After that, their ids are no longer de-duplicated.
+    @discardableResult
+    func pruneSent(before date: Date) async throws(StorageError) -> Int
+
+    /// The global rows of a namespace, sorted by key.
+    func loadGlobal(namespace: String) async throws(StorageError) -> [StateRow]
+
+    func close() async
+}

@@ -1,0 +1,323 @@
+import Foundation
+import Testing
+
+@testable import Storage
+
+@Suite("State store, on both backends")
+struct StateStoreTests {
+    @Test(arguments: Backend.allCases)
+    func claimOnAnEmptyStore(_ backend: Backend) async throws {
+        try await withLocation(backend) { location in
+            try await location.withStore { store in
+                let first = try await store.claim(events0, pipeline: "p")
+                #expect(first == PartitionClaim(partition: events0, nextOffset: nil, epoch: 1, state: []))
+                let second = try await store.claim(events0, pipeline: "p")
+                #expect(second.epoch == 2)
+                #expect(second.nextOffset == nil)
+                #expect(try await store.outboxDepth() == 0)
+                #expect(try await store.unsentOutbox(limit: 10).isEmpty)
+                #expect(try await store.loadGlobal(namespace: "digests").isEmpty)
+            }
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func commitThenReclaimAfterReopening(_ backend: Backend) async throws {
+        try await withLocation(backend) { location in
+            let headers = [OutboxHeader(key: "reason", value: bytes("bad_time")), OutboxHeader(key: "empty", value: [])]
+            let written = [
+                OutboxRow(
+                    id: "dl-1", kind: "dead_letter", topic: "dead", key: nil, value: [0, 255, 1], headers: headers),
+                OutboxRow(
+                    id: "v-1", kind: "violation", topic: "violations", key: bytes("s1"), value: bytes("{}"),
+                    headers: [OutboxHeader(key: "none", value: nil)]),
+            ]
+            try await location.withStore { store in
+                let claim = try await store.claim(events0, pipeline: "p")
+                try await store.commit(
+                    BatchCommit(
+                        claims: [events0: PartitionCommit(expectedOffset: nil, epoch: claim.epoch, nextOffset: 100)],
+                        state: [
+                            events0: [
+                                row("timers", "s1", "t1"), row("consent", "s2", "granted"), row("consent", "s1", ""),
+                                StateRow(namespace: "bin", key: "k", value: [0, 1, 2, 255]),
+                            ]
+                        ],
+                        outbox: written,
+                        global: [row("digests", "2024-01", "done")]),
+                    pipeline: "p")
+            }
+            try await location.withStore { store in
+                let claim = try await store.claim(events0, pipeline: "p")
+                #expect(claim.epoch == 2)
+                #expect(claim.nextOffset == 100)
+                #expect(
+                    claim.state == [
+                        StateRow(namespace: "bin", key: "k", value: [0, 1, 2, 255]),
+                        row("consent", "s1", ""), row("consent", "s2", "granted"), row("timers", "s1", "t1"),
+                    ])
+                #expect(try await store.unsentOutbox(limit: 10) == written)
+                #expect(try await store.outboxDepth() == 2)
+                #expect(try await store.loadGlobal(namespace: "digests") == [row("digests", "2024-01", "done")])
+                // Another partition and another pipeline see nothing of it.
+                #expect(try await store.claim(events1, pipeline: "p").state.isEmpty)
+                let other = try await store.claim(events0, pipeline: "q")
+                #expect(other.state.isEmpty && other.nextOffset == nil && other.epoch == 1)
+            }
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func deleteRows(_ backend: Backend) async throws {
+        try await withLocation(backend) { location in
+            try await location.withStore { store in
+                let epoch = try await store.claim(events0, pipeline: "p").epoch
+                try await store.commit(
+                    BatchCommit(
+                        claims: [events0: PartitionCommit(expectedOffset: nil, epoch: epoch, nextOffset: 10)],
+                        state: [events0: [row("n", "a", "1"), row("n", "b", "2"), row("n", "c", "3")]],
+                        global: [row("g", "x", "1"), row("g", "y", "2")]),
+                    pipeline: "p")
+                try await store.commit(
+                    BatchCommit(
+                        claims: [events0: PartitionCommit(expectedOffset: 10, epoch: epoch, nextOffset: 20)],
+                        state: [
+                            events0: [
+                                row("n", "b", nil),  // delete
+                                row("n", "missing", nil),  // deleting nothing is fine
+                                row("n", "d", "4"), row("n", "d", nil),  // upsert then delete: gone
+                                row("n", "a", nil), row("n", "a", "1b"),  // delete then upsert: there
+                                row("n", "c", "3b"),  // overwrite
+                            ]
+                        ],
+                        global: [row("g", "x", nil)]),
+                    pipeline: "p")
+                let claim = try await store.claim(events0, pipeline: "p")
+                #expect(claim.nextOffset == 20)
+                #expect(claim.state == [row("n", "a", "1b"), row("n", "c", "3b")])
+                #expect(try await store.loadGlobal(namespace: "g") == [row("g", "y", "2")])
+            }
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func outboxInsertOrIgnoreOrderAndSent(_ backend: Backend) async throws {
+        try await withLocation(backend) { location in
+            try await location.withStore { store in
+                try await store.commit(BatchCommit(outbox: [outbox("a"), outbox("b"), outbox("a", value: "dup")]), pipeline: "p")
+                try await store.commit(BatchCommit(outbox: [outbox("c"), outbox("b", value: "dup")]), pipeline: "p")
+                #expect(try await store.outboxDepth() == 3)
+                #expect(try await store.unsentOutbox(limit: 10).map(\.id) == ["a", "b", "c"])
+                #expect(try await store.unsentOutbox(limit: 10).map(\.value) == [bytes("v"), bytes("v"), bytes("v")])
+                #expect(try await store.unsentOutbox(limit: 2).map(\.id) == ["a", "b"])
+
+                try await store.markSent(["a", "unknown"])
+                try await store.markSent([])
+                #expect(try await store.outboxDepth() == 2)
+                #expect(try await store.unsentOutbox(limit: 10).map(\.id) == ["b", "c"])
+
+                // A sent id is still known: re-inserting it (a re-processed batch) is ignored.
+                try await store.commit(BatchCommit(outbox: [outbox("a", value: "again"), outbox("d")]), pipeline: "p")
+                #expect(try await store.unsentOutbox(limit: 10).map(\.id) == ["b", "c", "d"])
+
+                // Marking twice keeps the first time; pruning forgets sent ids.
+                try await store.markSent(["b"])
+                try await store.markSent(["b"])
+                #expect(try await store.pruneSent(before: Date(timeIntervalSinceNow: -3600)) == 0)
+                #expect(try await store.pruneSent(before: Date(timeIntervalSinceNow: 3600)) == 2)
+                try await store.commit(BatchCommit(outbox: [outbox("a", value: "after prune")]), pipeline: "p")
+                let unsent = try await store.unsentOutbox(limit: 10)
+                #expect(unsent.map(\.id) == ["c", "d", "a"])
+                #expect(unsent.last?.value == bytes("after prune"))
+                #expect(try await store.outboxDepth() == 3)
+            }
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aNewOwnerFencesOutTheOldOne(_ backend: Backend) async throws {
+        try await withLocation(backend) { location in
+            let a = try await location.open()
+            let b = try await location.open()
+            defer { Task { await a.close(); await b.close() } }
+
+            let claimA = try await a.claim(events0, pipeline: "p")
+            try await a.commit(
+                BatchCommit(
+                    claims: [events0: PartitionCommit(expectedOffset: nil, epoch: claimA.epoch, nextOffset: 10)],
+                    state: [events0: [row("n", "k", "from A")]]),
+                pipeline: "p")
+
+            let claimB = try await b.claim(events0, pipeline: "p")
+            #expect(claimB.epoch == claimA.epoch + 1)
+            #expect(claimB.nextOffset == 10)
+            #expect(claimB.state == [row("n", "k", "from A")])
+
+            // A, still believing it owns the partition, commits its next batch: refused, nothing written.
+            await expectError(.fenced) {
+                try await a.commit(
+                    BatchCommit(
+                        claims: [events0: PartitionCommit(expectedOffset: 10, epoch: claimA.epoch, nextOffset: 20)],
+                        state: [events0: [row("n", "k", "stale"), row("n", "other", "stale")]],
+                        outbox: [outbox("from-a")],
+                        global: [row("g", "k", "stale")]),
+                    pipeline: "p")
+            }
+            #expect(try await b.outboxDepth() == 0)
+            #expect(try await b.loadGlobal(namespace: "g").isEmpty)
+
+            try await b.commit(
+                BatchCommit(
+                    claims: [events0: PartitionCommit(expectedOffset: 10, epoch: claimB.epoch, nextOffset: 20)],
+                    state: [events0: [row("n", "k", "from B")]],
+                    outbox: [outbox("from-b")]),
+                pipeline: "p")
+
+            let claimC = try await a.claim(events0, pipeline: "p")
+            #expect(claimC.epoch == claimB.epoch + 1)
+            #expect(claimC.nextOffset == 20)
+            #expect(claimC.state == [row("n", "k", "from B")])
+            #expect(try await a.unsentOutbox(limit: 10).map(\.id) == ["from-b"])
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aWrongExpectedOffsetIsFenced(_ backend: Backend) async throws {
+        try await withLocation(backend) { location in
+            try await location.withStore { store in
+                let epoch = try await store.claim(events0, pipeline: "p").epoch
+                func commit(_ expected: Int64?, _ next: Int64) async throws(StorageError) {
+                    try await store.commit(
+                        BatchCommit(
+                            claims: [events0: PartitionCommit(expectedOffset: expected, epoch: epoch, nextOffset: next)],
+                            state: [events0: [row("n", "at", "\(next)")]]),
+                        pipeline: "p")
+                }
+                try await commit(nil, 5)
+                await expectError(.fenced) { try await commit(nil, 9) }  // a second commit from the same load
+                await expectError(.fenced) { try await commit(7, 9) }
+                await expectError(.fenced) {  // a partition nobody claimed
+                    try await store.commit(
+                        BatchCommit(claims: [events1: PartitionCommit(expectedOffset: nil, epoch: 1, nextOffset: 1)]),
+                        pipeline: "p")
+                }
+                await expectError(.fenced) {  // the same partition in another pipeline
+                    try await store.commit(
+                        BatchCommit(claims: [events0: PartitionCommit(expectedOffset: 5, epoch: epoch, nextOffset: 9)]),
+                        pipeline: "other")
+                }
+                try await commit(5, 9)
+                let claim = try await store.claim(events0, pipeline: "p")
+                #expect(claim.nextOffset == 9)
+                #expect(claim.state == [row("n", "at", "9")])
+            }
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aFailingCommitLeavesNoPartialState(_ backend: Backend) async throws {
+        try await withLocation(backend) { location in
+            try await location.withStore { store in
+                let epoch0 = try await store.claim(events0, pipeline: "p").epoch
+                let epoch1 = try await store.claim(events1, pipeline: "p").epoch
+                try await store.commit(
+                    BatchCommit(
+                        claims: [
+                            events0: PartitionCommit(expectedOffset: nil, epoch: epoch0, nextOffset: 1),
+                            events1: PartitionCommit(expectedOffset: nil, epoch: epoch1, nextOffset: 1),
+                        ],
+                        state: [events0: [row("n", "k", "before")], events1: [row("n", "k", "before")]]),
+                    pipeline: "p")
+                let stolen = PartitionID(topic: "zzz", partition: 9)  // sorts after the others: checked last
+                let stolenEpoch = try await store.claim(stolen, pipeline: "p").epoch
+                _ = try await store.claim(stolen, pipeline: "p")  // someone else took it since
+
+                await expectError(.fenced) {
+                    try await store.commit(
+                        BatchCommit(
+                            claims: [
+                                events0: PartitionCommit(expectedOffset: 1, epoch: epoch0, nextOffset: 2),
+                                events1: PartitionCommit(expectedOffset: 1, epoch: epoch1, nextOffset: 2),
+                                stolen: PartitionCommit(expectedOffset: nil, epoch: stolenEpoch, nextOffset: 2),
+                            ],
+                            state: [
+                                events0: [row("n", "k", "after"), row("n", "new", "x")],
+                                events1: [row("n", "k", nil)],
+                            ],
+                            outbox: [outbox("o1")],
+                            global: [row("g", "k", "after")]),
+                        pipeline: "p")
+                }
+                // State for a partition without its fence: refused before anything is written.
+                await expectError(.invalidArgument) {
+                    try await store.commit(
+                        BatchCommit(
+                            claims: [events0: PartitionCommit(expectedOffset: 1, epoch: epoch0, nextOffset: 2)],
+                            state: [events1: [row("n", "k", "after")]],
+                            outbox: [outbox("o2")]),
+                        pipeline: "p")
+                }
+                #expect(try await store.outboxDepth() == 0)
+                #expect(try await store.loadGlobal(namespace: "g").isEmpty)
+                for partition in [events0, events1] {
+                    let claim = try await store.claim(partition, pipeline: "p")
+                    #expect(claim.nextOffset == 1)
+                    #expect(claim.state == [row("n", "k", "before")])
+                }
+            }
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func tenThousandRowsInOneCommit(_ backend: Backend) async throws {
+        try await withLocation(backend) { location in
+            try await location.withStore { store in
+                let epoch = try await store.claim(events0, pipeline: "p").epoch
+                let rows = (0..<10_000).map { i in
+                    StateRow(namespace: "timers", key: String(format: "subject-%05d", i), value: Array(repeating: UInt8(i % 251), count: 64))
+                }
+                let outboxRows = (0..<1_000).map { outbox(String(format: "v-%04d", $0)) }
+                let clock = ContinuousClock()
+                let written = try await clock.measure {
+                    try await store.commit(
+                        BatchCommit(
+                            claims: [events0: PartitionCommit(expectedOffset: nil, epoch: epoch, nextOffset: 10_000)],
+                            state: [events0: rows], outbox: outboxRows),
+                        pipeline: "p")
+                }
+                var claim: PartitionClaim?
+                let loaded = try await clock.measure { claim = try await store.claim(events0, pipeline: "p") }
+                #expect(claim?.state == rows)
+                #expect(claim?.nextOffset == 10_000)
+                #expect(try await store.unsentOutbox(limit: 5_000) == outboxRows)
+                try await store.markSent(outboxRows.map(\.id))
+                #expect(try await store.outboxDepth() == 0)
+
+                let deleted = try await clock.measure {
+                    try await store.commit(
+                        BatchCommit(
+                            claims: [events0: PartitionCommit(expectedOffset: 10_000, epoch: claim!.epoch, nextOffset: 10_001)],
+                            state: [events0: rows.map { StateRow(namespace: $0.namespace, key: $0.key, value: nil) }]),
+                        pipeline: "p")
+                }
+                #expect(try await store.claim(events0, pipeline: "p").state.isEmpty)
+                // Generous bounds for a debug build on a busy 2-core machine; a row at a time over the network
+                // would take far longer.
+                #expect(written < .seconds(10), "commit of 10k rows took \(written)")
+                #expect(loaded < .seconds(10), "claim of 10k rows took \(loaded)")
+                #expect(deleted < .seconds(10), "delete of 10k rows took \(deleted)")
+            }
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aClosedStoreRefusesWork(_ backend: Backend) async throws {
+        try await withLocation(backend) { location in
+            let store = try await location.open()
+            _ = try await store.claim(events0, pipeline: "p")
+            await store.close()
+            await store.close()  // twice is fine
+            await expectError(.connection) { _ = try await store.outboxDepth() }
+        }
+    }
+}

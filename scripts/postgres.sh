@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# A throw-away PostgreSQL server for the tests.
+#
+#   eval "$(scripts/postgres.sh)"     # installs PostgreSQL from Debian's packages if missing, starts a server on a
+#                                     # free loopback port, prints `export CONSENTINEL_TEST_POSTGRES_URL=postgres://…`
+#   scripts/postgres.sh stop          # stops it and removes its folder
+#
+# Idempotent: a second start while the server runs prints the same line again. Everything but the export line goes
+# to standard error. As root, the server runs as the `postgres` user (initdb refuses root).
+# CONSENTINEL_PG_DIR overrides the folder (default /tmp/consentinel-test-postgres).
+set -euo pipefail
+
+dir="${CONSENTINEL_PG_DIR:-/tmp/consentinel-test-postgres}"
+data="$dir/data"
+user=consentinel
+password=consentinel
+database=consentinel_test
+
+say() { echo "postgres.sh: $*" >&2; }
+
+find_bin() {
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  [ -n "$bin" ] && [ -x "$bin/initdb" ] && echo "$bin"
+}
+
+# Runs a command as the server's owner: ourselves, or `postgres` when we are root.
+as_owner() {
+  if [ "$(id -u)" -eq 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+bin=$(find_bin || true)
+
+if [ "${1:-start}" = "stop" ]; then
+  if [ -n "$bin" ] && [ -f "$data/postmaster.pid" ]; then
+    as_owner "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
+    say "stopped"
+  fi
+  rm -rf "$dir"
+  exit 0
+fi
+
+# Already running: print its URL again.
+if [ -n "$bin" ] && [ -f "$dir/url" ] && as_owner "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+  echo "export CONSENTINEL_TEST_POSTGRES_URL=$(cat "$dir/url")"
+  exit 0
+fi
+
+if [ -z "$bin" ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  say "installing postgresql from Debian's packages"
+  $SUDO apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >&2
+  bin=$(find_bin || true)
+  [ -n "$bin" ] || { say "no initdb under /usr/lib/postgresql/*/bin after installing postgresql"; exit 1; }
+fi
+
+if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+  useradd --system --no-create-home --shell /usr/sbin/nologin postgres
+fi
+
+# A fresh cluster: whatever was left of an earlier one is stale.
+rm -rf "$dir"
+mkdir -p "$dir"
+chmod 700 "$dir"
+[ "$(id -u)" -ne 0 ] || chown postgres: "$dir"
+printf '%s\n' "$password" >"$dir/pwfile"
+[ "$(id -u)" -ne 0 ] || chown postgres: "$dir/pwfile"
+as_owner "$bin/initdb" -D "$data" -U "$user" --pwfile="$dir/pwfile" --auth-local=trust --auth-host=scram-sha-256 \
+  -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+started=""
+for _ in $(seq 1 20); do
+  port=$((20000 + RANDOM % 40000))
+  port_free "$port" || continue
+  if as_owner "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 30 \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >/dev/null 2>&1; then
+    started=yes
+    break
+  fi
+done
+[ -n "$started" ] || { say "the server did not start"; cat "$dir/server.log" >&2 || true; exit 1; }
+
+as_owner "$bin/createdb" -h "$dir" -p "$port" -U "$user" "$database"
+url="postgres://$user:$password@127.0.0.1:$port/$database"
+echo "$url" >"$dir/url"
+say "running on 127.0.0.1:$port (data in $data)"
+echo "export CONSENTINEL_TEST_POSTGRES_URL=$url"
