@@ -4,6 +4,8 @@ import Foundation
 /// Reads a text file line by line, gzip-compressed or not (zlib reads plain files as they are).
 public final class LineReader {
     public let path: String
+    /// The file's size in bytes (compressed size for gzip).
+    public let size: Int
     private let file: gzFile
     private var buffer: UnsafeMutableRawPointer
     private var capacity: Int
@@ -18,6 +20,8 @@ public final class LineReader {
             throw DaemonError(.input, "cannot open \(path): \(String(cString: strerror(errno)))")
         }
         file = f
+        var info = stat()
+        size = stat(path, &info) == 0 ? Int(info.st_size) : 0
         gzbuffer(f, 1 << 20)
         capacity = 1 << 20
         buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
@@ -27,6 +31,10 @@ public final class LineReader {
         gzclose(file)
         buffer.deallocate()
     }
+
+    /// How far into the file reading has come, in bytes of the file as stored: for gzip, of the compressed file
+    /// (`gzoffset`), so that it compares with `size`. Moves in steps of the read buffer (1 MiB).
+    public var bytesRead: Int { max(0, Int(gzoffset(file))) }
 
     /// Calls `body` with each line's bytes (without the newline or a trailing CR) and its 1-based number.
     public func forEachLine(_ body: (UnsafeRawBufferPointer, Int) throws -> Void) throws {
