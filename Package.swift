@@ -38,7 +38,7 @@ let package = Package(
         .testTarget(name: "EventsTests", dependencies: ["Events"]),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Events", "Daemon"], exclude: ["Cases"]),
         .testTarget(name: "DigestsTests", dependencies: ["Digests", "Events"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Rules", "Events", "Digests"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Rules", "Events", "Digests", "Kafka"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -32,9 +32,13 @@ public final class LineReader {
         buffer.deallocate()
     }
 
-    /// How far into the file reading has come, in bytes of the file as stored: for gzip, of the compressed file
-    /// (`gzoffset`), so that it compares with `size`. Moves in steps of the read buffer (1 MiB).
-    public var bytesRead: Int { max(0, Int(gzoffset(file))) }
+    /// How far into the file reading has come, in bytes of the file as stored, to compare with `size`: for a plain
+    /// file, up to the line being read; for gzip, the compressed position (`gzoffset`), which moves in steps of
+    /// zlib's buffer (1 MiB of compressed input).
+    public var bytesRead: Int {
+        let raw = max(0, Int(gzoffset(file)))
+        return gzdirect(file) == 1 ? max(0, raw - (end - start)) : raw
+    }
 
     /// Calls `body` with each line's bytes (without the newline or a trailing CR) and its 1-based number.
     public func forEachLine(_ body: (UnsafeRawBufferPointer, Int) throws -> Void) throws {

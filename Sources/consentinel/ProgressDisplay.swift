@@ -53,7 +53,8 @@ final class ProgressDisplay {
     private func rates(_ p: ReplayProgress, now: ContinuousClock.Instant) -> (eventsPerSecond: Double, eta: Double?) {
         let elapsed = max(seconds(now - started), 0.001)
         let perSecond = Double(p.events) / elapsed
-        guard p.total > 0, p.position > 0, p.position < p.total else { return (perSecond, p.finished ? 0 : nil) }
+        if p.finished || (p.total > 0 && p.position >= p.total) { return (perSecond, 0) }
+        guard p.total > 0, p.position > 0 else { return (perSecond, nil) }
         let eta = Double(p.total - p.position) / (Double(p.position) / elapsed)
         return (perSecond, eta)
     }
