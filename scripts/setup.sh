@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what Consentinel needs from Debian's packages: librdkafka, zlib, kcat (used by the tests).
+# Installs what Consentinel needs from Debian's packages: librdkafka, zlib, kcat and util-linux's `script`
+# (bsdutils: runs replay under a pseudo-terminal in the tests).
 set -euo pipefail
-packages=(librdkafka-dev zlib1g-dev pkg-config kcat)
+packages=(librdkafka-dev zlib1g-dev pkg-config kcat bsdutils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -13,6 +13,8 @@ public final class LineReader {
     private var end = 0
     private var eof = false
     public private(set) var lineNumber = 0
+    /// Bytes gzread has handed over (uncompressed).
+    private var delivered = 0
 
     public init(path: String) throws(DaemonError) {
         self.path = path
@@ -34,10 +36,9 @@ public final class LineReader {
 
     /// How far into the file reading has come, in bytes of the file as stored, to compare with `size`: for a plain
     /// file, up to the line being read; for gzip, the compressed position (`gzoffset`), which moves in steps of
-    /// zlib's buffer (1 MiB of compressed input).
+    /// zlib's input buffer.
     public var bytesRead: Int {
-        let raw = max(0, Int(gzoffset(file)))
-        return gzdirect(file) == 1 ? max(0, raw - (end - start)) : raw
+        gzdirect(file) == 1 ? max(0, delivered - (end - start)) : max(0, Int(gzoffset(file)))
     }
 
     /// Calls `body` with each line's bytes (without the newline or a trailing CR) and its 1-based number.
@@ -86,5 +87,6 @@ public final class LineReader {
         }
         if n == 0 { eof = true }
         end += Int(n)
+        delivered += Int(n)
     }
 }
