@@ -66,11 +66,8 @@ struct Gen: AsyncParsableCommand {
         var config = ProducerConfiguration(bootstrapServers: [bootstrap])
         config.clientID = "consentinel-gen"
         config.linger = .milliseconds(20)
-        for p in properties {
-            let parts = p.split(separator: "=", maxSplits: 1)
-            config.properties[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
-        }
-        config.logHandler = { record in if record.level <= 3 { printError("kafka: \(record.facility): \(record.message)") } }
+        config.properties = KafkaOptions.properties(properties)
+        config.logHandler = KafkaOptions.logErrors
         let producer = try Producer(configuration: config)
         let started = ContinuousClock.now
         let sent: Int

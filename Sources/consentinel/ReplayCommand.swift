@@ -2,6 +2,7 @@ import ArgumentParser
 import Daemon
 import Events
 import Foundation
+import Kafka
 import Rules
 
 struct Replay: AsyncParsableCommand {
@@ -110,15 +111,9 @@ struct Replay: AsyncParsableCommand {
         let summary: ReplayJob.Summary
         do {
             if let fromKafka {
-                var props: [String: String] = [:]
-                for p in properties {
-                    let parts = p.split(separator: "=", maxSplits: 1)
-                    props[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
-                }
                 let range = KafkaTimeRange(
                     bootstrapServers: fromKafka, topics: topicList, since: since.flatMap { Timestamp(rfc3339: $0) },
-                    until: untilTime, properties: props,
-                    logHandler: { record in if record.level <= 3 { printError("kafka: \(record.facility): \(record.message)") } })
+                    until: untilTime, properties: KafkaOptions.properties(properties), logHandler: KafkaOptions.logErrors)
                 summary = try await job.run(kafka: range)
             } else {
                 summary = try job.run()
@@ -173,6 +168,22 @@ struct Replay: AsyncParsableCommand {
                              rightAligned: [2]).text
         }
         return out
+    }
+}
+
+/// What the Kafka-facing commands share: `--properties key=value` and librdkafka's errors on standard error.
+enum KafkaOptions {
+    static func properties(_ pairs: [String]) -> [String: String] {
+        var result: [String: String] = [:]
+        for pair in pairs {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            result[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        return result
+    }
+
+    static let logErrors: KafkaLogHandler = { record in
+        if record.level <= 3 { printError("kafka: \(record.facility): \(record.message)") }
     }
 }
 
