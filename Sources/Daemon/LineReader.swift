@@ -4,6 +4,8 @@ import Foundation
 /// Reads a text file line by line, gzip-compressed or not (zlib reads plain files as they are).
 public final class LineReader {
     public let path: String
+    /// The file's size in bytes (compressed size for gzip).
+    public let size: Int
     private let file: gzFile
     private var buffer: UnsafeMutableRawPointer
     private var capacity: Int
@@ -11,6 +13,8 @@ public final class LineReader {
     private var end = 0
     private var eof = false
     public private(set) var lineNumber = 0
+    /// Bytes gzread has handed over (uncompressed).
+    private var delivered = 0
 
     public init(path: String) throws(DaemonError) {
         self.path = path
@@ -18,6 +22,8 @@ public final class LineReader {
             throw DaemonError(.input, "cannot open \(path): \(String(cString: strerror(errno)))")
         }
         file = f
+        var info = stat()
+        size = stat(path, &info) == 0 ? Int(info.st_size) : 0
         gzbuffer(f, 1 << 20)
         capacity = 1 << 20
         buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
@@ -26,6 +32,13 @@ public final class LineReader {
     deinit {
         gzclose(file)
         buffer.deallocate()
+    }
+
+    /// How far into the file reading has come, in bytes of the file as stored, to compare with `size`: for a plain
+    /// file, up to the line being read; for gzip, the compressed position (`gzoffset`), which moves in steps of
+    /// zlib's input buffer.
+    public var bytesRead: Int {
+        gzdirect(file) == 1 ? max(0, delivered - (end - start)) : max(0, Int(gzoffset(file)))
     }
 
     /// Calls `body` with each line's bytes (without the newline or a trailing CR) and its 1-based number.
@@ -74,5 +87,6 @@ public final class LineReader {
         }
         if n == 0 { eof = true }
         end += Int(n)
+        delivered += Int(n)
     }
 }

@@ -2,7 +2,9 @@ import Events
 import Foundation
 import Rules
 
-/// Replays JSONL event files through the engine: the same engine as the daemon, files instead of Kafka.
+/// Replays events through the engine: the same engine as the daemon, with JSONL files (`run()`) or a time range of
+/// Kafka topics (`run(kafka:)`) instead of a live group. With `Options.compare`, a second pipeline sees the same
+/// decoded events in the same pass and `Summary.comparison` says how their violations differ.
 public final class ReplayJob {
     public struct Options: Sendable {
         public var inputs: [String]
@@ -10,17 +12,27 @@ public final class ReplayJob {
         public var violations: String
         public var deadLetters: String?
         public var digests: String?
+        /// A second pipeline to compare with (what-if); its violations are compared, not written.
+        public var compare: Pipeline?
+        /// How many sample violations the comparison keeps per rule and column.
+        public var samples: Int
 
-        public init(inputs: [String], until: Timestamp? = nil, violations: String, deadLetters: String? = nil, digests: String? = nil) {
+        public init(
+            inputs: [String], until: Timestamp? = nil, violations: String, deadLetters: String? = nil,
+            digests: String? = nil, compare: Pipeline? = nil, samples: Int = 3
+        ) {
             self.inputs = inputs
             self.until = until
             self.violations = violations
             self.deadLetters = deadLetters
             self.digests = digests
+            self.compare = compare
+            self.samples = samples
         }
     }
 
     public struct Summary: Sendable {
+        /// Lines of the files, or messages of the topics.
         public var lines = 0
         public var events = 0
         public var duplicates = 0
@@ -29,70 +41,166 @@ public final class ReplayJob {
         public var deadLetters: [String: Int] = [:]
         public var violations: [String: Int] = [:]
         public var months: [String] = []
+        /// Bytes of the input files (compressed size for gzip), or 0 for Kafka.
+        public var inputBytes = 0
+        public var comparison: ComparisonReport?
         public init() {}
     }
 
     public let pipeline: Pipeline
     public let options: Options
     public private(set) var summary = Summary()
-    /// Called now and then with (bytes read so far, lines so far).
-    public var progress: ((Int, Int) -> Void)?
+    /// Called every few thousand lines or messages, and once at the end with `finished` set. Cheap to call; the
+    /// receiver decides how often to draw.
+    public var progress: ((ReplayProgress) -> Void)?
 
     public init(pipeline: Pipeline, options: Options) {
         self.pipeline = pipeline
         self.options = options
     }
 
+    /// Replays `options.inputs`, in order.
     public func run() throws(DaemonError) -> Summary {
-        let engine = Engine(pipeline: pipeline)
-        let decoder = EventDecoder(taxonomy: pipeline.taxonomy)
-        let violationsOut = try JSONLWriter(path: options.violations)
-        let deadOut = try options.deadLetters.map { path throws(DaemonError) in try JSONLWriter(path: path) }
-        let digests = options.digests.map { DigestCollector(directory: $0, pipeline: pipeline) }
-        engine.observer = digests
-        var summary = Summary()
-        var writeError: DaemonError?
-
-        func drain() {
-            for v in engine.drainViolations() {
-                summary.violations[v.rule, default: 0] += 1
-                do { try violationsOut.write(v.json) } catch { writeError = error }
-            }
+        let sizes = options.inputs.map { path in
+            ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int) ?? 0
         }
-
+        let total = sizes.reduce(0, +)
+        let run = try ReplayRun(pipeline: pipeline, options: options)
+        run.summary.inputBytes = total
+        var done = 0
         for input in options.inputs {
             let reader = try LineReader(path: input)
             do {
                 try reader.forEachLine { bytes, line in
-                    summary.lines += 1
-                    if bytes.allSatisfy({ $0 == 32 || $0 == 9 }) { return }
-                    switch decoder.decode(bytes) {
-                    case .failure(let error):
-                        summary.deadLetters[error.reason.rawValue, default: 0] += 1
-                        try deadOut?.write(DeadLetter(error, origin: .file(path: input, line: line), raw: bytes).json)
-                    case .success(let event):
-                        if let until = options.until, event.time > until {
-                            summary.afterUntil += 1
-                            return
-                        }
-                        summary.events += 1
-                        switch engine.offer(event) {
-                        case .duplicate: summary.duplicates += 1
-                        case .late: summary.late += 1
-                        case .accepted: break
-                        }
-                        drain()
+                    try run.offer(bytes, origin: .file(path: input, line: line))
+                    if run.summary.lines & 4095 == 0, let progress {
+                        progress(run.progress(position: done + reader.bytesRead, total: total, unit: .bytes))
                     }
-                    if let writeError { throw writeError }
-                    if summary.lines % 65536 == 0 { progress?(0, summary.lines) }
                 }
             } catch let error as DaemonError {
                 throw error
             } catch {
                 throw DaemonError(.input, "\(input): \(error)")
             }
+            done += reader.size
         }
+        let summary = try run.finish()
+        progress?(run.progress(position: total, total: total, unit: .bytes, finished: true))
+        self.summary = summary
+        return summary
+    }
+
+    /// Replays a time range of Kafka topics (see `KafkaTimeRange`).
+    public func run(kafka range: KafkaTimeRange) async throws(DaemonError) -> Summary {
+        let run = try ReplayRun(pipeline: pipeline, options: options)
+        let progress = self.progress
+        let total = try await range.read { (message, planned, read) throws(DaemonError) in
+            try run.offer(message.bytes, origin: .kafka(topic: message.topic, partition: message.partition, offset: message.offset))
+            if read & 1023 == 0, let progress {
+                progress(run.progress(position: read, total: planned, unit: .messages))
+            }
+        }
+        let summary = try run.finish()
+        progress?(run.progress(position: total, total: total, unit: .messages, finished: true))
+        self.summary = summary
+        return summary
+    }
+}
+
+/// Where a replay is, for a progress display.
+public struct ReplayProgress: Sendable {
+    public enum Unit: Sendable { case bytes, messages }
+    /// Bytes of the input files read so far (for gzip files, of the compressed file), or Kafka messages read.
+    public var position: Int
+    /// All the bytes of the inputs, or the messages in the Kafka range as planned at the start.
+    public var total: Int
+    public var unit: Unit
+    public var lines: Int
+    public var events: Int
+    public var violations: Int
+    public var finished: Bool
+}
+
+/// One replay's state: decoder, engine(s), writers and counts. Sources call `offer` per line or message.
+final class ReplayRun {
+    let options: ReplayJob.Options
+    let engine: Engine
+    let other: Engine?
+    let decoder: EventDecoder
+    let violationsOut: JSONLWriter
+    let deadOut: JSONLWriter?
+    let digests: DigestCollector?
+    let comparison: ViolationComparison?
+    var summary = ReplayJob.Summary()
+    var violationCount = 0
+    var writeError: DaemonError?
+
+    init(pipeline: Pipeline, options: ReplayJob.Options) throws(DaemonError) {
+        self.options = options
+        engine = Engine(pipeline: pipeline)
+        decoder = EventDecoder(taxonomy: pipeline.taxonomy)
+        if let compare = options.compare {
+            guard compare.taxonomy.sameKeys(as: pipeline.taxonomy) else {
+                throw DaemonError(.arguments, "--compare needs a pipeline with the same taxonomy as --pipeline "
+                    + "(\(compare.directory) differs from \(pipeline.directory)): events are decoded once for both")
+            }
+            other = Engine(pipeline: compare)
+            comparison = ViolationComparison(old: pipeline, new: compare, samples: options.samples)
+        } else {
+            other = nil
+            comparison = nil
+        }
+        violationsOut = try JSONLWriter(path: options.violations)
+        deadOut = try options.deadLetters.map { path throws(DaemonError) in try JSONLWriter(path: path) }
+        digests = options.digests.map { DigestCollector(directory: $0, pipeline: pipeline) }
+        engine.observer = digests
+    }
+
+    /// One line or message.
+    func offer(_ bytes: UnsafeRawBufferPointer, origin: @autoclosure () -> Origin) throws(DaemonError) {
+        summary.lines += 1
+        if bytes.allSatisfy({ $0 == 32 || $0 == 9 }) { return }
+        switch decoder.decode(bytes) {
+        case .failure(let error):
+            summary.deadLetters[error.reason.rawValue, default: 0] += 1
+            try deadOut?.write(DeadLetter(error, origin: origin(), raw: bytes).json)
+        case .success(let event):
+            if let until = options.until, event.time > until {
+                summary.afterUntil += 1
+                return
+            }
+            summary.events += 1
+            switch engine.offer(event) {
+            case .duplicate: summary.duplicates += 1
+            case .late: summary.late += 1
+            case .accepted: break
+            }
+            if let other { other.offer(event) }
+            drain()
+        }
+        if let writeError { throw writeError }
+    }
+
+    private func drain() {
+        for v in engine.drainViolations() {
+            summary.violations[v.rule, default: 0] += 1
+            violationCount += 1
+            comparison?.addOld(v)
+            do { try violationsOut.write(v.json) } catch { writeError = error }
+        }
+        if let other, let comparison {
+            for v in other.drainViolations() { comparison.addNew(v) }
+        }
+    }
+
+    func progress(position: Int, total: Int, unit: ReplayProgress.Unit, finished: Bool = false) -> ReplayProgress {
+        ReplayProgress(position: position, total: total, unit: unit, lines: summary.lines, events: summary.events,
+                       violations: violationCount, finished: finished)
+    }
+
+    func finish() throws(DaemonError) -> ReplayJob.Summary {
         engine.finish(until: options.until)
+        other?.finish(until: options.until)
         drain()
         if let writeError { throw writeError }
         try violationsOut.close()
@@ -102,7 +210,15 @@ public final class ReplayJob {
             if let error = digests.error { throw error }
             summary.months = digests.writtenMonths
         }
-        self.summary = summary
+        summary.comparison = comparison?.report()
         return summary
+    }
+}
+
+extension Taxonomy {
+    /// Whether both have the same category and use keys in the same order (so decoded events fit both).
+    func sameKeys(as other: Taxonomy) -> Bool {
+        categories.entries.map(\.key) == other.categories.entries.map(\.key)
+            && uses.entries.map(\.key) == other.uses.entries.map(\.key)
     }
 }

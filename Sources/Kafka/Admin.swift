@@ -195,3 +195,28 @@ extension ClusterMetadata {
 private func errorCode(_ err: rd_kafka_resp_err_t) -> KafkaError.Code? {
     err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError.Code(err)
 }
+
+extension Admin {
+    /// For each partition, the earliest offset whose message timestamp is at or after the given time (milliseconds
+    /// since the Unix epoch), by `rd_kafka_offsets_for_times` (ListOffsets by timestamp). `-1` (`OFFSET_END`) where
+    /// the broker knows no such message. librdkafka 2.0.2's mock cluster answers `-1` for every time (it cannot look
+    /// up by timestamp): see `KafkaTimeRange` in the Daemon module for how replay copes with that.
+    public func offsets(
+        forTimes times: [TopicPartition: Int64], timeout: Duration = .seconds(10)
+    ) async throws(KafkaError) -> [TopicPartition: Int64] {
+        let client = self.client
+        let entries = times.sorted { $0.key < $1.key }.map { TopicPartitionOffset($0.key, offset: $0.value) }
+        guard !entries.isEmpty else { return [:] }
+        return try await onDedicatedThread(name: "kafka-admin") { () throws(KafkaError) in
+            let list = PartitionList(entries)
+            try KafkaError.check(
+                rd_kafka_offsets_for_times(client.handle, list.pointer, timeout.milliseconds), "offsets for times")
+            if let error = list.firstError("offsets for times") { throw error }
+            var result: [TopicPartition: Int64] = [:]
+            for entry in PartitionList.entries(list.pointer) {
+                result[TopicPartition(topic: String(cString: entry.topic), partition: entry.partition)] = entry.offset
+            }
+            return result
+        }
+    }
+}

@@ -41,6 +41,28 @@ public final class Consumer: Sendable {
         core.start(client)
     }
 
+    /// A reader rather than a group member: reads `assignment` (each partition from its offset) by manual assignment
+    /// (`rd_kafka_assign`), never subscribes, joins no group and never commits (`enable.auto.commit=false`, whatever
+    /// `configuration.properties` says), so it leaves the offsets of `configuration.groupID` as they are; give it a
+    /// group id of its own all the same. `events` carries only `.messages`; `configuration.topics` is not used.
+    public init(configuration: ConsumerConfiguration, assignment: [TopicPartitionOffset]) throws(KafkaError) {
+        guard !assignment.isEmpty else {
+            throw KafkaError(code: .invalidArgument, message: "a reader needs at least one partition")
+        }
+        self.configuration = configuration
+        let core = ConsumerCore(configuration: configuration)
+        let context = ClientContext(logHandler: configuration.logHandler, consumer: core)
+        let properties = configuration.librdkafkaProperties + [("enable.auto.commit", "false")]
+        let client = try KafkaClient(kind: .consumer, properties: properties, context: context)
+        try KafkaError.check(rd_kafka_poll_set_consumer(client.handle), "poll_set_consumer")
+        // Before the consumer thread starts, so no other thread touches the position yet.
+        let list = PartitionList(assignment)
+        try KafkaError.check(rd_kafka_assign(client.handle, list.pointer), "assign")
+        self.client = client
+        self.core = core
+        core.start(client)
+    }
+
     deinit {
         core.requestStop()
     }

@@ -32,26 +32,47 @@ public final class Producer: Sendable {
     /// - Parameter partition: a partition, or `nil` to let the partitioner choose from the key.
     /// - Throws: `KafkaError` from the delivery report (e.g. `_MSG_TIMED_OUT`), or when the message could not be
     ///   queued. A full local queue is waited out (up to `messageTimeout`), not thrown.
+    /// - Parameter timestamp: the record's timestamp in milliseconds since the Unix epoch, or `nil` for now.
     public func send(
-        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], partition: Int32? = nil
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], partition: Int32? = nil,
+        timestamp: Int64? = nil
     ) async throws -> DeliveryReport {
         let deadline = ContinuousClock.now + configuration.messageTimeout
         while true {
             do {
                 return try await withCheckedThrowingContinuation { continuation in
-                    guard let id = registry.register(continuation) else {
+                    guard let id = registry.register(.continuation(continuation)) else {
                         continuation.resume(throwing: KafkaError(code: .destroyed, message: "producer is shut down"))
                         return
                     }
                     if let error = enqueue(topic: topic, key: key, value: value, headers: headers,
-                                           partition: partition, id: id) {
-                        registry.remove(id)?.resume(throwing: error)
+                                           partition: partition, timestamp: timestamp, id: id) {
+                        registry.remove(id)?.fail(error)
                     }
                 }
             } catch let error as KafkaError where error.code == .queueFull && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(5))
             }
         }
+    }
+
+    /// Queues one message without waiting for its delivery report: messages queued one after another keep their
+    /// order (per partition). The returned `Delivery` tells the outcome. Throws `_QUEUE_FULL` at once when the
+    /// local queue is full (wait for earlier deliveries, then try again).
+    public func enqueue(
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [], partition: Int32? = nil,
+        timestamp: Int64? = nil
+    ) throws(KafkaError) -> Delivery {
+        let delivery = Delivery()
+        guard let id = registry.register(.delivery(delivery)) else {
+            throw KafkaError(code: .destroyed, message: "producer is shut down")
+        }
+        if let error = enqueue(topic: topic, key: key, value: value, headers: headers, partition: partition,
+                               timestamp: timestamp, id: id) {
+            _ = registry.remove(id)
+            throw error
+        }
+        return delivery
     }
 
     /// Waits until every queued message has its delivery report.
@@ -79,7 +100,8 @@ public final class Producer: Sendable {
 
     /// Queues a message (copied), or returns why it could not be queued.
     private func enqueue(
-        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], partition: Int32?, id: UInt
+        topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], partition: Int32?, timestamp: Int64?,
+        id: UInt
     ) -> KafkaError? {
         var headerList: OpaquePointer?
         if !headers.isEmpty {
@@ -108,6 +130,12 @@ public final class Producer: Sendable {
                     fields[4].u.mem.size = valueCount
                     fields[5].vtype = RD_KAFKA_VTYPE_OPAQUE
                     fields[5].u.ptr = UnsafeMutableRawPointer(bitPattern: id)
+                    if let timestamp {
+                        var timestampField = rd_kafka_vu_t()
+                        timestampField.vtype = RD_KAFKA_VTYPE_TIMESTAMP
+                        timestampField.u.i64 = timestamp
+                        fields.append(timestampField)
+                    }
                     if let headerList {
                         var headerField = rd_kafka_vu_t()
                         headerField.vtype = RD_KAFKA_VTYPE_HEADERS
@@ -131,7 +159,25 @@ private func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawPointer?,
 
 /// The sends waiting for their delivery reports, by the id passed to librdkafka as the message's opaque.
 final class DeliveryRegistry: Sendable {
-    typealias Waiter = CheckedContinuation<DeliveryReport, any Error>
+    /// Who waits for a report: a `send` call, or a `Delivery` handed out by `enqueue`.
+    enum Waiter: Sendable {
+        case continuation(CheckedContinuation<DeliveryReport, any Error>)
+        case delivery(Delivery)
+
+        func fail(_ error: any Error) {
+            switch self {
+            case .continuation(let c): c.resume(throwing: error)
+            case .delivery(let d): d.complete(.failure(error))
+            }
+        }
+
+        func succeed(_ report: DeliveryReport) {
+            switch self {
+            case .continuation(let c): c.resume(returning: report)
+            case .delivery(let d): d.complete(.success(report))
+            }
+        }
+    }
 
     private struct State {
         var nextID: UInt = 1
@@ -169,7 +215,7 @@ final class DeliveryRegistry: Sendable {
             defer { state.waiting.removeAll() }
             return Array(state.waiting.values)
         }
-        for waiter in waiters { waiter.resume(throwing: error) }
+        for waiter in waiters { waiter.fail(error) }
     }
 
     /// Called by librdkafka (on a polling thread) with a message's delivery report.
@@ -179,13 +225,48 @@ final class DeliveryRegistry: Sendable {
         let report = message.pointee
         if report.err != RD_KAFKA_RESP_ERR_NO_ERROR {
             let topic = report.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "?"
-            waiter.resume(throwing: KafkaError(report.err, "delivery to \(topic)[\(report.partition)]"))
+            waiter.fail(KafkaError(report.err, "delivery to \(topic)[\(report.partition)]"))
         } else {
-            waiter.resume(returning: DeliveryReport(
+            waiter.succeed(DeliveryReport(
                 topic: String(cString: rd_kafka_topic_name(report.rkt)),
                 partition: report.partition,
                 offset: report.offset))
         }
+    }
+}
+
+/// The outcome of a message queued by `Producer.enqueue`: `report()` waits for its delivery report.
+public final class Delivery: Sendable {
+    private struct State {
+        var result: Result<DeliveryReport, any Error>?
+        var waiters: [CheckedContinuation<DeliveryReport, any Error>] = []
+    }
+
+    private let state = Mutex(State())
+
+    init() {}
+
+    /// The delivery report; throws its error (e.g. `_MSG_TIMED_OUT`) when the message was not written.
+    public func report() async throws -> DeliveryReport {
+        try await withCheckedThrowingContinuation { continuation in
+            let result = state.withLock { s in
+                if s.result == nil { s.waiters.append(continuation) }
+                return s.result
+            }
+            if let result { continuation.resume(with: result) }
+        }
+    }
+
+    /// Whether the report has come.
+    public var isComplete: Bool { state.withLock { $0.result != nil } }
+
+    func complete(_ result: Result<DeliveryReport, any Error>) {
+        let waiters = state.withLock { s in
+            s.result = result
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for waiter in waiters { waiter.resume(with: result) }
     }
 }
 

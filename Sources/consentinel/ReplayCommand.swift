@@ -2,20 +2,36 @@ import ArgumentParser
 import Daemon
 import Events
 import Foundation
+import Kafka
 import Rules
 
 struct Replay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Replay JSONL event files (.gz too) through a pipeline; write violations, dead letters and digests.")
+        abstract: "Replay JSONL event files (.gz too), or a time range of Kafka topics, through a pipeline; write "
+            + "violations, dead letters and digests. With --compare, show what another pipeline would find instead.")
 
     @Option(name: .long, help: "The pipeline folder.")
     var pipeline: String
 
     @Option(name: .long, parsing: .upToNextOption, help: "Event files, JSONL or gzip-compressed JSONL.")
-    var input: [String]
+    var input: [String] = []
 
-    @Option(name: .long, help: "Advance the watermark to this RFC 3339 time at the end; later events are skipped.")
+    @Option(name: .customLong("from-kafka"), help: ArgumentHelp(
+        "Replay from Kafka instead of files: the bootstrap servers (host:port,…).", valueName: "bootstrap"))
+    var fromKafka: String?
+
+    @Option(name: .long, help: "With --from-kafka: the topics, comma-separated.")
+    var topics: String?
+
+    @Option(name: .long, help: "With --from-kafka: start at the first message with a timestamp at or after this RFC 3339 time.")
+    var since: String?
+
+    @Option(name: .long, help: "Advance the watermark to this RFC 3339 time at the end; later events are skipped (with --from-kafka, reading stops at the first message after it).")
     var until: String?
+
+    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp(
+        "With --from-kafka: librdkafka properties (TLS, SASL, …).", valueName: "key=value"))
+    var properties: [String] = []
 
     @Option(name: .long, help: "Where to write violations (JSONL).")
     var violations: String
@@ -26,52 +42,148 @@ struct Replay: AsyncParsableCommand {
     @Option(name: .customLong("dead-letters"), help: "Where to write invalid events (JSONL).")
     var deadLetters: String?
 
-    @Flag(name: .long, help: "Print no summary.")
+    @Option(name: .long, help: ArgumentHelp(
+        "What-if: run this pipeline too, over the same events, and report per rule the violations only in the old "
+            + "(--pipeline), only in the new (this one), and in both.", valueName: "other-pipeline"))
+    var compare: String?
+
+    @Option(name: .customLong("compare-report"), help: "With --compare: also write the comparison as JSON here.")
+    var compareReport: String?
+
+    @Option(name: .long, help: "With --compare: sample violations shown per rule and column.")
+    var samples: Int = 3
+
+    @Flag(name: .long, help: "No progress display and no summary.")
     var quiet = false
 
+    @Option(name: .customLong("progress-interval"), help: .hidden)
+    var progressInterval: Double = 2
+
     func validate() throws {
-        if input.isEmpty { throw ValidationError("give at least one --input file") }
+        if input.isEmpty == (fromKafka == nil) {
+            throw ValidationError("give --input files or --from-kafka BOOTSTRAP (one of them)")
+        }
         if let until, Timestamp(rfc3339: until) == nil {
             throw ValidationError("--until must be an RFC 3339 time such as 2026-02-01T00:00:00Z, not '\(until)'")
         }
+        if let since, Timestamp(rfc3339: since) == nil {
+            throw ValidationError("--since must be an RFC 3339 time such as 2026-01-01T00:00:00Z, not '\(since)'")
+        }
+        if fromKafka == nil {
+            if since != nil || topics != nil || !properties.isEmpty {
+                throw ValidationError("--since, --topics and --properties go with --from-kafka")
+            }
+        } else if topicList.isEmpty {
+            throw ValidationError("--from-kafka needs --topics T1,T2")
+        }
+        for p in properties where !p.contains("=") {
+            throw ValidationError("--properties takes key=value, not '\(p)'")
+        }
+        if compareReport != nil && compare == nil { throw ValidationError("--compare-report goes with --compare") }
         for path in input where !FileManager.default.isReadableFile(atPath: path) {
             throw ValidationError("cannot read input file \(path)")
         }
     }
 
-    func run() async throws {
-        let loaded: Pipeline
+    private var topicList: [String] {
+        (topics ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    private func load(_ directory: String) throws -> Pipeline {
         do {
-            loaded = try PipelineLoader().load(directory: pipeline)
+            return try PipelineLoader().load(directory: directory)
         } catch {
-            printError("consentinel: the pipeline in \(pipeline) has errors:\n\(error)")
+            printError("consentinel: the pipeline in \(directory) has errors:\n\(error)")
             throw ExitCode(2)
         }
+    }
+
+    func run() async throws {
+        let loaded = try load(pipeline)
+        let other = try compare.map { try load($0) }
+        let untilTime = until.flatMap { Timestamp(rfc3339: $0) }
         let job = ReplayJob(pipeline: loaded, options: .init(
-            inputs: input, until: until.flatMap { Timestamp(rfc3339: $0) }, violations: violations,
-            deadLetters: deadLetters, digests: digests))
+            inputs: input, until: untilTime, violations: violations, deadLetters: deadLetters, digests: digests,
+            compare: other, samples: samples))
+        let display = ProgressDisplay(mode: ProgressDisplay.mode(quiet: quiet), interval: .milliseconds(Int64(progressInterval * 1000)))
+        job.progress = { display.update($0) }
         let started = ContinuousClock.now
         let summary: ReplayJob.Summary
         do {
-            summary = try job.run()
+            if let fromKafka {
+                let range = KafkaTimeRange(
+                    bootstrapServers: fromKafka, topics: topicList, since: since.flatMap { Timestamp(rfc3339: $0) },
+                    until: untilTime, properties: KafkaOptions.properties(properties), logHandler: KafkaOptions.logErrors)
+                summary = try await job.run(kafka: range)
+            } else {
+                summary = try job.run()
+            }
         } catch {
             printError("consentinel: \(error)")
-            throw ExitCode(1)
+            throw ExitCode(error.code == .arguments ? 64 : 1)
         }
-        if !quiet { printSummary(summary, elapsed: ContinuousClock.now - started) }
+        let elapsed = ContinuousClock.now - started
+        if !quiet { printError(summaryTable(summary, pipeline: loaded, elapsed: elapsed), terminator: "") }
+        if let comparison = summary.comparison {
+            print(comparison.table, terminator: "")
+            if let compareReport {
+                do {
+                    try Data((comparison.json.pretty() + "\n").utf8).write(to: URL(fileURLWithPath: compareReport))
+                } catch {
+                    printError("consentinel: cannot write \(compareReport): \(error.localizedDescription)")
+                    throw ExitCode(1)
+                }
+            }
+        }
     }
 
-    private func printSummary(_ s: ReplayJob.Summary, elapsed: Swift.Duration) {
+    private func summaryTable(_ s: ReplayJob.Summary, pipeline: Pipeline, elapsed: Swift.Duration) -> String {
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        var out = "replayed \(s.lines) lines in \(String(format: "%.2f", seconds))s: \(s.events) events, "
-            + "\(s.duplicates) duplicates, \(s.late) late, \(s.deadLetters.values.reduce(0, +)) dead letters"
-        if s.afterUntil > 0 { out += ", \(s.afterUntil) after --until (skipped)" }
-        out += "\n"
-        for (reason, n) in s.deadLetters.sorted(by: { $0.key < $1.key }) { out += "  dead letter \(reason): \(n)\n" }
-        out += "violations: \(s.violations.values.reduce(0, +))\n"
-        for (rule, n) in s.violations.sorted(by: { $0.key < $1.key }) { out += "  \(rule): \(n)\n" }
-        if !s.months.isEmpty { out += "digests: \(s.months.joined(separator: ", "))\n" }
-        printError(out, terminator: "")
+        var rows: [[String]] = []
+        let source = fromKafka.map { "Kafka \($0) \(topicList.joined(separator: ","))" }
+            ?? "\(input.count) file\(input.count == 1 ? "" : "s"), \(Format.bytes(s.inputBytes))"
+        rows.append(["input", source])
+        rows.append([fromKafka == nil ? "lines" : "messages", Format.count(s.lines)])
+        rows.append(["events", Format.count(s.events)])
+        rows.append(["duplicates", Format.count(s.duplicates)])
+        rows.append(["late", Format.count(s.late)])
+        if s.afterUntil > 0 { rows.append(["after --until", "\(Format.count(s.afterUntil)) (skipped)"]) }
+        rows.append(["dead letters", Format.count(s.deadLetters.values.reduce(0, +))])
+        for (reason, n) in s.deadLetters.sorted(by: { $0.key < $1.key }) { rows.append(["  \(reason)", Format.count(n)]) }
+        rows.append(["violations", Format.count(s.violations.values.reduce(0, +))])
+        rows.append(["digests written", s.months.isEmpty ? "none" : s.months.joined(separator: ", ")])
+        rows.append(["elapsed", String(format: "%.2f s", seconds)])
+        rows.append(["events/s", Format.count(Int(Double(s.events) / max(seconds, 0.001)))])
+        var out = "replay summary\n" + TextTable(header: nil, rows: rows).text
+        let severities = Dictionary(pipeline.rules.map { ($0.id, $0.severity) }, uniquingKeysWith: { a, _ in a })
+        let byRule = s.violations.sorted { a, b in
+            let (sa, sb) = (severities[a.key], severities[b.key])
+            if sa != sb, let sa, let sb { return sa > sb }
+            return a.key < b.key
+        }
+        if !byRule.isEmpty {
+            out += "violations by rule\n"
+            out += TextTable(header: ["rule", "severity", "count"],
+                             rows: byRule.map { [$0.key, severities[$0.key]?.name ?? "", Format.count($0.value)] },
+                             rightAligned: [2]).text
+        }
+        return out
+    }
+}
+
+/// What the Kafka-facing commands share: `--properties key=value` and librdkafka's errors on standard error.
+enum KafkaOptions {
+    static func properties(_ pairs: [String]) -> [String: String] {
+        var result: [String: String] = [:]
+        for pair in pairs {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            result[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        return result
+    }
+
+    static let logErrors: KafkaLogHandler = { record in
+        if record.level <= 3 { printError("kafka: \(record.facility): \(record.message)") }
     }
 }
 
