@@ -187,7 +187,7 @@ struct StateStoreTests {
         try await withLocation(backend) { location in
             let stores = [try await location.open(), try await location.open()]
             let epoch = try await stores[0].claim(events0, pipeline: "p").epoch
-            let attempts = 8
+            let attempts = 16
             let outcomes = try await withThrowingTaskGroup(of: (Int, StorageError.Code?).self) { group in
                 for attempt in 0..<attempts {
                     group.addTask {
