@@ -7,10 +7,12 @@
 #
 # Idempotent: a second start while the server runs prints the same line again. Everything but the export line goes
 # to standard error. As root, the server runs as the `postgres` user (initdb refuses root).
-# CONSENTINEL_PG_DIR overrides the folder (default /tmp/consentinel-test-postgres).
+# The folder is one per checkout (/tmp/consentinel-test-postgres-<checksum of its path>), so that two checkouts on one
+# machine run their own servers; CONSENTINEL_PG_DIR overrides it.
 set -euo pipefail
 
-dir="${CONSENTINEL_PG_DIR:-/tmp/consentinel-test-postgres}"
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir="${CONSENTINEL_PG_DIR:-/tmp/consentinel-test-postgres-$(printf '%s' "$root" | cksum | cut -d' ' -f1)}"
 data="$dir/data"
 user=consentinel
 password=consentinel

@@ -80,43 +80,70 @@ public final class PostgresStateStore: StateStore {
         let logger = tagged
         self.location = location
         self.logger = logger
+        // Migrate over one connection of our own first: a refused connection or password fails here at once, with
+        // the server's reason (the pool would keep retrying until the timeout).
+        try await Self.withTimeout(seconds: 3 * location.connectTimeoutSeconds, location: location) {
+            let connection = try await PostgresConnection.connect(
+                configuration: try Self.connectionConfiguration(location), id: 0, logger: logger)
+            do {
+                try await Self.migrate(connection, location: location, logger: logger)
+                try await connection.close()
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+        }
         let client = PostgresClient(configuration: Self.configuration(location), backgroundLogger: logger)
         self.client = client
         runTask = Task { await client.run() }
-        do {
-            try await Self.withTimeout(seconds: location.connectTimeoutSeconds, location: location) {
-                try await Self.migrate(client, location: location, logger: logger)
-            }
-        } catch {
-            runTask.cancel()
-            await runTask.value
-            throw error
-        }
     }
 
-    static func configuration(_ location: PostgresLocation) -> PostgresClient.Configuration {
-        let tls: PostgresClient.Configuration.TLS
-        switch location.tls {
-        case .disable: tls = .disable
-        case .prefer:
-            var config = TLSConfiguration.makeClientConfiguration()
-            config.certificateVerification = .none
-            tls = .prefer(config)
-        case .require:
-            var config = TLSConfiguration.makeClientConfiguration()
-            config.certificateVerification = .none
-            tls = .require(config)
-        case .verifyFull: tls = .require(.makeClientConfiguration())
+    static func tlsConfiguration(_ mode: PostgresLocation.TLSMode) -> TLSConfiguration? {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        switch mode {
+        case .disable: return nil
+        case .prefer, .require: configuration.certificateVerification = .none  // as libpq's sslmode
+        case .verifyFull: break
         }
+        return configuration
+    }
+
+    /// The pool's configuration.
+    static func configuration(_ location: PostgresLocation) -> PostgresClient.Configuration {
+        let tls: PostgresClient.Configuration.TLS =
+            switch (location.tls, tlsConfiguration(location.tls)) {
+            case (.prefer, let config?): .prefer(config)
+            case (.require, let config?), (.verifyFull, let config?): .require(config)
+            default: .disable
+            }
         var configuration = PostgresClient.Configuration(
             host: location.host, port: location.port, username: location.user, password: location.password,
             database: location.database, tls: tls)
         configuration.options.connectTimeout = .seconds(location.connectTimeoutSeconds)
         configuration.options.maximumConnections = location.poolSize
-        if let schema = location.schema {
-            configuration.options.additionalStartupParameters = [("search_path", schema)]
-        }
+        configuration.options.additionalStartupParameters = startupParameters(location)
         return configuration
+    }
+
+    /// The configuration of a single connection (for migrations), the same as the pool's.
+    static func connectionConfiguration(_ location: PostgresLocation) throws -> PostgresConnection.Configuration {
+        let tls: PostgresConnection.Configuration.TLS =
+            switch (location.tls, try tlsConfiguration(location.tls).map { try NIOSSLContext(configuration: $0) }) {
+            case (.prefer, let context?): .prefer(context)
+            case (.require, let context?), (.verifyFull, let context?): .require(context)
+            default: .disable
+            }
+        var configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.user, password: location.password,
+            database: location.database, tls: tls)
+        configuration.options.connectTimeout = .seconds(Int64(location.connectTimeoutSeconds))
+        configuration.options.additionalStartupParameters = startupParameters(location)
+        return configuration
+    }
+
+    /// A schema is set as the connection's search path, so that every statement finds the tables there.
+    static func startupParameters(_ location: PostgresLocation) -> [(String, String)] {
+        location.schema.map { [("search_path", $0)] } ?? []
     }
 
     static func withTimeout(
@@ -141,8 +168,8 @@ public final class PostgresStateStore: StateStore {
         }
     }
 
-    static func migrate(_ client: PostgresClient, location: PostgresLocation, logger: Logger) async throws {
-        try await client.withTransaction(logger: logger) { connection in
+    static func migrate(_ connection: PostgresConnection, location: PostgresLocation, logger: Logger) async throws {
+        try await connection.withTransaction(logger: logger) { connection in
             // One migrating instance at a time (any schema of this database).
             try await connection.query("SELECT pg_advisory_xact_lock(7355608420931)", logger: logger)
             if let schema = location.schema {
@@ -396,6 +423,10 @@ public final class PostgresStateStore: StateStore {
         }
         guard let error = error as? PSQLError else {
             if error is CancellationError { return StorageError(.connection, "cannot \(what): cancelled") }
+            // postgres-nio's pool throws its own (internal) error type when it is shut down or cannot connect.
+            if String(reflecting: type(of: error)).contains("ConnectionPoolError") {
+                return StorageError(.connection, "cannot \(what): \(error)")
+            }
             return StorageError(.io, "cannot \(what): \(error)")
         }
         switch error.code {

@@ -99,7 +99,7 @@ struct SQLiteBackendTests {
             try FileManager.default.createDirectory(
                 atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
             try Data(repeating: 0x42, count: 8192).write(to: URL(fileURLWithPath: path))
-            let error = await #expect(throws: StorageError.self) { _ = try SQLiteStateStore(path: path) }
+            let error = #expect(throws: StorageError.self) { _ = try SQLiteStateStore(path: path) }
             #expect(error?.code == .io || error?.code == .schema, "\(String(describing: error))")
         }
     }
@@ -134,7 +134,7 @@ struct PostgresBackendTests {
         try await withLocation(.postgres) { location in
             await PostgresStateStore.closing(try await PostgresStateStore(url: location.url))
             try await withClient(location.url) { client in
-                try await client.query("INSERT INTO consentinel_migrations (version, name) VALUES (5, 'v9-future')")
+                _ = try await client.query("INSERT INTO consentinel_migrations (version, name) VALUES (5, 'v9-future')")
             }
             await expectError(.schema) { _ = try await PostgresStateStore(url: location.url) }
         }

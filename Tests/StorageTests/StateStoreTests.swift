@@ -139,7 +139,6 @@ struct StateStoreTests {
         try await withLocation(backend) { location in
             let a = try await location.open()
             let b = try await location.open()
-            defer { Task { await a.close(); await b.close() } }
 
             let claimA = try await a.claim(events0, pipeline: "p")
             try await a.commit(
@@ -178,6 +177,49 @@ struct StateStoreTests {
             #expect(claimC.nextOffset == 20)
             #expect(claimC.state == [row("n", "k", "from B")])
             #expect(try await a.unsentOutbox(limit: 10).map(\.id) == ["from-b"])
+            await a.close()
+            await b.close()
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func ofConcurrentCommitsFromOneLoadOnlyOneWins(_ backend: Backend) async throws {
+        try await withLocation(backend) { location in
+            let stores = [try await location.open(), try await location.open()]
+            let epoch = try await stores[0].claim(events0, pipeline: "p").epoch
+            let attempts = 16
+            let outcomes = try await withThrowingTaskGroup(of: (Int, StorageError.Code?).self) { group in
+                for attempt in 0..<attempts {
+                    group.addTask {
+                        do {
+                            try await stores[attempt % 2].commit(
+                                BatchCommit(
+                                    claims: [
+                                        events0: PartitionCommit(
+                                            expectedOffset: nil, epoch: epoch, nextOffset: Int64(100 + attempt))
+                                    ],
+                                    state: [events0: [row("n", "winner", "\(attempt)")]],
+                                    outbox: [outbox("attempt-\(attempt)")]),
+                                pipeline: "p")
+                            return (attempt, nil)
+                        } catch let error as StorageError {
+                            return (attempt, error.code)
+                        }
+                    }
+                }
+                var outcomes: [(Int, StorageError.Code?)] = []
+                for try await outcome in group { outcomes.append(outcome) }
+                return outcomes
+            }
+            let winners = outcomes.filter { $0.1 == nil }.map(\.0)
+            #expect(winners.count == 1)
+            #expect(outcomes.filter { $0.1 == .fenced }.count == attempts - 1)
+            let winner = try #require(winners.first)
+            let claim = try await stores[1].claim(events0, pipeline: "p")
+            #expect(claim.nextOffset == Int64(100 + winner))
+            #expect(claim.state == [row("n", "winner", "\(winner)")])
+            #expect(try await stores[0].unsentOutbox(limit: 100).map(\.id) == ["attempt-\(winner)"])
+            for store in stores { await store.close() }
         }
     }
 

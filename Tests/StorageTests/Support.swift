@@ -73,13 +73,15 @@ func withLocation(_ backend: Backend, _ body: (StoreLocation) async throws -> Vo
 /// Expects `body` to fail with a `StorageError` of `code`.
 func expectError(
     _ code: StorageError.Code, sourceLocation: SourceLocation = #_sourceLocation,
-    _ body: () async throws(StorageError) -> Void
+    _ body: () async throws -> Void
 ) async {
     do {
         try await body()
         Issue.record("expected a \(code) error, got success", sourceLocation: sourceLocation)
-    } catch {
+    } catch let error as StorageError {
         #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
+    } catch {
+        Issue.record("expected a StorageError, got \(error)", sourceLocation: sourceLocation)
     }
 }
 
