@@ -59,6 +59,7 @@ public struct EventDecoder: Sendable {
 
     // MARK: Pass 1: syntax, and where the known fields are
 
+    static func scanForBench(_ b: UnsafeRawBufferPointer, into slots: inout Slots) throws(JSONSyntaxError) { try scan(b, into: &slots) }
     private static func scan(_ b: UnsafeRawBufferPointer, into slots: inout Slots) throws(JSONSyntaxError) {
         var s = JSONScanner(b)
         if b.count >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF { s.i = 3 } // a UTF-8 byte-order mark
@@ -124,7 +125,7 @@ public struct EventDecoder: Sendable {
         let role = try symbol(s, slots.role, .role, requiredFor: type, type == .access)
         let system = try symbol(s, slots.system, .system, requiredFor: type, false)
         let purposeValue = try string(slots.purpose, .purpose, required: type.needsPurpose, type: type)
-        let categoryCount = try checkCategories(s, slots.categories, type: type)
+        let (categories, deletesAll, unknownCategory) = try self.categories(s, slots.categories, type: type)
         let recipient = try symbol(s, slots.recipient, .recipient, requiredFor: type, type == .share)
         let status = try consentStatus(s, slots.status, type: type)
         let source = try symbol(s, slots.source, .source, requiredFor: type, false)
@@ -140,12 +141,7 @@ public struct EventDecoder: Sendable {
                                   field: "purpose")
             }
         }
-        var categories: [TaxonomyNode] = []
-        var deletesAll = false
-        if categoryCount > 0 {
-            categories.reserveCapacity(categoryCount)
-            try resolveCategories(s, slots.categories, type: type, into: &categories, deletesAll: &deletesAll)
-        }
+        if let unknownCategory { throw unknownCategory }
 
         return Event(
             id: s.string(idValue), type: type, time: time, subject: s.string(subjectValue),
@@ -209,14 +205,16 @@ public struct EventDecoder: Sendable {
         return status
     }
 
-    /// Checks that `categories` is a list of strings, non-empty where the type requires it; returns its length.
-    private func checkCategories(_ s: JSONScanner, _ slot: Slot, type: EventType) throws(DecodeError) -> Int {
+    /// `categories`: checks that it is a list of strings, non-empty where the type requires it, and resolves its
+    /// keys in the same walk; an unknown key is returned, not thrown, because taxonomy checks come last.
+    private func categories(_ s: JSONScanner, _ slot: Slot, type: EventType) throws(DecodeError)
+        -> (nodes: [TaxonomyNode], deletesAll: Bool, unknown: DecodeError?) {
         let required = type.needsCategories
         switch slot.kind {
         case .array?:
             break
         case nil, .null?:
-            guard required else { return 0 }
+            guard required else { return ([], false, nil) }
             throw DecodeError(reason: .missingField,
                               message: "The field 'categories' is required for a '\(type.name)' event and is \(slot.kind == nil ? "missing" : "null").",
                               field: "categories")
@@ -224,19 +222,38 @@ public struct EventDecoder: Sendable {
             throw DecodeError(reason: .wrongType,
                               message: "The field 'categories' must be a list of strings, not \(kind.phrase).", field: "categories")
         }
+        var nodes: [TaxonomyNode] = []
+        nodes.reserveCapacity(4)
+        var deletesAll = false
+        var unknown: DecodeError?
         var count = 0
         var c = JSONScanner(s.b, at: slot.value.start + 1)
         c.skipWhitespace()
         if !c.consume(0x5D) {
             while true {
-                guard c.peek == 0x22 else {
+                guard c.peek == 0x22, let value = try? c.scanString() else {
                     let kind = (try? c.skipValue(depth: 1)) ?? .null
                     throw DecodeError(reason: .wrongType,
                                       message: "The field 'categories' must be a list of strings, but item \(count + 1) is \(kind.phrase).",
                                       field: "categories")
                 }
-                _ = try? c.scanString()
                 count += 1
+                let (node, star): (TaxonomyNode?, Bool) = c.withValue(value) { bytes in
+                    if bytes.count == 1 && bytes[0] == 0x2A { return (nil, true) }
+                    return (taxonomy.categories.node(bytes: bytes), false)
+                }
+                if let node {
+                    if !nodes.contains(node) { nodes.append(node) }
+                } else if star && type == .delete {
+                    deletesAll = true
+                } else if unknown == nil {
+                    unknown = DecodeError(
+                        reason: .unknownCategory,
+                        message: star
+                            ? "The category '*' (all data) is allowed only in a 'delete' event, not in a '\(type.name)' event."
+                            : "The category \(quoted(s, value)) is not a data category of the taxonomy.",
+                        field: "categories")
+                }
                 c.skipWhitespace()
                 guard c.consume(0x2C) else { break }
                 c.skipWhitespace()
@@ -246,37 +263,7 @@ public struct EventDecoder: Sendable {
             throw DecodeError(reason: .invalidValue,
                               message: "The field 'categories' must not be empty for a '\(type.name)' event.", field: "categories")
         }
-        return count
-    }
-
-    private func resolveCategories(_ s: JSONScanner, _ slot: Slot, type: EventType,
-                                   into nodes: inout [TaxonomyNode], deletesAll: inout Bool) throws(DecodeError) {
-        var c = JSONScanner(s.b, at: slot.value.start + 1)
-        c.skipWhitespace()
-        while c.peek == 0x22 {
-            guard let value = try? c.scanString() else { break }
-            let (node, star): (TaxonomyNode?, Bool) = c.withValue(value) { bytes in
-                if bytes.count == 1 && bytes[0] == 0x2A { return (nil, true) }
-                return (taxonomy.categories.node(bytes: bytes), false)
-            }
-            if let node {
-                if !nodes.contains(node) { nodes.append(node) }
-            } else if star {
-                guard type == .delete else {
-                    throw DecodeError(reason: .unknownCategory,
-                                      message: "The category '*' (all data) is allowed only in a 'delete' event, not in a '\(type.name)' event.",
-                                      field: "categories")
-                }
-                deletesAll = true
-            } else {
-                throw DecodeError(reason: .unknownCategory,
-                                  message: "The category \(quoted(s, value)) is not a data category of the taxonomy.",
-                                  field: "categories")
-            }
-            c.skipWhitespace()
-            guard c.consume(0x2C) else { break }
-            c.skipWhitespace()
-        }
+        return (nodes, deletesAll, unknown)
     }
 
     /// `attributes`: an object of string to string; the position of a key's first appearance, its last value.
@@ -292,6 +279,7 @@ public struct EventDecoder: Sendable {
                               field: "attributes")
         }
         var out: [Event.Attribute] = []
+        out.reserveCapacity(4)
         var c = JSONScanner(s.b, at: slot.value.start + 1)
         c.skipWhitespace()
         while c.peek == 0x22 {

@@ -102,7 +102,8 @@ struct JSONScanner {
         var escaped = false
         var ascii = true
         while true {
-            // Eight plain bytes at a time: no quote, backslash, control byte or non-ASCII byte.
+            // Eight bytes at a time until one is special: a quote, a backslash, a control byte or non-ASCII.
+            // The masks may flag bytes above a special one (borrows), never below, so the lowest flag is exact.
             while j + 8 <= n {
                 let w = b.loadUnaligned(fromByteOffset: j, as: UInt64.self)
                 let high: UInt64 = 0x8080_8080_8080_8080
@@ -111,7 +112,10 @@ struct JSONScanner {
                 let s = w ^ 0x5C5C_5C5C_5C5C_5C5C
                 let special = (w | ((w &- 0x2020_2020_2020_2020) & ~w)
                     | ((q &- ones) & ~q) | ((s &- ones) & ~s)) & high
-                if special != 0 { break }
+                if special != 0 {
+                    j += (special.littleEndian.trailingZeroBitCount) >> 3
+                    break
+                }
                 j += 8
             }
             guard j < n else { throw fail("unterminated string", at: start - 1) }
