@@ -291,7 +291,7 @@ public struct EventDecoder: Sendable {
             guard c.peek == 0x22, let value = try? c.scanString() else {
                 let kind = (try? c.skipValue(depth: 1)) ?? .null
                 throw DecodeError(reason: .wrongType,
-                                  message: "The attribute '\(EventDecoder.shorten(key))' must be a string, not \(kind.phrase).",
+                                  message: "The attribute '\(EventDecoder.shorten(key))' in the field 'attributes' must be a string, not \(kind.phrase).",
                                   field: "attributes." + key)
             }
             let attribute = Event.Attribute(key: key, value: c.string(value))
