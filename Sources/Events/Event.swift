@@ -55,6 +55,7 @@ public struct Event: Sendable {
         public init(key: String, value: String) { self.key = key; self.value = value }
     }
 
+    @inline(__always)
     public init(
         id: String, type: EventType, time: Timestamp, subject: String,
         actor: Symbol? = nil, role: Symbol? = nil, system: Symbol? = nil, purpose: TaxonomyNode? = nil,

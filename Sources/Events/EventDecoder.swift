@@ -49,10 +49,10 @@ public struct EventDecoder: Sendable {
             try EventDecoder.scan(b, into: &slots)
         } catch {
             if error.notAnObject {
-                throw DecodeError(reason: .invalidJSON, message: "The event is not a JSON object: \(error.problem).")
+                throw DecodeError(reason: .invalidJSON, message: "The event is not a JSON object: \(error.message).")
             }
             throw DecodeError(reason: .invalidJSON,
-                              message: "The event is not valid JSON: \(error.problem) at byte \(error.offset).")
+                              message: "The event is not valid JSON: \(error.message) at byte \(error.offset).")
         }
         return try validate(JSONScanner(b), slots)
     }
@@ -65,7 +65,7 @@ public struct EventDecoder: Sendable {
         if b.count >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF { s.i = 3 } // a UTF-8 byte-order mark
         s.skipWhitespace()
         guard s.peek == 0x7B else {
-            var e = s.fail(s.atEnd ? "the input is empty" : "it starts with \(JSONScanner.describe(byte: b[s.i]))")
+            var e = s.atEnd ? s.fail("the input is empty") : s.fail("it starts with %b", byte: b[s.i])
             e.notAnObject = true
             throw e
         }
@@ -96,7 +96,7 @@ public struct EventDecoder: Sendable {
             }
         }
         s.skipWhitespace()
-        guard s.atEnd else { throw s.fail("unexpected \(JSONScanner.describe(byte: b[s.i])) after the object") }
+        guard s.atEnd else { throw s.fail("unexpected %b after the object", byte: b[s.i]) }
     }
 
     // MARK: Pass 2: validation in the documented order
@@ -143,11 +143,24 @@ public struct EventDecoder: Sendable {
         }
         if let unknownCategory { throw unknownCategory }
 
+        var actorSymbol: Symbol?, roleSymbol: Symbol?, systemSymbol: Symbol?, recipientSymbol: Symbol?
+        var sourceSymbol: Symbol?
+        if actor?.escaped != true && role?.escaped != true && system?.escaped != true && recipient?.escaped != true
+            && source?.escaped != true {
+            SymbolTable.shared.intern(actor.map(s.raw), role.map(s.raw), system.map(s.raw), recipient.map(s.raw),
+                                      source.map(s.raw), into: &actorSymbol, &roleSymbol, &systemSymbol,
+                                      &recipientSymbol, &sourceSymbol)
+        } else {
+            actorSymbol = actor.map { intern(s, $0) }
+            roleSymbol = role.map { intern(s, $0) }
+            systemSymbol = system.map { intern(s, $0) }
+            recipientSymbol = recipient.map { intern(s, $0) }
+            sourceSymbol = source.map { intern(s, $0) }
+        }
         return Event(
             id: s.string(idValue), type: type, time: time, subject: s.string(subjectValue),
-            actor: actor.map { intern(s, $0) }, role: role.map { intern(s, $0) }, system: system.map { intern(s, $0) },
-            purpose: purpose, categories: categories, deletesAll: deletesAll,
-            recipient: recipient.map { intern(s, $0) }, status: status, source: source.map { intern(s, $0) },
+            actor: actorSymbol, role: roleSymbol, system: systemSymbol, purpose: purpose, categories: categories,
+            deletesAll: deletesAll, recipient: recipientSymbol, status: status, source: sourceSymbol,
             attributes: attributes
         )
     }
@@ -330,9 +343,24 @@ private func scalarCount(_ p: UnsafeRawBufferPointer) -> Int {
 private func equals(_ p: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
     let n = literal.utf8CodeUnitCount
     guard p.count == n else { return false }
-    let q = literal.utf8Start
-    for k in 0..<n where p[k] != q[k] { return false }
-    return true
+    let q = UnsafeRawPointer(literal.utf8Start)
+    // Two overlapping loads cover 2…16 bytes without a loop or reading past either end.
+    switch n {
+    case 0: return true
+    case 1: return p[0] == q.load(as: UInt8.self)
+    case 2, 3:
+        return p.loadUnaligned(as: UInt16.self) == q.loadUnaligned(as: UInt16.self)
+            && p.loadUnaligned(fromByteOffset: n - 2, as: UInt16.self) == q.loadUnaligned(fromByteOffset: n - 2, as: UInt16.self)
+    case 4...7:
+        return p.loadUnaligned(as: UInt32.self) == q.loadUnaligned(as: UInt32.self)
+            && p.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self) == q.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
+    case 8...16:
+        return p.loadUnaligned(as: UInt64.self) == q.loadUnaligned(as: UInt64.self)
+            && p.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) == q.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+    default:
+        for k in 0..<n where p[k] != q.load(fromByteOffset: k, as: UInt8.self) { return false }
+        return true
+    }
 }
 
 extension JSONScanner {
@@ -417,22 +445,20 @@ struct Slots {
     var purpose = Slot(), categories = Slot(), recipient = Slot(), status = Slot(), source = Slot(), attributes = Slot()
 
     mutating func set(_ field: Field, _ newValue: Slot) {
-        do {
-            switch field {
-            case .id: id = newValue
-            case .type: type = newValue
-            case .time: time = newValue
-            case .subject: subject = newValue
-            case .actor: actor = newValue
-            case .role: role = newValue
-            case .system: system = newValue
-            case .purpose: purpose = newValue
-            case .categories: categories = newValue
-            case .recipient: recipient = newValue
-            case .status: status = newValue
-            case .source: source = newValue
-            case .attributes: attributes = newValue
-            }
+        switch field {
+        case .id: id = newValue
+        case .type: type = newValue
+        case .time: time = newValue
+        case .subject: subject = newValue
+        case .actor: actor = newValue
+        case .role: role = newValue
+        case .system: system = newValue
+        case .purpose: purpose = newValue
+        case .categories: categories = newValue
+        case .recipient: recipient = newValue
+        case .status: status = newValue
+        case .source: source = newValue
+        case .attributes: attributes = newValue
         }
     }
 }
