@@ -46,7 +46,7 @@ public struct EventDecoder: Sendable {
     public func decodeEvent(_ b: UnsafeRawBufferPointer) throws(DecodeError) -> Event {
         var slots = Slots()
         do throws(JSONSyntaxError) {
-            try EventDecoder.scan(b, into: &slots)
+            try scan(b, into: &slots)
         } catch {
             if error.notAnObject {
                 throw DecodeError(reason: .invalidJSON, message: "The event is not a JSON object: \(error.message).")
@@ -59,8 +59,7 @@ public struct EventDecoder: Sendable {
 
     // MARK: Pass 1: syntax, and where the known fields are
 
-    static func scanForBench(_ b: UnsafeRawBufferPointer, into slots: inout Slots) throws(JSONSyntaxError) { try scan(b, into: &slots) }
-    private static func scan(_ b: UnsafeRawBufferPointer, into slots: inout Slots) throws(JSONSyntaxError) {
+    private func scan(_ b: UnsafeRawBufferPointer, into slots: inout Slots) throws(JSONSyntaxError) {
         var s = JSONScanner(b)
         if b.count >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF { s.i = 3 } // a UTF-8 byte-order mark
         s.skipWhitespace()
@@ -82,6 +81,12 @@ public struct EventDecoder: Sendable {
                     let start = s.i
                     if s.peek == 0x22 {
                         slots.set(field, Slot(kind: .string, value: try s.scanString()))
+                    } else if field == .categories && s.peek == 0x5B {
+                        slots.categoryList = try captureCategories(&s)
+                        slots.set(field, Slot(kind: .array))
+                    } else if field == .attributes && s.peek == 0x7B {
+                        slots.attributeList = try captureAttributes(&s)
+                        slots.set(field, Slot(kind: .object))
                     } else {
                         let kind = try s.skipValue(depth: 1)
                         slots.set(field, Slot(kind: kind, value: JSONString(start: start, end: s.i, escaped: false, ascii: true)))
@@ -125,11 +130,11 @@ public struct EventDecoder: Sendable {
         let role = try symbol(s, slots.role, .role, requiredFor: type, type == .access)
         let system = try symbol(s, slots.system, .system, requiredFor: type, false)
         let purposeValue = try string(slots.purpose, .purpose, required: type.needsPurpose, type: type)
-        let (categories, deletesAll, unknownCategory) = try self.categories(s, slots.categories, type: type)
+        let (categories, deletesAll, unknownCategory) = try self.categories(s, slots, type: type)
         let recipient = try symbol(s, slots.recipient, .recipient, requiredFor: type, type == .share)
         let status = try consentStatus(s, slots.status, type: type)
         let source = try symbol(s, slots.source, .source, requiredFor: type, false)
-        let attributes = try self.attributes(s, slots.attributes)
+        let attributes = try self.attributes(slots)
 
         // 6. Taxonomy.
         var purpose: TaxonomyNode?
@@ -218,10 +223,105 @@ public struct EventDecoder: Sendable {
         return status
     }
 
-    /// `categories`: checks that it is a list of strings, non-empty where the type requires it, and resolves its
-    /// keys in the same walk; an unknown key is returned, not thrown, because taxonomy checks come last.
-    private func categories(_ s: JSONScanner, _ slot: Slot, type: EventType) throws(DecodeError)
+    /// `categories` as found by the syntax pass, resolved against the taxonomy but not yet judged: whether an
+    /// item is an error depends on the event type, and reasons are reported in a fixed order after the whole scan.
+    struct CategoryList {
+        var nodes: [TaxonomyNode] = []
+        var count = 0
+        /// Index of the first `"*"`, of the first key not in the taxonomy, of the first item not a string; -1: none.
+        var firstStar = -1, firstUnknown = -1, firstWrong = -1
+        var unknownValue = JSONString(start: 0, end: 0, escaped: false, ascii: true)
+        var wrongKind = JSONKind.null
+    }
+
+    /// `attributes` as found by the syntax pass: the pairs, or the first key whose value is not a string.
+    struct AttributeList {
+        var pairs: [Event.Attribute] = []
+        var wrongKey: String?
+        var wrongKind = JSONKind.null
+    }
+
+    /// Scans the list at `[` (depth 2), checking its syntax and resolving its strings as category keys.
+    private func captureCategories(_ s: inout JSONScanner) throws(JSONSyntaxError) -> CategoryList {
+        var list = CategoryList()
+        s.i += 1
+        s.skipWhitespace()
+        if s.consume(0x5D) { return list }
+        list.nodes.reserveCapacity(4)
+        while true {
+            let index = list.count
+            list.count += 1
+            if s.peek == 0x22 {
+                let value = try s.scanString()
+                let (node, star): (TaxonomyNode?, Bool) = s.withValue(value) { bytes in
+                    if bytes.count == 1 && bytes[0] == 0x2A { return (nil, true) }
+                    return (taxonomy.categories.node(bytes: bytes), false)
+                }
+                if let node {
+                    if !list.nodes.contains(node) { list.nodes.append(node) }
+                } else if star {
+                    if list.firstStar < 0 { list.firstStar = index }
+                } else if list.firstUnknown < 0 {
+                    list.firstUnknown = index
+                    list.unknownValue = value
+                }
+            } else {
+                let kind = try s.skipValue(depth: 2)
+                if list.firstWrong < 0 {
+                    list.firstWrong = index
+                    list.wrongKind = kind
+                }
+            }
+            s.skipWhitespace()
+            if s.consume(0x2C) { s.skipWhitespace(); continue }
+            if s.consume(0x5D) { return list }
+            throw s.unexpected("',' or ']'")
+        }
+    }
+
+    /// Scans the object at `{` (depth 2), checking its syntax and collecting string pairs (the position of a
+    /// key's first appearance, its last value); stops collecting at the first value that is not a string.
+    private func captureAttributes(_ s: inout JSONScanner) throws(JSONSyntaxError) -> AttributeList {
+        var list = AttributeList()
+        s.i += 1
+        s.skipWhitespace()
+        if s.consume(0x7D) { return list }
+        list.pairs.reserveCapacity(4)
+        while true {
+            guard s.peek == 0x22 else { throw s.unexpected("a string key") }
+            let key = try s.scanString()
+            s.skipWhitespace()
+            guard s.consume(0x3A) else { throw s.unexpected("':'") }
+            s.skipWhitespace()
+            if s.peek == 0x22 {
+                let value = try s.scanString()
+                if list.wrongKey == nil {
+                    let attribute = Event.Attribute(key: s.string(key), value: s.string(value))
+                    if let k = list.pairs.firstIndex(where: { $0.key == attribute.key }) {
+                        list.pairs[k] = attribute
+                    } else {
+                        list.pairs.append(attribute)
+                    }
+                }
+            } else {
+                let kind = try s.skipValue(depth: 2)
+                if list.wrongKey == nil {
+                    list.wrongKey = s.string(key)
+                    list.wrongKind = kind
+                }
+            }
+            s.skipWhitespace()
+            if s.consume(0x2C) { s.skipWhitespace(); continue }
+            if s.consume(0x7D) { return list }
+            throw s.unexpected("',' or '}'")
+        }
+    }
+
+    /// `categories`: a list of strings, non-empty where the type requires it. An unknown key is returned, not
+    /// thrown, because taxonomy checks come last.
+    private func categories(_ s: JSONScanner, _ slots: Slots, type: EventType) throws(DecodeError)
         -> (nodes: [TaxonomyNode], deletesAll: Bool, unknown: DecodeError?) {
+        let slot = slots.categories
         let required = type.needsCategories
         switch slot.kind {
         case .array?:
@@ -235,53 +335,35 @@ public struct EventDecoder: Sendable {
             throw DecodeError(reason: .wrongType,
                               message: "The field 'categories' must be a list of strings, not \(kind.phrase).", field: "categories")
         }
-        var nodes: [TaxonomyNode] = []
-        nodes.reserveCapacity(4)
-        var deletesAll = false
-        var unknown: DecodeError?
-        var count = 0
-        var c = JSONScanner(s.b, at: slot.value.start + 1)
-        c.skipWhitespace()
-        if !c.consume(0x5D) {
-            while true {
-                guard c.peek == 0x22, let value = try? c.scanString() else {
-                    let kind = (try? c.skipValue(depth: 1)) ?? .null
-                    throw DecodeError(reason: .wrongType,
-                                      message: "The field 'categories' must be a list of strings, but item \(count + 1) is \(kind.phrase).",
-                                      field: "categories")
-                }
-                count += 1
-                let (node, star): (TaxonomyNode?, Bool) = c.withValue(value) { bytes in
-                    if bytes.count == 1 && bytes[0] == 0x2A { return (nil, true) }
-                    return (taxonomy.categories.node(bytes: bytes), false)
-                }
-                if let node {
-                    if !nodes.contains(node) { nodes.append(node) }
-                } else if star && type == .delete {
-                    deletesAll = true
-                } else if unknown == nil {
-                    unknown = DecodeError(
-                        reason: .unknownCategory,
-                        message: star
-                            ? "The category '*' (all data) is allowed only in a 'delete' event, not in a '\(type.name)' event."
-                            : "The category \(quoted(s, value)) is not a data category of the taxonomy.",
-                        field: "categories")
-                }
-                c.skipWhitespace()
-                guard c.consume(0x2C) else { break }
-                c.skipWhitespace()
-            }
+        let list = slots.categoryList
+        if list.firstWrong >= 0 {
+            throw DecodeError(reason: .wrongType,
+                              message: "The field 'categories' must be a list of strings, but item \(list.firstWrong + 1) is \(list.wrongKind.phrase).",
+                              field: "categories")
         }
-        if count == 0 && required {
+        if list.count == 0 && required {
             throw DecodeError(reason: .invalidValue,
                               message: "The field 'categories' must not be empty for a '\(type.name)' event.", field: "categories")
         }
-        return (nodes, deletesAll, unknown)
+        let starIsError = list.firstStar >= 0 && type != .delete
+        var unknown: DecodeError?
+        if starIsError && (list.firstUnknown < 0 || list.firstStar < list.firstUnknown) {
+            unknown = DecodeError(
+                reason: .unknownCategory,
+                message: "The category '*' (all data) is allowed only in a 'delete' event, not in a '\(type.name)' event.",
+                field: "categories")
+        } else if list.firstUnknown >= 0 {
+            unknown = DecodeError(
+                reason: .unknownCategory,
+                message: "The category \(quoted(s, list.unknownValue)) is not a data category of the taxonomy.",
+                field: "categories")
+        }
+        return (list.nodes, list.firstStar >= 0 && type == .delete, unknown)
     }
 
-    /// `attributes`: an object of string to string; the position of a key's first appearance, its last value.
-    private func attributes(_ s: JSONScanner, _ slot: Slot) throws(DecodeError) -> [Event.Attribute] {
-        switch slot.kind {
+    /// `attributes`: an object of string to string.
+    private func attributes(_ slots: Slots) throws(DecodeError) -> [Event.Attribute] {
+        switch slots.attributes.kind {
         case .object?:
             break
         case nil, .null?:
@@ -291,29 +373,13 @@ public struct EventDecoder: Sendable {
                               message: "The field 'attributes' must be an object of strings, not \(kind.phrase).",
                               field: "attributes")
         }
-        var out: [Event.Attribute] = []
-        out.reserveCapacity(4)
-        var c = JSONScanner(s.b, at: slot.value.start + 1)
-        c.skipWhitespace()
-        while c.peek == 0x22 {
-            guard let keyValue = try? c.scanString() else { break }
-            c.skipWhitespace()
-            _ = c.consume(0x3A)
-            c.skipWhitespace()
-            let key = c.string(keyValue)
-            guard c.peek == 0x22, let value = try? c.scanString() else {
-                let kind = (try? c.skipValue(depth: 1)) ?? .null
-                throw DecodeError(reason: .wrongType,
-                                  message: "The attribute '\(EventDecoder.shorten(key))' in the field 'attributes' must be a string, not \(kind.phrase).",
-                                  field: "attributes." + key)
-            }
-            let attribute = Event.Attribute(key: key, value: c.string(value))
-            if let k = out.firstIndex(where: { $0.key == key }) { out[k] = attribute } else { out.append(attribute) }
-            c.skipWhitespace()
-            guard c.consume(0x2C) else { break }
-            c.skipWhitespace()
+        let list = slots.attributeList
+        if let key = list.wrongKey {
+            throw DecodeError(reason: .wrongType,
+                              message: "The attribute '\(EventDecoder.shorten(key))' in the field 'attributes' must be a string, not \(list.wrongKind.phrase).",
+                              field: "attributes." + key)
         }
-        return out
+        return list.pairs
     }
 
     // MARK: Message helpers
@@ -443,6 +509,9 @@ struct Slot {
 struct Slots {
     var id = Slot(), type = Slot(), time = Slot(), subject = Slot(), actor = Slot(), role = Slot(), system = Slot()
     var purpose = Slot(), categories = Slot(), recipient = Slot(), status = Slot(), source = Slot(), attributes = Slot()
+    /// What the syntax pass found in `categories` and `attributes` when they were a list and an object.
+    var categoryList = EventDecoder.CategoryList()
+    var attributeList = EventDecoder.AttributeList()
 
     mutating func set(_ field: Field, _ newValue: Slot) {
         switch field {
