@@ -86,6 +86,7 @@ struct JSONScanner {
     @inline(__always)
     mutating func skipWhitespace() {
         let n = b.count
+        if i < n && b[i] > 0x20 { return } // the usual case: no whitespace at all
         while i < n {
             let c = b[i]
             guard c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 else { return }
