@@ -351,6 +351,18 @@ struct JSONScanner {
 
     /// Skips an object at `{` or an array at `[`; `depth` is its own depth.
     mutating func skipContainer(depth: Int, object: Bool) throws(JSONSyntaxError) {
+        try walkContainer(object: object, depth: depth) { (s: inout JSONScanner, _: JSONString) throws(JSONSyntaxError) in
+            _ = try s.skipValue(depth: depth)
+        }
+    }
+
+    /// Walks the object at `{` (`object`) or the array at `[` at `b[i]`, checking its syntax, and calls `element`
+    /// at each value (for an object with its key, after the `:`); `element` must consume the value. `depth` is the
+    /// container's own depth.
+    @inline(__always)
+    mutating func walkContainer(
+        object: Bool, depth: Int, _ element: (inout JSONScanner, JSONString) throws(JSONSyntaxError) -> Void
+    ) throws(JSONSyntaxError) {
         guard depth <= JSONScanner.maxDepth else {
             throw fail("nesting deeper than 64 levels") // JSONScanner.maxDepth
         }
@@ -359,14 +371,15 @@ struct JSONScanner {
         skipWhitespace()
         if consume(close) { return }
         while true {
+            var key = JSONString(start: i, end: i, escaped: false, ascii: true)
             if object {
                 guard peek == 0x22 else { throw unexpected("a string key") }
-                _ = try scanString()
+                key = try scanString()
                 skipWhitespace()
                 guard consume(0x3A) else { throw unexpected("':'") }
                 skipWhitespace()
             }
-            _ = try skipValue(depth: depth)
+            try element(&self, key)
             skipWhitespace()
             if consume(0x2C) { skipWhitespace(); continue }
             if consume(close) { return }
