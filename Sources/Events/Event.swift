@@ -40,7 +40,8 @@ public struct Event: Sendable {
     public var role: Symbol?
     public var system: Symbol?
     public var purpose: TaxonomyNode?
-    /// Data categories; empty for types that carry none. A `delete` listing `"*"` has `deletesAll` set instead.
+    /// Data categories, each once, in the order first listed; empty for types that carry none. A `delete` listing
+    /// `"*"` has `deletesAll` set (any other keys it lists stay here).
     public var categories: [TaxonomyNode]
     public var deletesAll: Bool
     public var recipient: Symbol?
