@@ -337,4 +337,20 @@ struct SymbolTests {
         for r in ids { #expect(r == ids[0]) }
         #expect(Set(ids[0]).count == 50)
     }
+
+    @Test("the byte map grows, finds every key, replaces values and misses absent keys")
+    func byteMap() {
+        var map = ByteMap()
+        let keys = (0..<10_000).map { Array("key-\($0)-\(String(repeating: "x", count: $0 % 23))".utf8) }
+        for (i, k) in keys.enumerated() { k.withUnsafeBytes { map.insert($0, value: Int32(i)) } }
+        #expect(map.count == keys.count)
+        for (i, k) in keys.enumerated() { #expect(k.withUnsafeBytes { map.find($0) } == Int32(i)) }
+        keys[7].withUnsafeBytes { map.insert($0, value: 99_999) }
+        #expect(map.count == keys.count)
+        #expect(keys[7].withUnsafeBytes { map.find($0) } == 99_999)
+        #expect(Array("absent".utf8).withUnsafeBytes { map.find($0) } == nil)
+        #expect([UInt8]().withUnsafeBytes { map.find($0) } == nil)
+        [UInt8]().withUnsafeBytes { map.insert($0, value: 5) }
+        #expect([UInt8]().withUnsafeBytes { map.find($0) } == 5)
+    }
 }
