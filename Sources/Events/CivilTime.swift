@@ -139,15 +139,14 @@ public enum RFC3339 {
         if b[i] == 46 {
             i += 1
             let start = i
-            var scale: Int64 = 100_000
             while i < n {
                 let d = b[i] &- 48
                 guard d < 10 else { break }
-                micros += Int64(d) * scale
-                scale /= 10
+                if i - start < 6 { micros = micros * 10 + Int64(d) } // digits past microseconds are dropped
                 i += 1
             }
             guard i > start else { return nil }
+            for _ in min(i - start, 6)..<6 { micros *= 10 }
         }
         guard i < n else { return nil }
         var offsetSeconds: Int64 = 0
