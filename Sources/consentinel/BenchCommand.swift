@@ -25,7 +25,7 @@ struct BenchDecode: ParsableCommand {
     var seed: UInt64 = 42
 
     @Option(help: "Timed rounds of each decoder, alternating; the best of each counts.")
-    var rounds = 5
+    var rounds = 7
 
     @Flag(help: "Time EventDecoder only (for profiling).")
     var fastOnly = false
