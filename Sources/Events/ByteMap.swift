@@ -88,6 +88,9 @@ struct ByteMap: Sendable {
             }
             i += 8
         }
+        if i < n && n >= 8 {
+            return a.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+        }
         while i < n {
             if a[i] != b[i] { return false }
             i += 1
@@ -108,11 +111,16 @@ struct ByteMap: Sendable {
         }
         if i < n {
             var w: UInt64 = 0
-            var shift: UInt64 = 0
-            while i < n {
-                w |= UInt64(p[i]) << shift
-                shift += 8
-                i += 1
+            if n >= 8 {
+                // The last eight bytes, overlapping bytes already mixed in.
+                w = p.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+            } else {
+                var shift: UInt64 = 0
+                while i < n {
+                    w |= UInt64(p[i]) << shift
+                    shift += 8
+                    i += 1
+                }
             }
             h = (h ^ w) &* 0xC4CE_B9FE_1A85_EC53
         }

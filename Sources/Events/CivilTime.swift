@@ -112,37 +112,41 @@ private func pad(_ value: Int64, _ width: Int) -> String {
 }
 
 /// The RFC 3339 date-time grammar on raw bytes, shared by the event decoder and the command line.
+///
+/// `YYYY-MM-DD` `T`|`t`|space `hh:mm:ss` [`.` fraction] `Z`|`z`|`±hh:mm`. Dates are checked against the calendar
+/// (no February 30, leap years as Gregorian); `23:59:60` (a leap second) is rejected; a fraction longer than six
+/// digits is truncated to microseconds.
 public enum RFC3339 {
     public static func parse(_ b: UnsafeRawBufferPointer) -> Timestamp? {
         let n = b.count
         guard n >= 20 else { return nil }
-        @inline(__always) func digit(_ i: Int) -> Int64? {
-            let c = b[i]
-            return c >= 48 && c <= 57 ? Int64(c - 48) : nil
+        // Two ASCII digits as a number, or a negative value when either byte is not a digit.
+        @inline(__always) func two(_ i: Int) -> Int64 {
+            let hi = b[i] &- 48, lo = b[i + 1] &- 48
+            return hi < 10 && lo < 10 ? Int64(hi) * 10 + Int64(lo) : -1
         }
-        @inline(__always) func number(_ i: Int, _ len: Int) -> Int64? {
-            var v: Int64 = 0
-            for k in i..<(i + len) { guard let d = digit(k) else { return nil }; v = v * 10 + d }
-            return v
-        }
-        guard let year = number(0, 4), b[4] == 45, let month = number(5, 2), b[7] == 45, let day = number(8, 2),
-              b[10] == 84 || b[10] == 116 || b[10] == 32,
-              let hour = number(11, 2), b[13] == 58, let minute = number(14, 2), b[16] == 58, let second = number(17, 2)
+        let century = two(0), yy = two(2), month = two(5), day = two(8)
+        let hour = two(11), minute = two(14), second = two(17)
+        guard century >= 0, yy >= 0, month >= 1, month <= 12, day >= 1, hour >= 0, hour <= 23,
+              minute >= 0, minute <= 59, second >= 0, second <= 59,
+              b[4] == 45, b[7] == 45, b[13] == 58, b[16] == 58,
+              b[10] == 84 || b[10] == 116 || b[10] == 32
         else { return nil }
-        guard (1...12).contains(month), day >= 1, day <= CivilTime.daysIn(month: month, year: year),
-              hour <= 23, minute <= 59, second <= 59 else { return nil }
+        let year = century * 100 + yy
+        guard day <= CivilTime.daysIn(month: month, year: year) else { return nil }
         var i = 19
         var micros: Int64 = 0
-        if i < n, b[i] == 46 {
+        if b[i] == 46 {
             i += 1
             let start = i
-            var scale: Int64 = 100_000
-            while i < n, let d = digit(i) {
-                micros += d * scale
-                scale /= 10
+            while i < n {
+                let d = b[i] &- 48
+                guard d < 10 else { break }
+                if i - start < 6 { micros = micros * 10 + Int64(d) } // digits past microseconds are dropped
                 i += 1
             }
             guard i > start else { return nil }
+            for _ in min(i - start, 6)..<6 { micros *= 10 }
         }
         guard i < n else { return nil }
         var offsetSeconds: Int64 = 0
@@ -150,8 +154,9 @@ public enum RFC3339 {
         case 90, 122:
             i += 1
         case 43, 45:
-            guard i + 6 == n, let oh = number(i + 1, 2), b[i + 3] == 58, let om = number(i + 4, 2), oh <= 23, om <= 59
-            else { return nil }
+            guard i + 6 == n, b[i + 3] == 58 else { return nil }
+            let oh = two(i + 1), om = two(i + 4)
+            guard oh >= 0, oh <= 23, om >= 0, om <= 59 else { return nil }
             offsetSeconds = (oh * 3600 + om * 60) * (b[i] == 45 ? -1 : 1)
             i += 6
         default:

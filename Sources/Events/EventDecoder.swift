@@ -46,28 +46,30 @@ public struct EventDecoder: Sendable {
     public func decodeEvent(_ b: UnsafeRawBufferPointer) throws(DecodeError) -> Event {
         var slots = Slots()
         do throws(JSONSyntaxError) {
-            try EventDecoder.scan(b, into: &slots)
+            try scan(b, into: &slots)
         } catch {
             if error.notAnObject {
-                throw DecodeError(reason: .invalidJSON, message: "The event is not a JSON object: \(error.problem).")
+                throw DecodeError(reason: .invalidJSON, message: "The event is not a JSON object: \(error.message).")
             }
             throw DecodeError(reason: .invalidJSON,
-                              message: "The event is not valid JSON: \(error.problem) at byte \(error.offset).")
+                              message: "The event is not valid JSON: \(error.message) at byte \(error.offset).")
         }
         return try validate(JSONScanner(b), slots)
     }
 
     // MARK: Pass 1: syntax, and where the known fields are
 
-    private static func scan(_ b: UnsafeRawBufferPointer, into slots: inout Slots) throws(JSONSyntaxError) {
+    private func scan(_ b: UnsafeRawBufferPointer, into slots: inout Slots) throws(JSONSyntaxError) {
         var s = JSONScanner(b)
         if b.count >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF { s.i = 3 } // a UTF-8 byte-order mark
         s.skipWhitespace()
         guard s.peek == 0x7B else {
-            var e = s.fail(s.atEnd ? "the input is empty" : "it starts with \(JSONScanner.describe(byte: b[s.i]))")
+            var e = s.atEnd ? s.fail("the input is empty") : s.fail("it starts with %b", byte: b[s.i])
             e.notAnObject = true
             throw e
         }
+        // The top-level members by hand rather than through `walkContainer`: this loop is the hottest code of
+        // the decoder, and the closure costs it about 8% more instructions.
         s.i += 1
         s.skipWhitespace()
         if !s.consume(0x7D) {
@@ -77,17 +79,7 @@ public struct EventDecoder: Sendable {
                 s.skipWhitespace()
                 guard s.consume(0x3A) else { throw s.unexpected("':'") }
                 s.skipWhitespace()
-                if let field = key.escaped ? s.withValue(key, Field.init(bytes:)) : Field(bytes: s.raw(key)) {
-                    let start = s.i
-                    if s.peek == 0x22 {
-                        slots.set(field, Slot(kind: .string, value: try s.scanString()))
-                    } else {
-                        let kind = try s.skipValue(depth: 1)
-                        slots.set(field, Slot(kind: kind, value: JSONString(start: start, end: s.i, escaped: false, ascii: true)))
-                    }
-                } else {
-                    _ = try s.skipValue(depth: 1)
-                }
+                try member(&s, key, &slots)
                 s.skipWhitespace()
                 if s.consume(0x2C) { s.skipWhitespace(); continue }
                 if s.consume(0x7D) { break }
@@ -95,7 +87,29 @@ public struct EventDecoder: Sendable {
             }
         }
         s.skipWhitespace()
-        guard s.atEnd else { throw s.fail("unexpected \(JSONScanner.describe(byte: b[s.i])) after the object") }
+        guard s.atEnd else { throw s.fail("unexpected %b after the object", byte: b[s.i]) }
+    }
+
+    /// One member of the event object: remembers where a known field's value is, skips an unknown one.
+    @inline(__always)
+    private func member(_ s: inout JSONScanner, _ key: JSONString, _ slots: inout Slots) throws(JSONSyntaxError) {
+        guard let field = key.escaped ? s.withValue(key, Field.init(bytes:)) : Field(bytes: s.raw(key)) else {
+            _ = try s.skipValue(depth: 1)
+            return
+        }
+        let start = s.i
+        if s.peek == 0x22 {
+            slots.set(field, Slot(kind: .string, value: try s.scanString()))
+        } else if field == .categories && s.peek == 0x5B {
+            slots.categoryList = try captureCategories(&s)
+            slots.set(field, Slot(kind: .array))
+        } else if field == .attributes && s.peek == 0x7B {
+            slots.attributeList = try captureAttributes(&s)
+            slots.set(field, Slot(kind: .object))
+        } else {
+            let kind = try s.skipValue(depth: 1)
+            slots.set(field, Slot(kind: kind, value: JSONString(start: start, end: s.i, escaped: false, ascii: true)))
+        }
     }
 
     // MARK: Pass 2: validation in the documented order
@@ -124,11 +138,11 @@ public struct EventDecoder: Sendable {
         let role = try symbol(s, slots.role, .role, requiredFor: type, type == .access)
         let system = try symbol(s, slots.system, .system, requiredFor: type, false)
         let purposeValue = try string(slots.purpose, .purpose, required: type.needsPurpose, type: type)
-        let categoryCount = try checkCategories(s, slots.categories, type: type)
+        let (categories, deletesAll, unknownCategory) = try self.categories(s, slots, type: type)
         let recipient = try symbol(s, slots.recipient, .recipient, requiredFor: type, type == .share)
         let status = try consentStatus(s, slots.status, type: type)
         let source = try symbol(s, slots.source, .source, requiredFor: type, false)
-        let attributes = try self.attributes(s, slots.attributes)
+        let attributes = try self.attributes(slots)
 
         // 6. Taxonomy.
         var purpose: TaxonomyNode?
@@ -140,18 +154,26 @@ public struct EventDecoder: Sendable {
                                   field: "purpose")
             }
         }
-        var categories: [TaxonomyNode] = []
-        var deletesAll = false
-        if categoryCount > 0 {
-            categories.reserveCapacity(categoryCount)
-            try resolveCategories(s, slots.categories, type: type, into: &categories, deletesAll: &deletesAll)
-        }
+        if let unknownCategory { throw unknownCategory }
 
+        var actorSymbol: Symbol?, roleSymbol: Symbol?, systemSymbol: Symbol?, recipientSymbol: Symbol?
+        var sourceSymbol: Symbol?
+        if actor?.escaped != true && role?.escaped != true && system?.escaped != true && recipient?.escaped != true
+            && source?.escaped != true {
+            SymbolTable.shared.intern(actor.map(s.raw), role.map(s.raw), system.map(s.raw), recipient.map(s.raw),
+                                      source.map(s.raw), into: &actorSymbol, &roleSymbol, &systemSymbol,
+                                      &recipientSymbol, &sourceSymbol)
+        } else {
+            actorSymbol = actor.map { intern(s, $0) }
+            roleSymbol = role.map { intern(s, $0) }
+            systemSymbol = system.map { intern(s, $0) }
+            recipientSymbol = recipient.map { intern(s, $0) }
+            sourceSymbol = source.map { intern(s, $0) }
+        }
         return Event(
             id: s.string(idValue), type: type, time: time, subject: s.string(subjectValue),
-            actor: actor.map { intern(s, $0) }, role: role.map { intern(s, $0) }, system: system.map { intern(s, $0) },
-            purpose: purpose, categories: categories, deletesAll: deletesAll,
-            recipient: recipient.map { intern(s, $0) }, status: status, source: source.map { intern(s, $0) },
+            actor: actorSymbol, role: roleSymbol, system: systemSymbol, purpose: purpose, categories: categories,
+            deletesAll: deletesAll, recipient: recipientSymbol, status: status, source: sourceSymbol,
             attributes: attributes
         )
     }
@@ -209,14 +231,86 @@ public struct EventDecoder: Sendable {
         return status
     }
 
-    /// Checks that `categories` is a list of strings, non-empty where the type requires it; returns its length.
-    private func checkCategories(_ s: JSONScanner, _ slot: Slot, type: EventType) throws(DecodeError) -> Int {
+    /// `categories` as found by the syntax pass, resolved against the taxonomy but not yet judged: whether an
+    /// item is an error depends on the event type, and reasons are reported in a fixed order after the whole scan.
+    struct CategoryList {
+        var nodes: [TaxonomyNode] = []
+        var count = 0
+        /// Index of the first `"*"`, of the first key not in the taxonomy, of the first item not a string; -1: none.
+        var firstStar = -1, firstUnknown = -1, firstWrong = -1
+        var unknownValue = JSONString(start: 0, end: 0, escaped: false, ascii: true)
+        var wrongKind = JSONKind.null
+    }
+
+    /// `attributes` as found by the syntax pass: the pairs, or the first key whose value is not a string.
+    struct AttributeList {
+        var pairs: [Event.Attribute] = []
+        var wrongKey: String?
+        var wrongKind = JSONKind.null
+    }
+
+    /// Scans the list at `[` (depth 2), checking its syntax and resolving its strings as category keys.
+    private func captureCategories(_ s: inout JSONScanner) throws(JSONSyntaxError) -> CategoryList {
+        var list = CategoryList()
+        try s.walkContainer(object: false, depth: 2) { (s: inout JSONScanner, _: JSONString) throws(JSONSyntaxError) in
+            let index = list.count
+            list.count += 1
+            guard s.peek == 0x22 else {
+                let kind = try s.skipValue(depth: 2)
+                if list.firstWrong < 0 { (list.firstWrong, list.wrongKind) = (index, kind) }
+                return
+            }
+            let value = try s.scanString()
+            let (node, star): (TaxonomyNode?, Bool) = s.withValue(value) { bytes in
+                if bytes.count == 1 && bytes[0] == 0x2A { return (nil, true) }
+                return (taxonomy.categories.node(bytes: bytes), false)
+            }
+            if let node {
+                if list.nodes.isEmpty { list.nodes.reserveCapacity(4) }
+                if !list.nodes.contains(node) { list.nodes.append(node) }
+            } else if star {
+                if list.firstStar < 0 { list.firstStar = index }
+            } else if list.firstUnknown < 0 {
+                (list.firstUnknown, list.unknownValue) = (index, value)
+            }
+        }
+        return list
+    }
+
+    /// Scans the object at `{` (depth 2), checking its syntax and collecting string pairs (the position of a
+    /// key's first appearance, its last value); stops collecting at the first value that is not a string.
+    private func captureAttributes(_ s: inout JSONScanner) throws(JSONSyntaxError) -> AttributeList {
+        var list = AttributeList()
+        try s.walkContainer(object: true, depth: 2) { (s: inout JSONScanner, key: JSONString) throws(JSONSyntaxError) in
+            guard s.peek == 0x22 else {
+                let kind = try s.skipValue(depth: 2)
+                if list.wrongKey == nil { (list.wrongKey, list.wrongKind) = (s.string(key), kind) }
+                return
+            }
+            let value = try s.scanString()
+            guard list.wrongKey == nil else { return }
+            let attribute = Event.Attribute(key: s.string(key), value: s.string(value))
+            if list.pairs.isEmpty { list.pairs.reserveCapacity(4) }
+            if let k = list.pairs.firstIndex(where: { $0.key == attribute.key }) {
+                list.pairs[k] = attribute
+            } else {
+                list.pairs.append(attribute)
+            }
+        }
+        return list
+    }
+
+    /// `categories`: a list of strings, non-empty where the type requires it. An unknown key is returned, not
+    /// thrown, because taxonomy checks come last.
+    private func categories(_ s: JSONScanner, _ slots: Slots, type: EventType) throws(DecodeError)
+        -> (nodes: [TaxonomyNode], deletesAll: Bool, unknown: DecodeError?) {
+        let slot = slots.categories
         let required = type.needsCategories
         switch slot.kind {
         case .array?:
             break
         case nil, .null?:
-            guard required else { return 0 }
+            guard required else { return ([], false, nil) }
             throw DecodeError(reason: .missingField,
                               message: "The field 'categories' is required for a '\(type.name)' event and is \(slot.kind == nil ? "missing" : "null").",
                               field: "categories")
@@ -224,64 +318,35 @@ public struct EventDecoder: Sendable {
             throw DecodeError(reason: .wrongType,
                               message: "The field 'categories' must be a list of strings, not \(kind.phrase).", field: "categories")
         }
-        var count = 0
-        var c = JSONScanner(s.b, at: slot.value.start + 1)
-        c.skipWhitespace()
-        if !c.consume(0x5D) {
-            while true {
-                guard c.peek == 0x22 else {
-                    let kind = (try? c.skipValue(depth: 1)) ?? .null
-                    throw DecodeError(reason: .wrongType,
-                                      message: "The field 'categories' must be a list of strings, but item \(count + 1) is \(kind.phrase).",
-                                      field: "categories")
-                }
-                _ = try? c.scanString()
-                count += 1
-                c.skipWhitespace()
-                guard c.consume(0x2C) else { break }
-                c.skipWhitespace()
-            }
+        let list = slots.categoryList
+        if list.firstWrong >= 0 {
+            throw DecodeError(reason: .wrongType,
+                              message: "The field 'categories' must be a list of strings, but item \(list.firstWrong + 1) is \(list.wrongKind.phrase).",
+                              field: "categories")
         }
-        if count == 0 && required {
+        if list.count == 0 && required {
             throw DecodeError(reason: .invalidValue,
                               message: "The field 'categories' must not be empty for a '\(type.name)' event.", field: "categories")
         }
-        return count
-    }
-
-    private func resolveCategories(_ s: JSONScanner, _ slot: Slot, type: EventType,
-                                   into nodes: inout [TaxonomyNode], deletesAll: inout Bool) throws(DecodeError) {
-        var c = JSONScanner(s.b, at: slot.value.start + 1)
-        c.skipWhitespace()
-        while c.peek == 0x22 {
-            guard let value = try? c.scanString() else { break }
-            let (node, star): (TaxonomyNode?, Bool) = c.withValue(value) { bytes in
-                if bytes.count == 1 && bytes[0] == 0x2A { return (nil, true) }
-                return (taxonomy.categories.node(bytes: bytes), false)
-            }
-            if let node {
-                if !nodes.contains(node) { nodes.append(node) }
-            } else if star {
-                guard type == .delete else {
-                    throw DecodeError(reason: .unknownCategory,
-                                      message: "The category '*' (all data) is allowed only in a 'delete' event, not in a '\(type.name)' event.",
-                                      field: "categories")
-                }
-                deletesAll = true
-            } else {
-                throw DecodeError(reason: .unknownCategory,
-                                  message: "The category \(quoted(s, value)) is not a data category of the taxonomy.",
-                                  field: "categories")
-            }
-            c.skipWhitespace()
-            guard c.consume(0x2C) else { break }
-            c.skipWhitespace()
+        let starIsError = list.firstStar >= 0 && type != .delete
+        var unknown: DecodeError?
+        if starIsError && (list.firstUnknown < 0 || list.firstStar < list.firstUnknown) {
+            unknown = DecodeError(
+                reason: .unknownCategory,
+                message: "The category '*' (all data) is allowed only in a 'delete' event, not in a '\(type.name)' event.",
+                field: "categories")
+        } else if list.firstUnknown >= 0 {
+            unknown = DecodeError(
+                reason: .unknownCategory,
+                message: "The category \(quoted(s, list.unknownValue)) is not a data category of the taxonomy.",
+                field: "categories")
         }
+        return (list.nodes, list.firstStar >= 0 && type == .delete, unknown)
     }
 
-    /// `attributes`: an object of string to string; the position of a key's first appearance, its last value.
-    private func attributes(_ s: JSONScanner, _ slot: Slot) throws(DecodeError) -> [Event.Attribute] {
-        switch slot.kind {
+    /// `attributes`: an object of string to string.
+    private func attributes(_ slots: Slots) throws(DecodeError) -> [Event.Attribute] {
+        switch slots.attributes.kind {
         case .object?:
             break
         case nil, .null?:
@@ -291,28 +356,13 @@ public struct EventDecoder: Sendable {
                               message: "The field 'attributes' must be an object of strings, not \(kind.phrase).",
                               field: "attributes")
         }
-        var out: [Event.Attribute] = []
-        var c = JSONScanner(s.b, at: slot.value.start + 1)
-        c.skipWhitespace()
-        while c.peek == 0x22 {
-            guard let keyValue = try? c.scanString() else { break }
-            c.skipWhitespace()
-            _ = c.consume(0x3A)
-            c.skipWhitespace()
-            let key = c.string(keyValue)
-            guard c.peek == 0x22, let value = try? c.scanString() else {
-                let kind = (try? c.skipValue(depth: 1)) ?? .null
-                throw DecodeError(reason: .wrongType,
-                                  message: "The attribute '\(EventDecoder.shorten(key))' must be a string, not \(kind.phrase).",
-                                  field: "attributes." + key)
-            }
-            let attribute = Event.Attribute(key: key, value: c.string(value))
-            if let k = out.firstIndex(where: { $0.key == key }) { out[k] = attribute } else { out.append(attribute) }
-            c.skipWhitespace()
-            guard c.consume(0x2C) else { break }
-            c.skipWhitespace()
+        let list = slots.attributeList
+        if let key = list.wrongKey {
+            throw DecodeError(reason: .wrongType,
+                              message: "The attribute '\(EventDecoder.shorten(key))' in the field 'attributes' must be a string, not \(list.wrongKind.phrase).",
+                              field: "attributes." + key)
         }
-        return out
+        return list.pairs
     }
 
     // MARK: Message helpers
@@ -342,9 +392,24 @@ private func scalarCount(_ p: UnsafeRawBufferPointer) -> Int {
 private func equals(_ p: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
     let n = literal.utf8CodeUnitCount
     guard p.count == n else { return false }
-    let q = literal.utf8Start
-    for k in 0..<n where p[k] != q[k] { return false }
-    return true
+    let q = UnsafeRawPointer(literal.utf8Start)
+    // Two overlapping loads cover 2…16 bytes without a loop or reading past either end.
+    switch n {
+    case 0: return true
+    case 1: return p[0] == q.load(as: UInt8.self)
+    case 2, 3:
+        return p.loadUnaligned(as: UInt16.self) == q.loadUnaligned(as: UInt16.self)
+            && p.loadUnaligned(fromByteOffset: n - 2, as: UInt16.self) == q.loadUnaligned(fromByteOffset: n - 2, as: UInt16.self)
+    case 4...7:
+        return p.loadUnaligned(as: UInt32.self) == q.loadUnaligned(as: UInt32.self)
+            && p.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self) == q.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
+    case 8...16:
+        return p.loadUnaligned(as: UInt64.self) == q.loadUnaligned(as: UInt64.self)
+            && p.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self) == q.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+    default:
+        for k in 0..<n where p[k] != q.load(fromByteOffset: k, as: UInt8.self) { return false }
+        return true
+    }
 }
 
 extension JSONScanner {
@@ -427,24 +492,25 @@ struct Slot {
 struct Slots {
     var id = Slot(), type = Slot(), time = Slot(), subject = Slot(), actor = Slot(), role = Slot(), system = Slot()
     var purpose = Slot(), categories = Slot(), recipient = Slot(), status = Slot(), source = Slot(), attributes = Slot()
+    /// What the syntax pass found in `categories` and `attributes` when they were a list and an object.
+    var categoryList = EventDecoder.CategoryList()
+    var attributeList = EventDecoder.AttributeList()
 
     mutating func set(_ field: Field, _ newValue: Slot) {
-        do {
-            switch field {
-            case .id: id = newValue
-            case .type: type = newValue
-            case .time: time = newValue
-            case .subject: subject = newValue
-            case .actor: actor = newValue
-            case .role: role = newValue
-            case .system: system = newValue
-            case .purpose: purpose = newValue
-            case .categories: categories = newValue
-            case .recipient: recipient = newValue
-            case .status: status = newValue
-            case .source: source = newValue
-            case .attributes: attributes = newValue
-            }
+        switch field {
+        case .id: id = newValue
+        case .type: type = newValue
+        case .time: time = newValue
+        case .subject: subject = newValue
+        case .actor: actor = newValue
+        case .role: role = newValue
+        case .system: system = newValue
+        case .purpose: purpose = newValue
+        case .categories: categories = newValue
+        case .recipient: recipient = newValue
+        case .status: status = newValue
+        case .source: source = newValue
+        case .attributes: attributes = newValue
         }
     }
 }

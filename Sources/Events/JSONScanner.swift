@@ -1,9 +1,22 @@
-/// A JSON syntax error at a byte offset of the input.
+/// A JSON syntax error at a byte offset of the input. A trivial value (no `String`), so that throwing it and
+/// checking for it costs next to nothing on the fast path; `message` builds the text.
 struct JSONSyntaxError: Error, Sendable {
-    var problem: String
+    /// The problem; `%b` stands for `byte`. For `unexpected`, what was expected instead.
+    var problem: StaticString
     var offset: Int
+    /// The byte the message describes, or -1 (for `unexpected`: the end of the input).
+    var byte: Int16 = -1
+    var unexpected = false
     /// The input is not an object at all (empty, or another kind of value or text).
     var notAnObject = false
+
+    var message: String {
+        let described = byte >= 0 ? JSONScanner.describe(byte: UInt8(byte)) : ""
+        if unexpected {
+            return byte >= 0 ? "unexpected \(described), expected \(problem)" : "unexpected end of input, expected \(problem)"
+        }
+        return "\(problem)".replacing("%b", with: described)
+    }
 }
 
 /// A string token of the input: its raw content between the quotes, already checked (escapes, UTF-8).
@@ -55,14 +68,13 @@ struct JSONScanner {
     var atEnd: Bool { i >= b.count }
 
     @inline(__always)
-    func fail(_ problem: String, at offset: Int? = nil) -> JSONSyntaxError {
-        JSONSyntaxError(problem: problem, offset: offset ?? i)
+    func fail(_ problem: StaticString, at offset: Int? = nil, byte: UInt8? = nil) -> JSONSyntaxError {
+        JSONSyntaxError(problem: problem, offset: offset ?? i, byte: byte.map(Int16.init) ?? -1)
     }
 
     @inline(__always)
-    func unexpected(_ expectation: String) -> JSONSyntaxError {
-        if i >= b.count { return fail("unexpected end of input, expected \(expectation)") }
-        return fail("unexpected \(JSONScanner.describe(byte: b[i])), expected \(expectation)")
+    func unexpected(_ expectation: StaticString) -> JSONSyntaxError {
+        JSONSyntaxError(problem: expectation, offset: i, byte: i < b.count ? Int16(b[i]) : -1, unexpected: true)
     }
 
     static func describe(byte c: UInt8) -> String {
@@ -74,6 +86,7 @@ struct JSONScanner {
     @inline(__always)
     mutating func skipWhitespace() {
         let n = b.count
+        if i < n && b[i] > 0x20 { return } // the usual case: no whitespace at all
         while i < n {
             let c = b[i]
             guard c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 else { return }
@@ -93,25 +106,54 @@ struct JSONScanner {
 
     // MARK: Strings
 
+    /// The high bit of each byte of `w` that is special in a string: a quote, a backslash, a control byte or
+    /// non-ASCII. Bytes above a special one may be flagged too (borrows), never below, so the lowest flag is exact.
+    @inline(__always)
+    static func specialMask(_ w: UInt64) -> UInt64 {
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let q = w ^ 0x2222_2222_2222_2222
+        let s = w ^ 0x5C5C_5C5C_5C5C_5C5C
+        return (w | ((w &- 0x2020_2020_2020_2020) & ~w) | ((q &- ones) & ~q) | ((s &- ones) & ~s)) & high
+    }
+
     /// Scans a string at the opening quote `b[i]`; leaves `i` after the closing quote.
+    ///
+    /// The fast path (inlined) takes plain ASCII eight bytes at a time up to the closing quote; anything else
+    /// (escapes, non-ASCII, the last bytes of the input) goes to `scanStringSlow`.
     @inline(__always)
     mutating func scanString() throws(JSONSyntaxError) -> JSONString {
-        let n = b.count
         let start = i + 1
         var j = start
+        while j + 8 <= b.count {
+            let special = JSONScanner.specialMask(b.loadUnaligned(fromByteOffset: j, as: UInt64.self))
+            if special != 0 {
+                j += special.littleEndian.trailingZeroBitCount >> 3
+                if b[j] == 0x22 {
+                    i = j + 1
+                    return JSONString(start: start, end: j, escaped: false, ascii: true)
+                }
+                break
+            }
+            j += 8
+        }
+        return try scanStringSlow(start: start, from: j)
+    }
+
+    /// The general string scanner, from `j` (all bytes from `start` to `j` are plain ASCII).
+    @inline(never)
+    mutating func scanStringSlow(start: Int, from j0: Int) throws(JSONSyntaxError) -> JSONString {
+        let n = b.count
+        var j = j0
         var escaped = false
         var ascii = true
         while true {
-            // Eight plain bytes at a time: no quote, backslash, control byte or non-ASCII byte.
             while j + 8 <= n {
-                let w = b.loadUnaligned(fromByteOffset: j, as: UInt64.self)
-                let high: UInt64 = 0x8080_8080_8080_8080
-                let ones: UInt64 = 0x0101_0101_0101_0101
-                let q = w ^ 0x2222_2222_2222_2222
-                let s = w ^ 0x5C5C_5C5C_5C5C_5C5C
-                let special = (w | ((w &- 0x2020_2020_2020_2020) & ~w)
-                    | ((q &- ones) & ~q) | ((s &- ones) & ~s)) & high
-                if special != 0 { break }
+                let special = JSONScanner.specialMask(b.loadUnaligned(fromByteOffset: j, as: UInt64.self))
+                if special != 0 {
+                    j += special.littleEndian.trailingZeroBitCount >> 3
+                    break
+                }
                 j += 8
             }
             guard j < n else { throw fail("unterminated string", at: start - 1) }
@@ -121,7 +163,7 @@ struct JSONScanner {
                 escaped = true
                 j = try checkEscape(at: j)
             } else if c < 0x20 {
-                throw fail("unescaped control character \(JSONScanner.describe(byte: c)) in a string", at: j)
+                throw fail("unescaped control character %b in a string", at: j, byte: c)
             } else if c >= 0x80 {
                 ascii = false
                 j = try checkUTF8(at: j)
@@ -166,7 +208,7 @@ struct JSONScanner {
             }
             return j + 6
         default:
-            throw fail("invalid escape \\\(JSONScanner.describe(byte: b[j + 1]))", at: j)
+            throw fail("invalid escape \\%b", at: j, byte: b[j + 1])
         }
     }
 
@@ -254,10 +296,10 @@ struct JSONScanner {
             _ = try scanString()
             return .string
         case 0x7B:
-            try skipObject(depth: depth + 1)
+            try skipContainer(depth: depth + 1, object: true)
             return .object
         case 0x5B:
-            try skipArray(depth: depth + 1)
+            try skipContainer(depth: depth + 1, object: false)
             return .array
         case 0x74:
             try literal("true")
@@ -278,9 +320,9 @@ struct JSONScanner {
 
     mutating func literal(_ word: StaticString) throws(JSONSyntaxError) {
         let n = word.utf8CodeUnitCount
-        guard i + n <= b.count else { throw fail("invalid literal, expected '\(word)'") }
+        guard i + n <= b.count else { throw fail("invalid literal") }
         let p = word.utf8Start
-        for k in 0..<n where b[i + k] != p[k] { throw fail("invalid literal, expected '\(word)'") }
+        for k in 0..<n where b[i + k] != p[k] { throw fail("invalid literal") }
         i += n
     }
 
@@ -307,42 +349,41 @@ struct JSONScanner {
         i = j
     }
 
-    /// Skips an object at `{`; `depth` is its own depth.
-    mutating func skipObject(depth: Int) throws(JSONSyntaxError) {
-        guard depth <= JSONScanner.maxDepth else {
-            throw fail("nesting deeper than \(JSONScanner.maxDepth) levels")
-        }
-        i += 1
-        skipWhitespace()
-        if consume(0x7D) { return }
-        while true {
-            guard peek == 0x22 else { throw unexpected("a string key") }
-            _ = try scanString()
-            skipWhitespace()
-            guard consume(0x3A) else { throw unexpected("':'") }
-            skipWhitespace()
-            _ = try skipValue(depth: depth)
-            skipWhitespace()
-            if consume(0x2C) { skipWhitespace(); continue }
-            if consume(0x7D) { return }
-            throw unexpected("',' or '}'")
+    /// Skips an object at `{` or an array at `[`; `depth` is its own depth.
+    mutating func skipContainer(depth: Int, object: Bool) throws(JSONSyntaxError) {
+        try walkContainer(object: object, depth: depth) { (s: inout JSONScanner, _: JSONString) throws(JSONSyntaxError) in
+            _ = try s.skipValue(depth: depth)
         }
     }
 
-    /// Skips an array at `[`; `depth` is its own depth.
-    mutating func skipArray(depth: Int) throws(JSONSyntaxError) {
+    /// Walks the object at `{` (`object`) or the array at `[` at `b[i]`, checking its syntax, and calls `element`
+    /// at each value (for an object with its key, after the `:`); `element` must consume the value. `depth` is the
+    /// container's own depth.
+    @inline(__always)
+    mutating func walkContainer(
+        object: Bool, depth: Int, _ element: (inout JSONScanner, JSONString) throws(JSONSyntaxError) -> Void
+    ) throws(JSONSyntaxError) {
         guard depth <= JSONScanner.maxDepth else {
-            throw fail("nesting deeper than \(JSONScanner.maxDepth) levels")
+            throw fail("nesting deeper than 64 levels") // JSONScanner.maxDepth
         }
+        let close: UInt8 = object ? 0x7D : 0x5D
         i += 1
         skipWhitespace()
-        if consume(0x5D) { return }
+        if consume(close) { return }
         while true {
-            _ = try skipValue(depth: depth)
+            var key = JSONString(start: i, end: i, escaped: false, ascii: true)
+            if object {
+                guard peek == 0x22 else { throw unexpected("a string key") }
+                key = try scanString()
+                skipWhitespace()
+                guard consume(0x3A) else { throw unexpected("':'") }
+                skipWhitespace()
+            }
+            try element(&self, key)
             skipWhitespace()
             if consume(0x2C) { skipWhitespace(); continue }
-            if consume(0x5D) { return }
-            throw unexpected("',' or ']'")
+            if consume(close) { return }
+            throw object ? unexpected("',' or '}'") : unexpected("',' or ']'")
         }
     }
 }

@@ -48,6 +48,16 @@ public final class SymbolTable: Sendable {
             utf8.withUTF8 { byBytes.insert(UnsafeRawBufferPointer($0), value: Int32(symbol.id)) }
             return symbol
         }
+
+        mutating func intern(_ bytes: UnsafeRawBufferPointer) -> Symbol {
+            if let id = byBytes.find(bytes) { return symbols[Int(id)] }
+            let string = String(decoding: bytes, as: UTF8.self)
+            if let symbol = byString[string] {
+                byBytes.insert(bytes, value: Int32(symbol.id))
+                return symbol
+            }
+            return add(string)
+        }
     }
     private let storage = Mutex(Storage())
 
@@ -61,14 +71,23 @@ public final class SymbolTable: Sendable {
     /// Interns UTF-8 bytes; a hit compares bytes only. Invalid UTF-8 is repaired (U+FFFD) as `String(decoding:)`
     /// does, and such bytes become an alias of the repaired string's symbol.
     public func intern(_ bytes: UnsafeRawBufferPointer) -> Symbol {
+        storage.withLock { $0.intern(bytes) }
+    }
+
+    /// Interns the symbol fields of an event under one acquisition of the lock, into the caller's variables (a
+    /// returned tuple or struct would be copied and destroyed again on the way out).
+    func intern(
+        _ actor: UnsafeRawBufferPointer?, _ role: UnsafeRawBufferPointer?, _ system: UnsafeRawBufferPointer?,
+        _ recipient: UnsafeRawBufferPointer?, _ source: UnsafeRawBufferPointer?,
+        into actorSymbol: inout Symbol?, _ roleSymbol: inout Symbol?, _ systemSymbol: inout Symbol?,
+        _ recipientSymbol: inout Symbol?, _ sourceSymbol: inout Symbol?
+    ) {
         storage.withLock { s in
-            if let id = s.byBytes.find(bytes) { return s.symbols[Int(id)] }
-            let string = String(decoding: bytes, as: UTF8.self)
-            if let symbol = s.byString[string] {
-                s.byBytes.insert(bytes, value: Int32(symbol.id))
-                return symbol
-            }
-            return s.add(string)
+            if let actor { actorSymbol = s.intern(actor) }
+            if let role { roleSymbol = s.intern(role) }
+            if let system { systemSymbol = s.intern(system) }
+            if let recipient { recipientSymbol = s.intern(recipient) }
+            if let source { sourceSymbol = s.intern(source) }
         }
     }
 
