@@ -4,7 +4,7 @@ import Foundation
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks that print figures.", subcommands: [BenchDecode.self]
+        commandName: "bench", abstract: "Benchmarks that print figures.", subcommands: [BenchDecode.self, BenchReplay.self]
     )
 }
 
@@ -42,7 +42,7 @@ struct BenchDecode: ParsableCommand {
         } catch {
             throw ValidationError("\(error) (run from the repository root or pass --taxonomy)")
         }
-        var generator = EventGenerator(taxonomy: tax, seed: seed)
+        var generator = SampleEvents(taxonomy: tax, seed: seed)
         var buffer: [UInt8] = []
         var ranges: [Range<Int>] = []
         ranges.reserveCapacity(events)

@@ -218,7 +218,7 @@ struct DifferentialTests {
                          "recipient", "status", "source", "attributes"]
     static let bytes = Array(#"{}[]:,"\ u0123456789aeflnrstu-+.E"#.utf8) + [0, 0x7F, 0x80, 0xBF, 0xC3, 0xE2, 0xED, 0xF0, 0xFF]
 
-    static func mutate(_ json: String, _ rng: inout EventGenerator.RNG) -> [UInt8] {
+    static func mutate(_ json: String, _ rng: inout SampleEvents.RNG) -> [UInt8] {
         var text = json
         // One to three field-level changes, spliced in as text so key order and escapes stay the producer's.
         for _ in 0..<(1 + Int(rng.next() % 3)) {
@@ -251,7 +251,7 @@ struct DifferentialTests {
 
     @Test("generated valid events decode the same", arguments: [1, 2, 3] as [UInt64])
     func generated(seed: UInt64) throws {
-        var generator = EventGenerator(taxonomy: Fixtures.taxonomy, seed: seed)
+        var generator = SampleEvents(taxonomy: Fixtures.taxonomy, seed: seed)
         for _ in 0..<2_000 {
             let bytes = Array(generator.next().utf8)
             let expected = try #require(Self.reference(bytes))
@@ -265,8 +265,8 @@ struct DifferentialTests {
 
     @Test("mutated events: same result or same rejection", arguments: [11, 12, 13, 14] as [UInt64])
     func mutated(seed: UInt64) {
-        var generator = EventGenerator(taxonomy: Fixtures.taxonomy, seed: seed)
-        var rng = EventGenerator.RNG(seed: seed &* 7919)
+        var generator = SampleEvents(taxonomy: Fixtures.taxonomy, seed: seed)
+        var rng = SampleEvents.RNG(seed: seed &* 7919)
         var skipped = 0
         var byReason: [String: Int] = [:]
         for _ in 0..<2_500 {

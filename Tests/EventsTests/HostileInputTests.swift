@@ -103,7 +103,7 @@ struct HostileInputTests {
 
     @Test("random bytes and random mutations never crash")
     func randomBytes() {
-        var rng = EventGenerator.RNG(seed: 7)
+        var rng = SampleEvents.RNG(seed: 7)
         let alphabet = Array(#"{}[]:,"\ u0123456789abcdefnulltruefalse-+.eE"#.utf8) + [0, 0x80, 0xC3, 0xE2, 0xF0, 0xFF]
         var counts: [DeadLetterReason?: Int] = [:]
         for _ in 0..<20_000 {

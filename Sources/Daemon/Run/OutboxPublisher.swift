@@ -23,7 +23,13 @@ final class OutboxPublisher: Service {
     func run() async throws {
         var backoff = Swift.Duration.milliseconds(100)
         var draining = false
+        var lastPrune = ContinuousClock.now
         while true {
+            if ContinuousClock.now - lastPrune > .seconds(600) {
+                lastPrune = .now
+                // Sent rows are kept a day so that a re-processed batch cannot publish them again.
+                _ = try? await store.pruneSent(before: Date().addingTimeInterval(-86_400))
+            }
             if Task.isShuttingDownGracefully || Task.isCancelled { draining = true }
             let published = try await publishOnce()
             if published == 0 {

@@ -1,7 +1,7 @@
 /// A seeded, deterministic source of realistic valid events as JSON text (one object, no newline): a mix of all
 /// types, optional fields, attributes with escapes and non-ASCII text, unknown extra fields, time offsets and
 /// fractions. For benchmarks, tests and load generation; the same seed gives the same events.
-public struct EventGenerator: Sendable {
+public struct SampleEvents: Sendable {
     /// SplitMix64: small, fast and good enough for test data.
     public struct RNG: RandomNumberGenerator, Sendable {
         public var state: UInt64
@@ -47,10 +47,10 @@ public struct EventGenerator: Sendable {
     public mutating func next() -> String {
         counter += 1
         var total = 0
-        for (_, w) in EventGenerator.types { total += w }
+        for (_, w) in SampleEvents.types { total += w }
         var pick = Int(rng.next() % UInt64(total))
         var type = "access"
-        for (t, w) in EventGenerator.types {
+        for (t, w) in SampleEvents.types {
             if pick < w { type = t; break }
             pick -= w
         }
@@ -67,9 +67,9 @@ public struct EventGenerator: Sendable {
         let subjectNumber = rng.next() % 50_000
         field("subject", quote(rng.next() % 8 == 0 ? "kunde-\(subjectNumber)-ö" : "cust-\(subjectNumber)"))
         let needsActor = ["access", "use", "share"].contains(type)
-        if needsActor || rng.next() % 10 == 0 { field("actor", quote(element(EventGenerator.actors))) }
-        if type == "access" { field("role", quote(element(EventGenerator.roles))) }
-        if rng.next() % 3 != 0 { field("system", quote(element(EventGenerator.systems))) }
+        if needsActor || rng.next() % 10 == 0 { field("actor", quote(element(SampleEvents.actors))) }
+        if type == "access" { field("role", quote(element(SampleEvents.roles))) }
+        if rng.next() % 3 != 0 { field("system", quote(element(SampleEvents.systems))) }
         if ["access", "use", "share", "consent"].contains(type) { field("purpose", quote(element(uses))) }
         if ["access", "use", "share", "collect", "delete"].contains(type) {
             if type == "delete" && rng.next() % 3 == 0 {
@@ -79,17 +79,17 @@ public struct EventGenerator: Sendable {
                 field("categories", "[" + (0..<n).map { _ in quote(element(categories)) }.joined(separator: ",") + "]")
             }
         }
-        if type == "share" { field("recipient", quote(element(EventGenerator.recipients))) }
+        if type == "share" { field("recipient", quote(element(SampleEvents.recipients))) }
         if type == "consent" {
             field("status", quote(rng.next() % 4 == 0 ? "withdrawn" : "granted"))
-            field("source", quote(element(EventGenerator.sources)))
+            field("source", quote(element(SampleEvents.sources)))
         }
         let attributeCount = Int(rng.next() % 4)
         if attributeCount > 0 {
             var pairs: [String] = []
             if rng.next() % 2 == 0 { pairs.append(quote("ticket") + ":" + quote("TCK-\(rng.next() % 100_000)")) }
             if attributeCount > 1 { pairs.append(quote("ip") + ":" + quote("10.\(rng.next() % 256).\(rng.next() % 256).\(rng.next() % 256)")) }
-            if attributeCount > 2 { pairs.append(quote("reason") + ":" + quote(element(EventGenerator.reasons))) }
+            if attributeCount > 2 { pairs.append(quote("reason") + ":" + quote(element(SampleEvents.reasons))) }
             field("attributes", "{" + pairs.joined(separator: ",") + "}")
         }
         if rng.next() % 10 == 0 { field("schema_version", "2") }
@@ -133,5 +133,5 @@ public struct EventGenerator: Sendable {
         return out + "\""
     }
 
-    private func quote(_ s: String) -> String { EventGenerator.quote(s) }
+    private func quote(_ s: String) -> String { SampleEvents.quote(s) }
 }
