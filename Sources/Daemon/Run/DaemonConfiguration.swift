@@ -30,13 +30,25 @@ public struct DaemonConfiguration: Sendable {
     public var idleTimeout: Swift.Duration
     /// Consumption pauses while this many outputs wait to be published.
     public var maxOutboxDepth: Int
-    /// Producer properties for the sinks (defaults to the source's properties).
+    /// Producer properties for the sinks (default: the source's connection and security properties).
     public var producerProperties: [String: String]
+
+    /// Source properties that also apply to the producer: how to reach and authenticate to the brokers.
+    static let connectionPrefixes = ["security.", "sasl.", "ssl.", "socket.", "broker.", "client.", "api.version", "enable.ssl"]
 
     public static func load(pipeline: Pipeline, environment: [String: String] = ProcessInfo.processInfo.environment)
         throws(DaemonError) -> DaemonConfiguration
     {
         var reader = SettingsReader(settings: pipeline.settings, environment: environment)
+        // Relative paths in pipeline.yaml are relative to the pipeline's folder.
+        func resolve(_ path: String) -> String {
+            path.hasPrefix("/") ? path : URL(fileURLWithPath: pipeline.directory).appendingPathComponent(path).path
+        }
+        func resolveStore(_ url: String) -> String {
+            if url.hasPrefix("sqlite:///") || url.contains("://") { return url }
+            if url.hasPrefix("sqlite:") { return "sqlite://" + resolve(String(url.dropFirst(7))) }
+            return resolve(url)
+        }
         let kafka = try reader.map(["sources", "kafka"], required: true)
         let source = KafkaSource(
             bootstrapServers: try reader.string(kafka, "bootstrap_servers", path: "sources.kafka") ?? "",
@@ -52,7 +64,7 @@ public struct DaemonConfiguration: Sendable {
         func sink(_ name: String) throws(DaemonError) -> Sink {
             let m = sinks?[name]
             return Sink(topic: try reader.string(m, "topic", path: "sinks.\(name)"),
-                        file: try reader.string(m, "file", path: "sinks.\(name)"))
+                        file: try reader.string(m, "file", path: "sinks.\(name)").map { resolve($0) })
         }
         let http = try reader.map(["http"], required: false)
         let port = try reader.string(http, "port", path: "http").map { text throws(DaemonError) -> Int in
@@ -69,12 +81,13 @@ public struct DaemonConfiguration: Sendable {
         } ?? 50_000
         return DaemonConfiguration(
             source: source,
-            stateURL: try reader.string(state, "url", path: "state") ?? "consentinel-state.sqlite",
+            stateURL: resolveStore(try reader.string(state, "url", path: "state") ?? "consentinel-state.sqlite"),
             violations: try sink("violations"), deadLetters: try sink("dead_letters"), digests: try sink("digests"),
             httpHost: try reader.string(http, "host", path: "http") ?? "127.0.0.1", httpPort: port,
             idleTimeout: .microseconds(idle.microseconds), maxOutboxDepth: depth,
             producerProperties: try reader.properties(sinks, "properties", path: "sinks").isEmpty
-                ? source.properties : try reader.properties(sinks, "properties", path: "sinks"))
+                ? source.properties.filter { key, _ in connectionPrefixes.contains { key.hasPrefix($0) } }
+                : try reader.properties(sinks, "properties", path: "sinks"))
     }
 }
 

@@ -11,7 +11,6 @@ final class OutboxPublisher: Service {
     let producer: Producer?
     let metrics: DaemonMetrics
     let logger: Logger
-    private var files: [String: JSONLFile] = [:]
 
     init(store: any StateStore, producer: Producer?, metrics: DaemonMetrics, logger: Logger) {
         self.store = store
@@ -24,6 +23,7 @@ final class OutboxPublisher: Service {
         var backoff = Swift.Duration.milliseconds(100)
         var draining = false
         var lastPrune = ContinuousClock.now
+        var files: [String: JSONLFile] = [:]
         while true {
             if ContinuousClock.now - lastPrune > .seconds(600) {
                 lastPrune = .now
@@ -31,7 +31,7 @@ final class OutboxPublisher: Service {
                 _ = try? await store.pruneSent(before: Date().addingTimeInterval(-86_400))
             }
             if Task.isShuttingDownGracefully || Task.isCancelled { draining = true }
-            let published = try await publishOnce()
+            let published = try await publishOnce(files: &files)
             if published == 0 {
                 if draining { break }
                 try? await Task.sleep(for: backoff)
@@ -45,7 +45,7 @@ final class OutboxPublisher: Service {
     }
 
     /// Publishes one round of unsent rows; the number published, or -1 when some failed (retried later).
-    func publishOnce() async throws -> Int {
+    func publishOnce(files: inout [String: JSONLFile]) async throws -> Int {
         let rows: [OutboxRow]
         do {
             rows = try await store.unsentOutbox(limit: 1_000)
@@ -90,7 +90,10 @@ final class OutboxPublisher: Service {
         }
         for row in rows where row.topic.hasPrefix("file:") {
             do {
-                try file(String(row.topic.dropFirst(5))).append(row.value)
+                let path = String(row.topic.dropFirst(5))
+                let f = try files[path] ?? JSONLFile(path: path)
+                files[path] = f
+                try f.append(row.value)
                 sent.append(row.id)
                 metrics.published(kind: row.kind)
             } catch {
@@ -106,13 +109,6 @@ final class OutboxPublisher: Service {
             return -1
         }
         return failed > 0 ? -1 : sent.count
-    }
-
-    private func file(_ path: String) throws -> JSONLFile {
-        if let f = files[path] { return f }
-        let f = try JSONLFile(path: path)
-        files[path] = f
-        return f
     }
 }
 

@@ -13,7 +13,7 @@ import UnixSignals
 final class PipelineService: Service {
     let directory: String
     let configuration: DaemonConfiguration
-    let processor: StreamProcessor
+    let pipeline: Pipeline
     let status: DaemonStatus
     let metrics: DaemonMetrics
     let logger: Logger
@@ -28,7 +28,7 @@ final class PipelineService: Service {
         self.status = status
         self.metrics = metrics
         self.logger = logger
-        processor = StreamProcessor(pipeline: pipeline, configuration: configuration, store: store, metrics: metrics, logger: logger)
+        self.pipeline = pipeline
     }
 
     func run() async throws {
@@ -41,10 +41,11 @@ final class PipelineService: Service {
             log.debug("\(record.message)", metadata: ["facility": "\(record.facility)", "librdkafka_level": "\(record.level)"])
         }
         let consumer = try Consumer(configuration: consumerConfig)
+        let processor = StreamProcessor(pipeline: pipeline, configuration: configuration, store: store, metrics: metrics, logger: logger)
         let reloads = Task { await self.watchReloads() }
         defer { reloads.cancel() }
         try await withGracefulShutdownHandler {
-            try await consume(consumer)
+            try await consume(consumer, processor)
         } onGracefulShutdown: {
             self.status.stopping()
             Task { await consumer.shutdown() }
@@ -53,7 +54,7 @@ final class PipelineService: Service {
         logger.info("pipeline stopped")
     }
 
-    private func consume(_ consumer: Consumer) async throws {
+    private func consume(_ consumer: Consumer, _ processor: StreamProcessor) async throws {
         var assigned: Set<TopicPartition> = []
         for try await event in consumer.events {
             if let next = pendingPipeline.withLock({ p -> Pipeline? in defer { p = nil }; return p }) {
@@ -95,7 +96,7 @@ final class PipelineService: Service {
     }
 
     private func watchReloads() async {
-        for await _ in await UnixSignalsSequence(trappingSignals: [.sighup]) {
+        for await _ in await UnixSignalsSequence(trapping: .sighup) {
             do {
                 let pipeline = try PipelineLoader().load(directory: directory)
                 pendingPipeline.withLock { $0 = pipeline }

@@ -1,0 +1,167 @@
+import Daemon
+import Events
+import Foundation
+import Kafka
+import Synchronization
+import Testing
+
+/// The daemon as the platform team runs it: a separate process, killed and restarted.
+@Suite(.serialized) struct DaemonProcessTests {
+    static let binary = Fixtures.root.appendingPathComponent(".build/debug/consentinel").path
+
+    final class DaemonProcess {
+        let process = Process()
+        let log: URL
+
+        init(config: URL, environment: [String: String], log: URL) throws {
+            self.log = log
+            process.executableURL = URL(fileURLWithPath: DaemonProcessTests.binary)
+            process.arguments = ["run", "--config", config.path]
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+            if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+            let handle = try FileHandle(forWritingTo: log)
+            handle.seekToEndOfFile()
+            process.standardError = handle
+            process.standardOutput = handle
+            try process.run()
+        }
+
+        func kill(_ signal: Int32) { Foundation.kill(process.processIdentifier, signal) }
+
+        /// Waits for the process to end; nil when it did not within `timeout`.
+        func exitCode(within timeout: Swift.Duration) async -> Int32? {
+            let deadline = ContinuousClock.now + timeout
+            while process.isRunning {
+                if ContinuousClock.now > deadline { return nil }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return process.terminationStatus
+        }
+
+        var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+    }
+
+    /// Every violation id on the violations topic so far, with how many times each was published.
+    static func topicViolations(_ fixture: DaemonFixture, expecting count: Int, timeout: Swift.Duration) async throws -> [String: Int] {
+        var config = ConsumerConfiguration(bootstrapServers: [fixture.cluster.bootstrapServers],
+                                           groupID: "reader-\(UUID().uuidString)", topics: ["privacy.violations"])
+        config.sessionTimeout = .seconds(6)
+        config.heartbeatInterval = .milliseconds(300)
+        let consumer = try Consumer(configuration: config)
+        let seen = Mutex<[String: Int]>([:])
+        let reader = Task {
+            for try await event in consumer.events {
+                guard case .messages(let batch) = event else { continue }
+                for m in batch.messages {
+                    guard let v = try? JSONValue.parse(String(decoding: m.value, as: UTF8.self)),
+                          case .string(let rule)? = v["rule"], rule != "bulk-access", case .string(let id)? = v["id"] else { continue }
+                    seen.withLock { $0[id, default: 0] += 1 }
+                }
+            }
+        }
+        try? await waitUntil("violations on the topic", timeout: timeout) { seen.withLock { $0.count } >= count }
+        try await Task.sleep(for: .seconds(1))
+        await consumer.shutdown()
+        reader.cancel()
+        return seen.withLock { $0 }
+    }
+
+    @Test func killedAtRandomTenTimesItLosesNothingAndAStopIsClean() async throws {
+        #expect(FileManager.default.isExecutableFile(atPath: Self.binary), "build the executable first (scripts/test.sh does)")
+        let fixture = try DaemonFixture(group: "crash-test")
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
+        let (lines, end) = fixture.traffic(events: 4_000, seed: 33)
+        let expected = try fixture.replayIDs(lines, end: end)
+        let config = fixture.directory.appendingPathComponent("pipeline.yaml")
+        let log = fixture.directory.appendingPathComponent("daemon.log")
+        // Traffic arrives in ten chunks; each instance is killed a moment after it got its partitions, while it
+        // works through its chunk.
+        let chunks = stride(from: 0, to: lines.count, by: lines.count / 10).map { Array(lines[$0..<min($0 + lines.count / 10, lines.count)]) }
+        var rng = SplitMix64(seed: 5)
+        var kills = 0
+        var assignments = 0
+        for chunk in chunks.prefix(10) {
+            try await fixture.produce(chunk, end: nil)
+            let before = daemonLog(log).components(separatedBy: "partition assigned").count
+            let daemon = try DaemonProcess(config: config, environment: fixture.environment, log: log)
+            do {
+                try await waitUntil("partitions for the new instance", timeout: .seconds(30)) {
+                    daemonLog(log).components(separatedBy: "partition assigned").count > before
+                }
+            } catch {
+                Issue.record("\(error)\n\(daemonLog(log).suffix(4_000))")
+                try? daemonLog(log).write(toFile: "/tmp/crash-debug.log", atomically: true, encoding: .utf8)
+                daemon.kill(SIGKILL)
+                return
+            }
+            assignments += daemonLog(log).components(separatedBy: "partition assigned").count - before
+            try await Task.sleep(for: .milliseconds(Int64(100 + rng.next() % 1_200)))
+            daemon.kill(SIGKILL)
+            _ = await daemon.exitCode(within: .seconds(5))
+            kills += 1
+        }
+        try await fixture.produce(Array(lines.dropFirst(chunks.prefix(10).reduce(0) { $0 + $1.count })), end: end)
+        let assignedBeforeTheLast = assignments
+        #expect(assignedBeforeTheLast >= 10, "every killed instance had partitions before it died")
+        let last = try DaemonProcess(config: config, environment: fixture.environment, log: log)
+        let published = try await Self.topicViolations(fixture, expecting: expected.count, timeout: .seconds(90))
+        let duplicates = published.values.reduce(0) { $0 + $1 - 1 }
+        print("crash test: \(kills) SIGKILLs, \(assignedBeforeTheLast) partition assignments before the last start, \(expected.count) violations expected, \(published.count) distinct on the topic, \(duplicates) re-published duplicates")
+        #expect(Set(published.keys) == expected, "missing: \(expected.subtracting(published.keys).count), extra: \(Set(published.keys).subtracting(expected).count)")
+
+        last.kill(SIGTERM)
+        let code = await last.exitCode(within: .seconds(10))
+        #expect(code == 0, "exit after SIGTERM: \(code.map(String.init) ?? "still running")\n\(last.logText.suffix(3_000))")
+    }
+}
+
+extension DaemonProcessTests {
+    @Test func twoInstancesOnPostgreSQLShareTheWorkAndOneTakesOverWhenTheOtherDies() async throws {
+        let url = try #require(ProcessInfo.processInfo.environment["CONSENTINEL_TEST_POSTGRES_URL"],
+                               "run the tests through scripts/test.sh, which starts PostgreSQL")
+        let fixture = try DaemonFixture(stateURL: url, group: "scale-out")
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
+        let (lines, end) = fixture.traffic(events: 4_000, seed: 44)
+        let expected = try fixture.replayIDs(lines, end: end)
+        let config = fixture.directory.appendingPathComponent("pipeline.yaml")
+        let a = try DaemonProcess(config: config, environment: fixture.environment,
+                                  log: fixture.directory.appendingPathComponent("a.log"))
+        let b = try DaemonProcess(config: config, environment: fixture.environment,
+                                  log: fixture.directory.appendingPathComponent("b.log"))
+        let producing = Task { try await fixture.produce(lines, end: end) }
+        try await Task.sleep(for: .seconds(6))
+        a.kill(SIGKILL)
+        _ = await a.exitCode(within: .seconds(5))
+        try await producing.value
+        let published = try await Self.topicViolations(fixture, expecting: expected.count, timeout: .seconds(90))
+        #expect(Set(published.keys) == expected,
+                "missing: \(expected.subtracting(published.keys).count), extra: \(Set(published.keys).subtracting(expected).count)\n\(b.logText.suffix(2_000))")
+        #expect(a.logText.contains("partition assigned"), "the first instance had work before it died")
+        #expect(b.logText.contains("partition assigned"))
+        b.kill(SIGTERM)
+        #expect(await b.exitCode(within: .seconds(10)) == 0)
+    }
+
+    @Test func sighupWithABrokenRuleKeepsTheOldRules() async throws {
+        let fixture = try DaemonFixture(group: "reload")
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
+        let config = fixture.directory.appendingPathComponent("pipeline.yaml")
+        let daemon = try DaemonProcess(config: config, environment: fixture.environment,
+                                       log: fixture.directory.appendingPathComponent("reload.log"))
+        try await waitUntil("the daemon to start", timeout: .seconds(20)) { daemon.logText.contains("\"message\":\"starting\"") }
+        try "- rule: broken\n  kind: match\n  severity: high\n  when: event.nope ==\n"
+            .write(to: fixture.directory.appendingPathComponent("rules/zz-broken.yaml"), atomically: true, encoding: .utf8)
+        daemon.kill(SIGHUP)
+        try await waitUntil("the reload to be refused", timeout: .seconds(10)) { daemon.logText.contains("keeping the current rules") }
+        #expect(daemon.process.isRunning)
+        let (lines, end) = fixture.traffic(events: 1_000, seed: 55)
+        try await fixture.produce(lines, end: end)
+        let expected = try fixture.replayIDs(lines, end: end)
+        try await waitUntil("violations under the old rules", timeout: .seconds(60)) { Set(fixture.fileIDs()).count >= expected.count }
+        #expect(Set(fixture.fileIDs()) == expected)
+        daemon.kill(SIGTERM)
+        #expect(await daemon.exitCode(within: .seconds(10)) == 0)
+    }
+}
+
+func daemonLog(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }

@@ -1,0 +1,198 @@
+import Daemon
+import Events
+import Foundation
+import Kafka
+import Logging
+import Rules
+import Synchronization
+import Testing
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A daemon pipeline on the mock cluster: the default rules, SQLite state, violations to a topic and a file.
+struct DaemonFixture {
+    let cluster: MockCluster
+    let directory: URL
+    let eventsTopic = "privacy.events"
+    let partitions = 4
+    var violationsFile: URL { directory.appendingPathComponent("out/violations.jsonl") }
+    var deadLettersFile: URL { directory.appendingPathComponent("out/dead-letters.jsonl") }
+
+    init(stateURL: String? = nil, group: String = "consentinel-test", name: String = "daemon-test-\(UUID().uuidString.prefix(8))") throws {
+        cluster = try MockCluster(brokers: 1)
+        try cluster.createTopic(eventsTopic, partitions: partitions)
+        try cluster.createTopic("privacy.violations", partitions: 1)
+        try cluster.createTopic("privacy.dead-letters", partitions: 1)
+        directory = try Fixtures.temporaryDirectory()
+        let fm = FileManager.default
+        for folder in ["rules", "lists"] {
+            try fm.copyItem(atPath: Fixtures.defaultPipeline + "/" + folder, toPath: directory.appendingPathComponent(folder).path)
+        }
+        let state = stateURL ?? directory.appendingPathComponent("state.sqlite").path
+        try """
+        name: \(name)
+        lateness: 5m
+        sources:
+          kafka:
+            bootstrap_servers: ${BOOTSTRAP}
+            group: \(group)
+            topics: [\(eventsTopic)]
+            idle_timeout: 10m
+            properties:
+              session.timeout.ms: "3000"
+              heartbeat.interval.ms: "300"
+              max.poll.interval.ms: "10000"
+              auto.commit.interval.ms: "200"
+        state:
+          url: \(state)
+        sinks:
+          violations:
+            topic: privacy.violations
+            file: out/violations.jsonl
+          dead_letters:
+            topic: privacy.dead-letters
+            file: out/dead-letters.jsonl
+        http:
+          host: 127.0.0.1
+          port: "0"
+        """.write(to: directory.appendingPathComponent("pipeline.yaml"), atomically: true, encoding: .utf8)
+    }
+
+    var environment: [String: String] { ["BOOTSTRAP": cluster.bootstrapServers] }
+
+    /// Generated traffic, and a quiet event per partition an hour after the last one, so the watermark passes
+    /// everything that came before.
+    func traffic(events: Int, seed: UInt64) -> (lines: [String], end: Timestamp) {
+        let lines = Array(EventGenerator(.init(events: events, subjects: 120, seed: seed, months: 1,
+                                               invalidRate: 0.01, duplicateRate: 0.01)))
+        var latest = Timestamp.distantPast
+        for line in lines {
+            if let v = try? JSONValue.parse(line), case .string(let t)? = v["time"], let ts = Timestamp(rfc3339: t) {
+                latest = Swift.max(latest, ts)
+            }
+        }
+        return (lines, latest + .hours(1))
+    }
+
+    func produce(_ lines: [String], end: Timestamp?) async throws {
+        var config = ProducerConfiguration(bootstrapServers: [cluster.bootstrapServers])
+        config.messageTimeout = .seconds(30)
+        let producer = try Producer(configuration: config)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (i, line) in lines.enumerated() {
+                let subject = (try? JSONValue.parse(line))?["subject"].flatMap { v -> String? in
+                    if case .string(let s) = v { return s } else { return nil }
+                } ?? "line-\(i)"
+                group.addTask { _ = try await producer.send(topic: eventsTopic, key: Array(subject.utf8), value: Array(line.utf8)) }
+                if i % 500 == 499 { try await group.waitForAll() }
+            }
+            try await group.waitForAll()
+        }
+        for p in 0..<partitions {
+            guard let end else { break }
+            let tick = #"{"id":"tick-\#(p)","type":"collect","time":"\#(end.rfc3339)","subject":"tick-\#(p)","categories":["user.device"]}"#
+            _ = try await producer.send(topic: eventsTopic, key: nil, value: Array(tick.utf8), partition: Int32(p))
+        }
+        await producer.shutdown()
+    }
+
+    /// What a replay of the same lines finds, up to the watermark the daemon reaches.
+    func replayIDs(_ lines: [String], end: Timestamp) throws -> Set<String> {
+        let input = directory.appendingPathComponent("replay-input.jsonl")
+        try Fixtures.write(lines, to: input)
+        let out = directory.appendingPathComponent("replay-violations.jsonl")
+        let pipeline = try PipelineLoader().load(directory: Fixtures.defaultPipeline)
+        _ = try ReplayJob(pipeline: pipeline, options: .init(inputs: [input.path], until: end - .minutes(5), violations: out.path)).run()
+        return Set(try JSONValue.lines(ofFile: out.path).compactMap { v -> String? in
+            guard case .string(let rule)? = v["rule"], rule != "bulk-access", case .string(let id)? = v["id"] else { return nil }
+            return id
+        })
+    }
+
+    func fileIDs() -> [String] {
+        ((try? JSONValue.lines(ofFile: violationsFile.path)) ?? []).compactMap { v in
+            guard case .string(let rule)? = v["rule"], rule != "bulk-access", case .string(let id)? = v["id"] else { return nil }
+            return id
+        }
+    }
+}
+
+func httpGet(_ url: String) async -> (Int, String)? {
+    guard let u = URL(string: url), let (data, response) = try? await URLSession.shared.data(from: u) else { return nil }
+    return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+}
+
+func waitUntil(_ what: String, timeout: Swift.Duration, _ condition: () async -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while !(await condition()) {
+        guard ContinuousClock.now < deadline else { throw DaemonTestTimeout(description: "timed out waiting for \(what)") }
+        try await Task.sleep(for: .milliseconds(200))
+    }
+}
+
+struct DaemonTestTimeout: Error, CustomStringConvertible { let description: String }
+
+@Suite(.serialized) struct DaemonRunTests {
+    @Test func theDaemonFindsWhatAReplayFindsAndServesHealthAndMetrics() async throws {
+        let fixture = try DaemonFixture()
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
+        let port = Mutex(0)
+        var logger = Logger(label: "daemon-test")
+        logger.logLevel = .warning
+        let daemon = Task {
+            try await DaemonApp.run(directory: fixture.directory.path, environment: fixture.environment, logger: logger) { p in
+                port.withLock { $0 = p }
+            }
+        }
+        defer { daemon.cancel() }
+        try await waitUntil("the HTTP server", timeout: .seconds(30)) { port.withLock { $0 } != 0 }
+        let base = "http://127.0.0.1:\(port.withLock { $0 })"
+        #expect(await httpGet(base + "/healthz")?.0 == 200)
+        #expect(await httpGet(base + "/readyz")?.0 == 503)
+
+        let (lines, end) = fixture.traffic(events: 3_000, seed: 21)
+        try await fixture.produce(lines, end: end)
+        try await waitUntil("readiness", timeout: .seconds(30)) { await httpGet(base + "/readyz")?.0 == 200 }
+        let expected = try fixture.replayIDs(lines, end: end)
+        #expect(expected.count > 100)
+        try? await waitUntil("every violation in the file", timeout: .seconds(60)) { Set(fixture.fileIDs()).count >= expected.count }
+        let ids = fixture.fileIDs()
+        #expect(Set(ids) == expected, "missing \(expected.subtracting(ids).count), extra \(Set(ids).subtracting(expected).count) of \(expected.count)")
+        #expect(ids.count == Set(ids).count, "no violation written twice")
+
+        let metrics = try #require(await httpGet(base + "/metrics"))
+        #expect(metrics.0 == 200)
+        let samples = PrometheusText.parse(metrics.1)
+        let deadLetters = try JSONValue.lines(ofFile: fixture.deadLettersFile.path).count
+        #expect(deadLetters > 0)
+        #expect(samples.sum("consentinel_dead_letters_total") == Double(deadLetters))
+        #expect(samples.sum("consentinel_violations_total") >= Double(expected.count))
+        #expect(samples.sum("consentinel_events_total") > 2_500)
+        #expect(samples.sum("consentinel_duplicate_events_total") > 0)
+        #expect(samples.sum("consentinel_assigned_partitions") == 4)
+        #expect(samples.sum("consentinel_watermark_seconds") == Double((end - .minutes(5)).microseconds) / 1e6)
+        #expect(samples.names.contains("consentinel_batch_duration_seconds_bucket"))
+        #expect(samples.names.contains("consentinel_outbox_depth"))
+    }
+}
+
+/// Prometheus text exposition, parsed into (name, labels, value) samples.
+struct PrometheusText {
+    var samples: [(name: String, labels: String, value: Double)] = []
+
+    static func parse(_ text: String) -> PrometheusText {
+        var out = PrometheusText()
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            let series = line[..<space]
+            let name = series.firstIndex(of: "{").map { String(series[..<$0]) } ?? String(series)
+            let labels = series.firstIndex(of: "{").map { String(series[$0...]) } ?? ""
+            out.samples.append((name, labels, value))
+        }
+        return out
+    }
+
+    func sum(_ name: String) -> Double { samples.filter { $0.name == name }.reduce(0) { $0 + $1.value } }
+    var names: Set<String> { Set(samples.map(\.name)) }
+}
