@@ -161,6 +161,13 @@ struct DaemonTestTimeout: Error, CustomStringConvertible { let description: Stri
         #expect(Set(ids) == expected, "missing \(expected.subtracting(ids).count), extra \(Set(ids).subtracting(expected).count) of \(expected.count)")
         #expect(ids.count == Set(ids).count, "no violation written twice")
 
+        // Lag is measured with a batch at most every 5 s: send one more quiet event after that.
+        try await Task.sleep(for: .seconds(5.5))
+        let quiet = #"{"id":"late-tick","type":"collect","time":"\#(end.rfc3339)","subject":"tick-x","categories":["user.device"]}"#
+        try await fixture.produce([quiet], end: nil)
+        try await waitUntil("the lag metric", timeout: .seconds(20)) {
+            await httpGet(base + "/metrics")?.1.contains("consentinel_consumer_lag_messages{") == true
+        }
         let metrics = try #require(await httpGet(base + "/metrics"))
         #expect(metrics.0 == 200)
         let samples = PrometheusText.parse(metrics.1)
@@ -174,6 +181,8 @@ struct DaemonTestTimeout: Error, CustomStringConvertible { let description: Stri
         #expect(samples.sum("consentinel_watermark_seconds") == Double((end - .minutes(5)).microseconds) / 1e6)
         #expect(samples.names.contains("consentinel_batch_duration_seconds_bucket"))
         #expect(samples.names.contains("consentinel_outbox_depth"))
+        #expect(samples.samples.filter { $0.name == "consentinel_consumer_lag_messages" }.count == 4)
+        #expect(samples.sum("consentinel_consumer_lag_messages") == 0)
     }
 }
 

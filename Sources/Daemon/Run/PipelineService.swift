@@ -42,10 +42,15 @@ final class PipelineService: Service {
         }
         let consumer = try Consumer(configuration: consumerConfig)
         let processor = StreamProcessor(pipeline: pipeline, configuration: configuration, store: store, metrics: metrics, logger: logger)
+        var adminConfig = AdminConfiguration(bootstrapServers: consumerConfig.bootstrapServers)
+        adminConfig.properties = configuration.source.properties.filter { key, _ in
+            DaemonConfiguration.connectionPrefixes.contains { key.hasPrefix($0) }
+        }
+        let admin = try Admin(configuration: adminConfig)
         let reloads = Task { await self.watchReloads() }
         defer { reloads.cancel() }
         try await withGracefulShutdownHandler {
-            try await consume(consumer, processor)
+            try await consume(consumer, processor, admin)
         } onGracefulShutdown: {
             self.status.stopping()
             Task { await consumer.shutdown() }
@@ -54,8 +59,9 @@ final class PipelineService: Service {
         logger.info("pipeline stopped")
     }
 
-    private func consume(_ consumer: Consumer, _ processor: StreamProcessor) async throws {
+    private func consume(_ consumer: Consumer, _ processor: StreamProcessor, _ admin: Admin) async throws {
         var assigned: Set<TopicPartition> = []
+        var lagMeasured = ContinuousClock.now
         for try await event in consumer.events {
             if let next = pendingPipeline.withLock({ p -> Pipeline? in defer { p = nil }; return p }) {
                 try await processor.reload(next)
@@ -77,6 +83,10 @@ final class PipelineService: Service {
                 try await processor.process(batch)
                 try consumer.markProcessed(batch)
                 try await applyBackpressure(consumer, Array(assigned))
+                if ContinuousClock.now - lagMeasured > .seconds(5) {
+                    lagMeasured = .now
+                    await measureLag(admin, processor)
+                }
             }
         }
     }
@@ -93,6 +103,14 @@ final class PipelineService: Service {
         try await consumer.resume(partitions)
         metrics.paused(false)
         logger.info("consumption resumed")
+    }
+
+    /// Messages behind each partition's high watermark, from the offsets committed to the store.
+    private func measureLag(_ admin: Admin, _ processor: StreamProcessor) async {
+        for (tp, runtime) in processor.partitions {
+            guard let marks = try? await admin.watermarks(topic: tp.topic, partition: tp.partition, timeout: .seconds(2)) else { continue }
+            metrics.lag(topic: tp.topic, partition: tp.partition, messages: Swift.max(0, marks.high - (runtime.storedOffset ?? marks.low)))
+        }
     }
 
     private func watchReloads() async {
