@@ -81,7 +81,7 @@ public struct DaemonConfiguration: Sendable {
         } ?? 50_000
         return DaemonConfiguration(
             source: source,
-            stateURL: resolveStore(try reader.string(state, "url", path: "state") ?? "consentinel-state.sqlite"),
+            stateURL: try reader.string(state, "url", path: "state").map(resolveStore) ?? "consentinel-state.sqlite",
             violations: try sink("violations"), deadLetters: try sink("dead_letters"), digests: try sink("digests"),
             httpHost: try reader.string(http, "host", path: "http") ?? "127.0.0.1", httpPort: port,
             idleTimeout: .microseconds(idle.microseconds), maxOutboxDepth: depth,

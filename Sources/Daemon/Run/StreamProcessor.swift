@@ -152,7 +152,9 @@ final class StreamProcessor {
         let headers = [OutboxHeader(key: "consentinel-violation-id", value: Array(v.id.utf8)),
                        OutboxHeader(key: "consentinel-rule", value: Array(v.rule.utf8)),
                        OutboxHeader(key: "consentinel-severity", value: Array(v.severity.name.utf8))]
-        return destinations(configuration.violations).map { dest in
+        let dests = destinations(configuration.violations)
+        if dests.isEmpty { logger.warning("violation (no violations sink configured)", metadata: ["violation": "\(v.json.serialized)"]) }
+        return dests.map { dest in
             OutboxRow(id: "\(dest)#\(v.id)", kind: "violation", topic: dest, key: Array(v.subject.utf8), value: value, headers: headers)
         }
     }
@@ -162,7 +164,9 @@ final class StreamProcessor {
         let origin = d.origin.description
         let headers = [OutboxHeader(key: "consentinel-reason", value: Array(d.reason.utf8)),
                        OutboxHeader(key: "consentinel-origin", value: Array(origin.utf8))]
-        return destinations(configuration.deadLetters).map { dest in
+        let dests = destinations(configuration.deadLetters)
+        if dests.isEmpty { logger.warning("dead letter (no dead-letter sink configured)", metadata: ["dead_letter": "\(d.json.serialized)"]) }
+        return dests.map { dest in
             OutboxRow(id: "\(dest)#dl:\(origin)", kind: "dead_letter", topic: dest, key: message.key, value: value, headers: headers)
         }
     }
