@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "Daemon", "Rules", "Events", "Digests", "Kafka",
+                "Daemon", "Rules", "Events", "Digests", "Kafka", "Storage",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -10,4 +10,6 @@ if [ -z "${CONSENTINEL_TEST_POSTGRES_URL:-}" ]; then
   eval "$(./scripts/postgres.sh)"
 fi
 swift build --build-tests
-swift test --skip-build "$@"
+# Suites run one after another: several start servers, processes and Kafka clusters, and timing checks stay
+# honest when they do not compete for two cores.
+swift test --skip-build --no-parallel "$@"

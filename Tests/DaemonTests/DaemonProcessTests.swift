@@ -2,6 +2,8 @@ import Daemon
 import Events
 import Foundation
 import Kafka
+import Logging
+import Storage
 import Synchronization
 import Testing
 
@@ -165,3 +167,70 @@ extension DaemonProcessTests {
 }
 
 func daemonLog(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
+
+extension DaemonProcessTests {
+    @Test func sigtermUnderLoadExitsWithinTenSecondsWithWhatWasProcessedCommitted() async throws {
+        let fixture = try DaemonFixture(group: "sigterm")
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
+        let (lines, end) = fixture.traffic(events: 6_000, seed: 66)
+        let expected = try fixture.replayIDs(lines, end: end)
+        let config = fixture.directory.appendingPathComponent("pipeline.yaml")
+        let log = fixture.directory.appendingPathComponent("sigterm.log")
+        let producing = Task { try await fixture.produce(lines, end: end) }
+        let daemon = try DaemonProcess(config: config, environment: fixture.environment, log: log)
+        try await waitUntil("work in progress", timeout: .seconds(30)) { !fixture.fileIDs().isEmpty }
+        daemon.kill(SIGTERM)
+        let started = ContinuousClock.now
+        let code = await daemon.exitCode(within: .seconds(10))
+        #expect(code == 0, "exit after SIGTERM: \(code.map(String.init) ?? "still running after 10 s")\n\(daemonLog(log).suffix(2_000))")
+        print("SIGTERM under load: exited \(code.map(String.init) ?? "-") after \(ContinuousClock.now - started)")
+        try await producing.value
+
+        // What the store holds is what Kafka holds for the group: everything processed was committed to both.
+        let store = try SQLiteStateStore(path: fixture.directory.appendingPathComponent("state.sqlite").path)
+        var stored: [Int32: Int64] = [:]
+        for p in Int32(0)..<Int32(fixture.partitions) {
+            stored[p] = try await store.claim(PartitionID(topic: fixture.eventsTopic, partition: p), pipeline: fixture.name).nextOffset
+        }
+        await store.close()
+        let reader = try Consumer(configuration: ConsumerConfiguration(
+            bootstrapServers: [fixture.cluster.bootstrapServers], groupID: "sigterm", topics: [fixture.eventsTopic]))
+        let committed = try await reader.committedOffsets(
+            for: (0..<Int32(fixture.partitions)).map { TopicPartition(topic: fixture.eventsTopic, partition: $0) })
+        await reader.shutdown()
+        for c in committed {
+            #expect(stored[c.partition] == c.offset, "partition \(c.partition): store \(stored[c.partition].map(String.init) ?? "none"), Kafka \(c.offset)")
+        }
+        #expect(stored.values.compactMap { $0 }.reduce(0, +) > 0)
+
+        // A restart finishes the work: nothing lost.
+        let again = try DaemonProcess(config: config, environment: fixture.environment, log: log)
+        try? await waitUntil("the rest", timeout: .seconds(60)) { Set(fixture.fileIDs()).count >= expected.count }
+        #expect(Set(fixture.fileIDs()) == expected)
+        again.kill(SIGTERM)
+        #expect(await again.exitCode(within: .seconds(10)) == 0)
+    }
+
+    @Test func aSinkThatFallsBehindPausesConsumptionInsteadOfGrowingMemory() async throws {
+        // The violations file cannot be written (its folder is a file), so outputs pile up in the outbox.
+        let fixture = try DaemonFixture(group: "backpressure", violationsFile: "blocked/violations.jsonl", maxPending: 40)
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
+        try "not a folder".write(to: fixture.directory.appendingPathComponent("blocked"), atomically: true, encoding: .utf8)
+        let (daemon, base) = try await fixture.startInProcess(logLevel: .critical)
+        defer { daemon.cancel() }
+        let (lines, end) = fixture.traffic(events: 3_000, seed: 77)
+        try await fixture.produce(lines, end: end)
+        try await waitUntil("consumption to pause", timeout: .seconds(60)) {
+            guard let text = await httpGet(base + "/metrics")?.1 else { return false }
+            return PrometheusText.parse(text).sum("consentinel_consumption_paused") == 1
+        }
+        try await Task.sleep(for: .seconds(2))
+        let first = PrometheusText.parse(await httpGet(base + "/metrics")?.1 ?? "")
+        try await Task.sleep(for: .seconds(2))
+        let second = PrometheusText.parse(await httpGet(base + "/metrics")?.1 ?? "")
+        #expect(second.sum("consentinel_consumption_paused") == 1)
+        #expect(second.sum("consentinel_events_total") == first.sum("consentinel_events_total"), "no reading while paused")
+        #expect(second.sum("consentinel_events_total") < Double(lines.count), "it stopped before reading everything")
+        #expect(second.sum("consentinel_outbox_depth") > 40)
+    }
+}

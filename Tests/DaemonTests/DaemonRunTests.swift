@@ -19,7 +19,13 @@ struct DaemonFixture {
     var violationsFile: URL { directory.appendingPathComponent("out/violations.jsonl") }
     var deadLettersFile: URL { directory.appendingPathComponent("out/dead-letters.jsonl") }
 
-    init(stateURL: String? = nil, group: String = "consentinel-test", name: String = "daemon-test-\(UUID().uuidString.prefix(8))") throws {
+    let name: String
+
+    init(
+        stateURL: String? = nil, group: String = "consentinel-test", name: String = "daemon-test-\(UUID().uuidString.prefix(8))",
+        violationsFile: String = "out/violations.jsonl", maxPending: Int = 50_000
+    ) throws {
+        self.name = name
         cluster = try MockCluster(brokers: 1)
         try cluster.createTopic(eventsTopic, partitions: partitions)
         try cluster.createTopic("privacy.violations", partitions: 1)
@@ -49,10 +55,11 @@ struct DaemonFixture {
         sinks:
           violations:
             topic: privacy.violations
-            file: out/violations.jsonl
+            file: \(violationsFile)
           dead_letters:
             topic: privacy.dead-letters
             file: out/dead-letters.jsonl
+          max_pending: "\(maxPending)"
         http:
           host: 127.0.0.1
           port: "0"
@@ -131,23 +138,31 @@ func waitUntil(_ what: String, timeout: Swift.Duration, _ condition: () async ->
     }
 }
 
+extension DaemonFixture {
+    /// Runs the daemon in this process (cancel the task to stop it); returns it with its HTTP base URL.
+    func startInProcess(logLevel: Logger.Level) async throws -> (Task<Void, Error>, String) {
+        let port = Mutex(0)
+        var logger = Logger(label: "daemon-test")
+        logger.logLevel = logLevel
+        let directory = self.directory.path, environment = self.environment
+        let daemon = Task {
+            try await DaemonApp.run(directory: directory, environment: environment, logger: logger) { p in
+                port.withLock { $0 = p }
+            }
+        }
+        try await waitUntil("the HTTP server", timeout: .seconds(30)) { port.withLock { $0 } != 0 }
+        return (daemon, "http://127.0.0.1:\(port.withLock { $0 })")
+    }
+}
+
 struct DaemonTestTimeout: Error, CustomStringConvertible { let description: String }
 
 @Suite(.serialized) struct DaemonRunTests {
     @Test func theDaemonFindsWhatAReplayFindsAndServesHealthAndMetrics() async throws {
         let fixture = try DaemonFixture()
         defer { try? FileManager.default.removeItem(at: fixture.directory) }
-        let port = Mutex(0)
-        var logger = Logger(label: "daemon-test")
-        logger.logLevel = .warning
-        let daemon = Task {
-            try await DaemonApp.run(directory: fixture.directory.path, environment: fixture.environment, logger: logger) { p in
-                port.withLock { $0 = p }
-            }
-        }
+        let (daemon, base) = try await fixture.startInProcess(logLevel: .warning)
         defer { daemon.cancel() }
-        try await waitUntil("the HTTP server", timeout: .seconds(30)) { port.withLock { $0 } != 0 }
-        let base = "http://127.0.0.1:\(port.withLock { $0 })"
         #expect(await httpGet(base + "/healthz")?.0 == 200)
         #expect(await httpGet(base + "/readyz")?.0 == 503)
 
