@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "EventsTests", dependencies: ["Events"]),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Events", "Daemon"], exclude: ["Cases"]),
-        .testTarget(name: "DigestsTests", dependencies: ["Digests", "Events"]),
+        .testTarget(name: "DigestsTests", dependencies: ["Digests", "Events"], exclude: ["Cases"]),
         .testTarget(
             name: "StorageTests",
             dependencies: [

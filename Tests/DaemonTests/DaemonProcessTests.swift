@@ -20,7 +20,7 @@ import Testing
             process.executableURL = URL(fileURLWithPath: DaemonProcessTests.binary)
             process.arguments = ["run", "--config", config.path]
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-            if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+            if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
             let handle = try FileHandle(forWritingTo: log)
             handle.seekToEndOfFile()
             process.standardError = handle

@@ -17,10 +17,18 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
+    public func log(event: LogEvent) {
+        write(level: event.level, message: event.message, extra: event.metadata)
+    }
+
     public func log(
         level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String,
         file: String, function: String, line: UInt
     ) {
+        write(level: level, message: message, extra: extra)
+    }
+
+    private func write(level: Logger.Level, message: Logger.Message, extra: Logger.Metadata?) {
         let now = Date().timeIntervalSince1970
         var pairs: [(String, JSONValue)] = [
             ("time", .string(Timestamp(microseconds: Int64(now * 1_000_000)).rfc3339)),

@@ -1,0 +1,32 @@
+import Foundation
+import Testing
+
+/// `consentinel demo --duration` briefly, as a newcomer runs it: violations appear, the month closes, pages exist.
+@Suite struct DemoTests {
+    @Test func aShortDemoShowsViolationsAndWhereTheDigestsAre() throws {
+        let binary = Fixtures.root.appendingPathComponent(".build/debug/consentinel").path
+        #expect(FileManager.default.isExecutableFile(atPath: binary), "build the executable first (scripts/test.sh does)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["demo", "--duration", "8", "--events", "800"]
+        process.currentDirectoryURL = Fixtures.root
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(text.contains("metrics at http://127.0.0.1:"))
+        let violationLines = text.split(separator: "\n").filter { $0.contains("  HIGH ") || $0.contains("  CRITICAL ") || $0.contains("  MEDIUM ") }
+        #expect(violationLines.count > 10, "\(text)")
+        #expect(!text.contains("\u{1B}["), "no colours when not on a terminal")
+        #expect(text.contains("Month closed: digests for 2026-01"), "\(text)")
+        let paths = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { $0.hasPrefix("/") && ($0.hasSuffix(".html") || $0.hasSuffix(".jsonl") || $0.hasSuffix(".json")) }
+        #expect(paths.contains { $0.hasSuffix("2026-01/subjects.jsonl") })
+        #expect(paths.contains { $0.hasSuffix("-en.html") })
+        for path in paths { #expect(FileManager.default.fileExists(atPath: path), "\(path)") }
+    }
+}
