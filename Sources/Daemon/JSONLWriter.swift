@@ -6,6 +6,7 @@ public final class JSONLWriter {
     public let path: String
     private let handle: FileHandle
     private var pending = Data()
+    private var scratch: [UInt8] = []
     public private(set) var lines = 0
 
     public init(path: String, append: Bool = false) throws(DaemonError) {
@@ -28,9 +29,10 @@ public final class JSONLWriter {
     }
 
     public func write(_ value: JSONValue) throws(DaemonError) {
-        var line = value.serialized
-        line += "\n"
-        pending.append(contentsOf: line.utf8)
+        scratch.removeAll(keepingCapacity: true)
+        value.write(into: &scratch)
+        scratch.append(10)
+        pending.append(contentsOf: scratch)
         lines += 1
         if pending.count >= 1 << 20 { try flush() }
     }

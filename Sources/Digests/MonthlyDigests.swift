@@ -60,24 +60,27 @@ public struct MonthlyDigests: Sendable {
             lateForClosedMonths += 1
             return
         }
-        open[month, default: Month(org: OrgDigest(month: month))].subjects[event.subject, default: SubjectDigest(subject: event.subject, month: month)].record(event)
-        var org = open[month]!.org
-        org.eventsByType[event.type.name, default: 0] += 1
-        if late { org.lateEvents += 1 }
+        // Mutated in place: copying a month out and back would copy its dictionaries on every event.
+        Self.update(&open[month, default: Month(org: OrgDigest(month: month))], with: event, late: late)
+    }
+
+    private static func update(_ m: inout Month, with event: Event, late: Bool) {
+        m.subjects[event.subject, default: SubjectDigest(subject: event.subject, month: m.org.month)].record(event)
+        m.org.eventsByType[event.type.name, default: 0] += 1
+        if late { m.org.lateEvents += 1 }
         switch event.type {
         case .access:
-            if let p = event.purpose { org.accessesByPurpose[p.key, default: 0] += 1 }
-            if let r = event.role { org.accessesByRole[r.string, default: 0] += 1 }
-            for key in Set(event.categories.map(\.key)) { org.accessesByCategory[key, default: 0] += 1 }
+            if let p = event.purpose { m.org.accessesByPurpose[p.key, default: 0] += 1 }
+            if let r = event.role { m.org.accessesByRole[r.string, default: 0] += 1 }
+            for key in Set(event.categories.map(\.key)) { m.org.accessesByCategory[key, default: 0] += 1 }
         case .share:
-            if let r = event.recipient { org.sharesByRecipient[r.string, default: 0] += 1 }
+            if let r = event.recipient { m.org.sharesByRecipient[r.string, default: 0] += 1 }
         case .consent:
             if let p = event.purpose {
-                if event.status == .granted { org.consentGranted[p.key, default: 0] += 1 } else { org.consentWithdrawn[p.key, default: 0] += 1 }
+                if event.status == .granted { m.org.consentGranted[p.key, default: 0] += 1 } else { m.org.consentWithdrawn[p.key, default: 0] += 1 }
             }
         default: break
         }
-        open[month]!.org = org
     }
 
     public mutating func recordViolation(subject: String, rule: String, severity: String, time: Timestamp) {
@@ -103,7 +106,7 @@ public struct MonthlyDigests: Sendable {
         return due.map { key in
             let month = open.removeValue(forKey: key)!
             closed.insert(key)
-            let subjects = month.subjects.values.sorted { Array($0.subject.utf8).lexicographicallyPrecedes(Array($1.subject.utf8)) }
+            let subjects = month.subjects.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map { month.subjects[$0]! }
             var org = month.org
             org.subjects = subjects.count
             org.subjectsWithViolations = subjects.filter { $0.violationTotal > 0 }.count

@@ -42,37 +42,45 @@ public enum JSONValue: Sendable, Hashable, ExpressibleByStringLiteral, Expressib
 
     /// Compact JSON text on one line.
     public var serialized: String {
-        var out = ""
-        write(to: &out)
-        return out
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        write(into: &out)
+        return String(decoding: out, as: UTF8.self)
     }
 
     public func write(to out: inout String) {
+        out += serialized
+    }
+
+    /// Appends compact JSON as UTF-8 bytes (the fast path for output files and messages).
+    public func write(into out: inout [UInt8]) {
         switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
+        case .null: out.append(contentsOf: [110, 117, 108, 108])
+        case .bool(let b): out.append(contentsOf: b ? Array("true".utf8) : Array("false".utf8))
+        case .int(let i): out.append(contentsOf: String(i).utf8)
         case .double(let d):
             if d.isFinite {
-                if d == d.rounded(), abs(d) < 1e15 { out += String(Int64(d)) } else { out += String(d) }
-            } else { out += "null" }
-        case .string(let s): JSONValue.writeString(s, to: &out)
+                out.append(contentsOf: (d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d)).utf8)
+            } else {
+                out.append(contentsOf: [110, 117, 108, 108])
+            }
+        case .string(let s): JSONValue.writeString(s, into: &out)
         case .array(let items):
-            out += "["
+            out.append(91)
             for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
-                item.write(to: &out)
+                if i > 0 { out.append(44) }
+                item.write(into: &out)
             }
-            out += "]"
+            out.append(93)
         case .object(let pairs):
-            out += "{"
+            out.append(123)
             for (i, (key, value)) in pairs.enumerated() {
-                if i > 0 { out += "," }
-                JSONValue.writeString(key, to: &out)
-                out += ":"
-                value.write(to: &out)
+                if i > 0 { out.append(44) }
+                JSONValue.writeString(key, into: &out)
+                out.append(58)
+                value.write(into: &out)
             }
-            out += "}"
+            out.append(125)
         }
     }
 
@@ -91,26 +99,53 @@ public enum JSONValue: Sendable, Hashable, ExpressibleByStringLiteral, Expressib
         }
     }
 
-    static func writeString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+    /// Writes a JSON string: quote and backslash escaped, control characters as short or `u00XX` escapes, and U+2028
+    /// and U+2029 escaped so the line is also valid JavaScript. Runs of plain bytes are copied at once.
+    static func writeString(_ string: String, into out: inout [UInt8]) {
+        out.append(34)
+        var s = string
+        s.withUTF8 { b in
+            var run = 0
+            var i = 0
+            let n = b.count
+            func flush(_ upTo: Int) {
+                if upTo > run { out.append(contentsOf: UnsafeBufferPointer(rebasing: b[run..<upTo])) }
             }
+            while i < n {
+                let c = b[i]
+                if c >= 0x20 && c != 34 && c != 92 && c != 0xE2 {
+                    i += 1
+                    continue
+                }
+                if c == 0xE2 {
+                    if i + 2 < n, b[i + 1] == 0x80, b[i + 2] == 0xA8 || b[i + 2] == 0xA9 {
+                        flush(i)
+                        out.append(contentsOf: Array((b[i + 2] == 0xA8 ? "\\u2028" : "\\u2029").utf8))
+                        i += 3
+                        run = i
+                    } else {
+                        i += 1
+                    }
+                    continue
+                }
+                flush(i)
+                switch c {
+                case 34: out.append(contentsOf: [92, 34])
+                case 92: out.append(contentsOf: [92, 92])
+                case 10: out.append(contentsOf: [92, 110])
+                case 13: out.append(contentsOf: [92, 114])
+                case 9: out.append(contentsOf: [92, 116])
+                case 8: out.append(contentsOf: [92, 98])
+                case 12: out.append(contentsOf: [92, 102])
+                default:
+                    let hex = Array("0123456789abcdef".utf8)
+                    out.append(contentsOf: [92, 117, 48, 48, hex[Int(c >> 4)], hex[Int(c & 15)]])
+                }
+                i += 1
+                run = i
+            }
+            flush(n)
         }
-        out += "\""
+        out.append(34)
     }
 }

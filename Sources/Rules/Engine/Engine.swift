@@ -39,7 +39,7 @@ public final class Engine {
 
     let context: EngineContext
     var evaluators: [RuleEvaluator] = []
-    var buffer = Heap<Pending> { ($0.event.time, $0.seq) < ($1.event.time, $1.seq) }
+    var buffer = Heap<Pending> { ($0.time, $0.seq) < ($1.time, $1.seq) }
     /// The buffered events by arrival number, kept only while state changes are tracked (for durable stores).
     let bufferState = KeyedState<String, Event>()
     var dedup: DedupWindow
@@ -48,9 +48,24 @@ public final class Engine {
     /// True while a durable store follows the state: changed keys are kept for `takeStateChanges()`.
     public internal(set) var tracksChanges = false
 
+    /// A buffered event. The event lives in a box so that heap moves copy one reference, not a dozen fields.
     struct Pending {
-        var event: Event
-        var seq: UInt64
+        final class Box {
+            let event: Event
+            init(_ event: Event) { self.event = event }
+        }
+
+        let box: Box
+        let time: Timestamp
+        let seq: UInt64
+
+        init(event: Event, seq: UInt64) {
+            box = Box(event)
+            time = event.time
+            self.seq = seq
+        }
+
+        var event: Event { box.event }
     }
 
     public init(pipeline: Pipeline) {
@@ -127,9 +142,9 @@ public final class Engine {
         while true {
             let timer = context.timers.min.flatMap { $0.time <= watermark ? $0 : nil }
             let pending = buffer.min.flatMap { p in
-                (p.event.time < watermark || (inclusive && p.event.time <= watermark)) ? p : nil
+                (p.time < watermark || (inclusive && p.time <= watermark)) ? p : nil
             }
-            if let timer, pending.map({ timer.time <= $0.event.time }) ?? true {
+            if let timer, pending.map({ timer.time <= $0.time }) ?? true {
                 context.timers.popMin()
                 fire(timer)
             } else if pending != nil {
