@@ -157,16 +157,7 @@ public struct EventGenerator: Sequence {
     }
 }
 
-/// A small, fast, seedable generator (SplitMix64): the same seed gives the same traffic on every machine.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
+    /// True with probability `p`.
     mutating func chance(_ p: Double) -> Bool { p > 0 && Double(next() % 1_000_000) < p * 1_000_000 }
 }

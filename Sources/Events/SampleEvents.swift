@@ -2,18 +2,7 @@
 /// types, optional fields, attributes with escapes and non-ASCII text, unknown extra fields, time offsets and
 /// fractions. For benchmarks, tests and load generation; the same seed gives the same events.
 public struct SampleEvents: Sendable {
-    /// SplitMix64: small, fast and good enough for test data.
-    public struct RNG: RandomNumberGenerator, Sendable {
-        public var state: UInt64
-        public init(seed: UInt64) { state = seed }
-        public mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    public typealias RNG = SplitMix64
 
     public var rng: RNG
     private let categories: [String]

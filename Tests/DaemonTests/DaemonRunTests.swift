@@ -23,7 +23,8 @@ struct DaemonFixture {
 
     init(
         stateURL: String? = nil, group: String = "consentinel-test", name: String = "daemon-test-\(UUID().uuidString.prefix(8))",
-        violationsFile: String = "out/violations.jsonl", maxPending: Int = 50_000
+        violationsFile: String = "out/violations.jsonl", deadLettersFile: String = "out/dead-letters.jsonl",
+        kafkaSinks: Bool = true, maxPending: Int = 50_000
     ) throws {
         self.name = name
         cluster = try MockCluster(brokers: 1)
@@ -49,16 +50,17 @@ struct DaemonFixture {
               session.timeout.ms: "3000"
               heartbeat.interval.ms: "300"
               max.poll.interval.ms: "10000"
+              partition.assignment.strategy: cooperative-sticky
               auto.commit.interval.ms: "200"
         state:
           url: \(state)
         sinks:
           violations:
-            topic: privacy.violations
+            \(kafkaSinks ? "topic: privacy.violations" : "")
             file: \(violationsFile)
           dead_letters:
-            topic: privacy.dead-letters
-            file: out/dead-letters.jsonl
+            \(kafkaSinks ? "topic: privacy.dead-letters" : "")
+            file: \(deadLettersFile)
           max_pending: "\(maxPending)"
         http:
           host: 127.0.0.1
