@@ -100,27 +100,8 @@ public struct SampleEvents: Sendable {
         return text
     }
 
-    /// A JSON string literal: escapes `"`, `\` and control characters; other text stays as UTF-8.
-    public static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 {
-                    let h = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal, written by the same code as every other JSON output (`JSONValue`).
+    public static func quote(_ s: String) -> String { JSONValue.string(s).serialized }
 
     private func quote(_ s: String) -> String { SampleEvents.quote(s) }
 }

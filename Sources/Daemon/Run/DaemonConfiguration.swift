@@ -11,6 +11,11 @@ public struct DaemonConfiguration: Sendable {
         public var topics: [String]
         /// librdkafka properties passed through as they are (TLS, SASL, tuning).
         public var properties: [String: String]
+
+        /// The properties that say how to reach and authenticate to the brokers, for the producer and admin clients.
+        public var connectionProperties: [String: String] {
+            properties.filter { key, _ in DaemonConfiguration.connectionPrefixes.contains { key.hasPrefix($0) } }
+        }
     }
 
     public struct Sink: Sendable {
@@ -86,7 +91,7 @@ public struct DaemonConfiguration: Sendable {
             httpHost: try reader.string(http, "host", path: "http") ?? "127.0.0.1", httpPort: port,
             idleTimeout: .microseconds(idle.microseconds), maxOutboxDepth: depth,
             producerProperties: try reader.properties(sinks, "properties", path: "sinks").isEmpty
-                ? source.properties.filter { key, _ in connectionPrefixes.contains { key.hasPrefix($0) } }
+                ? source.connectionProperties
                 : try reader.properties(sinks, "properties", path: "sinks"))
     }
 }

@@ -43,9 +43,7 @@ final class PipelineService: Service {
         let consumer = try Consumer(configuration: consumerConfig)
         let processor = StreamProcessor(pipeline: pipeline, configuration: configuration, store: store, metrics: metrics, logger: logger)
         var adminConfig = AdminConfiguration(bootstrapServers: consumerConfig.bootstrapServers)
-        adminConfig.properties = configuration.source.properties.filter { key, _ in
-            DaemonConfiguration.connectionPrefixes.contains { key.hasPrefix($0) }
-        }
+        adminConfig.properties = configuration.source.connectionProperties
         let admin = try Admin(configuration: adminConfig)
         let reloads = Task { await self.watchReloads() }
         defer { reloads.cancel() }
