@@ -73,6 +73,25 @@ public final class MockCluster: Sendable {
         rd_kafka_mock_push_request_errors_array(handle.cluster, api.rawValue, codes.count, codes)
     }
 
+    /// The next `errors.count` requests of type `api` that broker `brokerID` receives fail with these errors, in order.
+    public func pushRequestErrors(broker brokerID: Int32, _ api: KafkaAPIKey, _ errors: [KafkaError.Code]) throws(KafkaError) {
+        for error in errors {
+            try KafkaError.check(
+                consentinel_mock_broker_push_request_error(
+                    handle.cluster, brokerID, api.rawValue, rd_kafka_resp_err_t(error.rawValue), 0),
+                "push a request error to broker \(brokerID)")
+        }
+    }
+
+    /// How many errors pushed with `pushRequestErrors(broker:_:_:)` requests have not met yet.
+    public func pendingRequestErrors(broker brokerID: Int32, _ api: KafkaAPIKey) throws(KafkaError) -> Int {
+        var count = 0
+        try KafkaError.check(
+            rd_kafka_mock_broker_error_stack_cnt(handle.cluster, brokerID, api.rawValue, &count),
+            "count the request errors of broker \(brokerID)")
+        return count
+    }
+
     public func clearRequestErrors(_ api: KafkaAPIKey) {
         rd_kafka_mock_clear_request_errors(handle.cluster, api.rawValue)
     }

@@ -61,6 +61,7 @@ public final class PostgresStateStore: StateStore {
                 """
             ]
         ),
+        ("v2-outbox-lease", ["ALTER TABLE outbox ADD COLUMN lease_owner text, ADD COLUMN lease_until timestamptz"]),
     ]
 
     /// The names of the migrations this version registers, in order.
@@ -334,11 +335,45 @@ public final class PostgresStateStore: StateStore {
         var outbox: [OutboxRow] = []
         outbox.reserveCapacity(rows.count)
         for (id, kind, topic, key, value, headers) in rows {
-            outbox.append(
-                OutboxRow(
-                    id: id, kind: kind, topic: topic, key: key.map { Array($0.readableBytesView) },
-                    value: Array(value.readableBytesView),
-                    headers: try HeaderCoding.decode(Array(headers.readableBytesView))))
+            outbox.append(try Self.outboxRow(id, kind, topic, key, value, headers))
+        }
+        return outbox
+    }
+
+    private static func outboxRow(
+        _ id: String, _ kind: String, _ topic: String, _ key: ByteBuffer?, _ value: ByteBuffer, _ headers: ByteBuffer
+    ) throws(StorageError) -> OutboxRow {
+        OutboxRow(
+            id: id, kind: kind, topic: topic, key: key.map { Array($0.readableBytesView) },
+            value: Array(value.readableBytesView), headers: try HeaderCoding.decode(Array(headers.readableBytesView)))
+    }
+
+    public func leaseOutbox(limit: Int, owner: String, for duration: Duration) async throws(StorageError) -> [OutboxRow] {
+        let logger = logger
+        let milliseconds = duration.components.seconds * 1_000 + duration.components.attoseconds / 1_000_000_000_000_000
+        let rows = try await connection("lease outbox rows") { connection in
+            var rows: [(Int64, String, String, String, ByteBuffer?, ByteBuffer, ByteBuffer)] = []
+            // SKIP LOCKED: two instances leasing at once take different rows instead of waiting for each other.
+            let result = try await connection.query(
+                """
+                UPDATE outbox o SET lease_owner = \(owner), lease_until = now() + \(milliseconds) * interval '1 millisecond'
+                FROM (
+                    SELECT seq FROM outbox
+                    WHERE sent_at IS NULL AND (lease_until IS NULL OR lease_until < now() OR lease_owner = \(owner))
+                    ORDER BY seq LIMIT \(max(0, limit)) FOR UPDATE SKIP LOCKED
+                ) AS free
+                WHERE o.seq = free.seq
+                RETURNING o.seq, o.id, o.kind, o.topic, o.key, o.value, o.headers
+                """, logger: logger)
+            for try await row in result.decode((Int64, String, String, String, ByteBuffer?, ByteBuffer, ByteBuffer).self) {
+                rows.append(row)
+            }
+            return rows.sorted { $0.0 < $1.0 }
+        }
+        var outbox: [OutboxRow] = []
+        outbox.reserveCapacity(rows.count)
+        for (_, id, kind, topic, key, value, headers) in rows {
+            outbox.append(try Self.outboxRow(id, kind, topic, key, value, headers))
         }
         return outbox
     }

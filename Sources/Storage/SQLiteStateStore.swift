@@ -81,6 +81,12 @@ public final class SQLiteStateStore: StateStore {
                 t.primaryKey(["namespace", "key"])
             }
         }
+        migrator.registerMigration("v2-outbox-lease") { db in
+            try db.alter(table: OutboxRecord.databaseTableName) { t in
+                t.add(column: "lease_owner", .text)
+                t.add(column: "lease_until", .datetime)
+            }
+        }
         return migrator
     }()
 
@@ -157,6 +163,26 @@ public final class SQLiteStateStore: StateStore {
     public func unsentOutbox(limit: Int) async throws(StorageError) -> [OutboxRow] {
         let records = try await read("read the outbox") { db in
             try OutboxRecord.filter(Column("sent_at") == nil).order(Column("seq")).limit(max(0, limit)).fetchAll(db)
+        }
+        var rows: [OutboxRow] = []
+        rows.reserveCapacity(records.count)
+        for record in records { rows.append(try record.row()) }
+        return rows
+    }
+
+    public func leaseOutbox(limit: Int, owner: String, for duration: Duration) async throws(StorageError) -> [OutboxRow] {
+        let now = Date()
+        let until = now.addingTimeInterval(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+        let records = try await immediateWrite("lease outbox rows") { db in
+            let free = Column("lease_until") == nil || Column("lease_until") < now || Column("lease_owner") == owner
+            let records = try OutboxRecord.filter(Column("sent_at") == nil && free).order(Column("seq"))
+                .limit(max(0, limit)).fetchAll(db)
+            let ids = records.map(\.id)
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                try OutboxRecord.filter(ids[start..<min(start + 500, ids.count)].contains(Column("id")))
+                    .updateAll(db, Column("lease_owner").set(to: owner), Column("lease_until").set(to: until))
+            }
+            return records
         }
         var rows: [OutboxRow] = []
         rows.reserveCapacity(records.count)
@@ -309,11 +335,15 @@ struct OutboxRecord: Codable, FetchableRecord, PersistableRecord {
     var headers: Data
     var createdAt: Date
     var sentAt: Date?
+    var leaseOwner: String?
+    var leaseUntil: Date?
 
     enum CodingKeys: String, CodingKey {
         case seq, id, kind, topic, key, value, headers
         case createdAt = "created_at"
         case sentAt = "sent_at"
+        case leaseOwner = "lease_owner"
+        case leaseUntil = "lease_until"
     }
 
     init(_ row: OutboxRow, createdAt: Date) {
@@ -326,6 +356,8 @@ struct OutboxRecord: Codable, FetchableRecord, PersistableRecord {
         headers = Data(HeaderCoding.encode(row.headers))
         self.createdAt = createdAt
         sentAt = nil
+        leaseOwner = nil
+        leaseUntil = nil
     }
 
     func row() throws(StorageError) -> OutboxRow {

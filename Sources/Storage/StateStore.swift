@@ -134,8 +134,14 @@ public protocol StateStore: Sendable {
     /// partition's stored epoch differs from the claim's or its stored offset differs from `expectedOffset`.
     func commit(_ batch: BatchCommit, pipeline: String) async throws(StorageError)
 
-    /// Rows not yet marked sent, oldest first.
+    /// Rows not yet marked sent, oldest first (whoever holds them).
     func unsentOutbox(limit: Int) async throws(StorageError) -> [OutboxRow]
+
+    /// Rows not yet marked sent that no other owner holds, oldest first, now held by `owner` for `duration`:
+    /// several instances sharing a store each publish different rows. A hold ends when it expires (its owner died
+    /// or stalled: another instance then takes the rows) or when the rows are marked sent; `owner` may take its own
+    /// rows again at any time.
+    func leaseOutbox(limit: Int, owner: String, for duration: Duration) async throws(StorageError) -> [OutboxRow]
 
     /// Marks rows sent (from delivery reports). Unknown ids are ignored. Sent rows stay, so that a re-inserted id is
     /// still ignored, until `pruneSent` removes them.

@@ -41,6 +41,16 @@ import Testing
         }
 
         var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+        /// The daemon's own account of itself, for failure messages: its metrics (without help lines).
+        func metricsText() async -> String {
+            guard let range = logText.range(of: #"listening on 127\.0\.0\.1:[0-9]+"#, options: .regularExpression) else {
+                return "(no HTTP address in the log)"
+            }
+            let address = logText[range].dropFirst("listening on ".count)
+            guard let text = await httpGet("http://\(address)/metrics")?.1 else { return "(metrics unavailable)" }
+            return text.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.contains("_bucket") }.joined(separator: "\n")
+        }
     }
 
     /// Every violation id on the violations topic so far, with how many times each was published.
@@ -119,11 +129,7 @@ import Testing
 }
 
 extension DaemonProcessTests {
-    @Test(.disabled("""
-        Fails in about half the runs: the survivor takes over the dead instance's partitions with their stored offsets
-        and state, but neither instance's outbox publisher writes any output (no error logged): suspected hang in the
-        PostgreSQL store's outbox calls with two instances. Tracked on issue 4.
-        """))
+    @Test
     func twoInstancesOnPostgreSQLShareTheWorkAndOneTakesOverWhenTheOtherDies() async throws {
         let url = try #require(ProcessInfo.processInfo.environment["CONSENTINEL_TEST_POSTGRES_URL"],
                                "run the tests through scripts/test.sh, which starts PostgreSQL")
@@ -148,17 +154,27 @@ extension DaemonProcessTests {
         a.kill(SIGKILL)
         _ = await a.exitCode(within: .seconds(5))
         try await producing.value
+        // Both instances may append to either file (whoever holds a row publishes it): every line must stay whole.
+        var unreadable: [String] = []
         func ids(_ instance: String) -> [String] {
-            ((try? JSONValue.lines(ofFile: fixture.directory.appendingPathComponent("out/\(instance)-violations.jsonl").path)) ?? [])
-                .compactMap { v in
-                    guard case .string(let rule)? = v["rule"], rule != "bulk-access", case .string(let id)? = v["id"] else { return nil }
-                    return id
+            let path = fixture.directory.appendingPathComponent("out/\(instance)-violations.jsonl").path
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").compactMap { line in
+                guard let v = try? JSONValue.parse(String(line)) else {
+                    unreadable.append(String(line.prefix(200)))
+                    return nil
                 }
+                guard case .string(let rule)? = v["rule"], rule != "bulk-access", case .string(let id)? = v["id"] else { return nil }
+                return id
+            }
         }
         try? await waitUntil("every violation", timeout: .seconds(90)) { Set(ids("a") + ids("b")).count >= expected.count }
+        unreadable = []
         let published = Set(ids("a") + ids("b"))
+        #expect(unreadable.isEmpty, "lines that are not JSON: \(unreadable.prefix(3))")
+        let survivorMetrics = published == expected ? "" : await b.metricsText()
         #expect(published == expected,
-                "missing: \(expected.subtracting(published).count), extra: \(published.subtracting(expected).count)\n\(b.logText.suffix(2_000))")
+                "missing: \(expected.subtracting(published).count), extra: \(published.subtracting(expected).count)\n\(b.logText.suffix(2_000))\n\(survivorMetrics)")
         #expect(!ids("b").isEmpty, "the survivor found violations")
         b.kill(SIGTERM)
         #expect(await b.exitCode(within: .seconds(10)) == 0)
@@ -213,8 +229,14 @@ extension DaemonProcessTests {
             stored[p] = try await store.claim(PartitionID(topic: fixture.eventsTopic, partition: p), pipeline: fixture.name).nextOffset
         }
         await store.close()
-        let reader = try Consumer(configuration: ConsumerConfiguration(
-            bootstrapServers: [fixture.cluster.bootstrapServers], groupID: "sigterm", topics: [fixture.eventsTopic]))
+        // By manual assignment: joining the group with another assignment strategy than the daemon's would trip the
+        // mock broker's assertion that a group's members share one protocol (if the daemon's member lingers).
+        let reader = try Consumer(
+            configuration: ConsumerConfiguration(
+                bootstrapServers: [fixture.cluster.bootstrapServers], groupID: "sigterm", topics: [fixture.eventsTopic]),
+            assignment: (0..<Int32(fixture.partitions)).map {
+                TopicPartitionOffset(topic: fixture.eventsTopic, partition: $0, offset: 0)
+            })
         let committed = try await reader.committedOffsets(
             for: (0..<Int32(fixture.partitions)).map { TopicPartition(topic: fixture.eventsTopic, partition: $0) })
         await reader.shutdown()
@@ -251,6 +273,7 @@ extension DaemonProcessTests {
         #expect(second.sum("consentinel_consumption_paused") == 1)
         #expect(second.sum("consentinel_events_total") == first.sum("consentinel_events_total"), "no reading while paused")
         #expect(second.sum("consentinel_events_total") < Double(lines.count), "it stopped before reading everything")
-        #expect(second.sum("consentinel_outbox_depth") > 40)
+        // Paused until the outbox is down to half the limit, which the unwritable file never lets it reach.
+        #expect(second.sum("consentinel_outbox_depth") > 20)
     }
 }

@@ -135,6 +135,60 @@ struct StateStoreTests {
     }
 
     @Test(arguments: Backend.allCases)
+    func instancesLeaseDifferentOutboxRowsUntilTheLeaseEnds(_ backend: Backend) async throws {
+        try await withLocation(backend) { location in
+            let a = try await location.open()
+            let b = try await location.open()
+            try await a.commit(BatchCommit(outbox: ["r1", "r2", "r3", "r4"].map { outbox($0) }), pipeline: "p")
+
+            #expect(try await a.leaseOutbox(limit: 2, owner: "a", for: .seconds(60)).map(\.id) == ["r1", "r2"])
+            #expect(try await b.leaseOutbox(limit: 10, owner: "b", for: .seconds(1)).map(\.id) == ["r3", "r4"])
+            #expect(try await b.leaseOutbox(limit: 10, owner: "c", for: .seconds(60)).isEmpty, "every row is held")
+            // An owner takes its own rows again (a failed round is retried by whoever leased it).
+            #expect(try await a.leaseOutbox(limit: 10, owner: "a", for: .seconds(60)).map(\.id) == ["r1", "r2"])
+            #expect(try await a.unsentOutbox(limit: 10).count == 4, "leased rows are still unsent")
+
+            // b dies holding r3 and r4: once its lease ends, another instance takes them.
+            try await Task.sleep(for: .milliseconds(1_500))
+            #expect(try await a.leaseOutbox(limit: 10, owner: "a", for: .seconds(60)).map(\.id) == ["r1", "r2", "r3", "r4"])
+
+            try await a.markSent(["r1", "r2", "r3"])
+            #expect(try await b.leaseOutbox(limit: 10, owner: "b", for: .seconds(60)).isEmpty, "r4 is held by a")
+            #expect(try await a.leaseOutbox(limit: 10, owner: "a", for: .seconds(60)).map(\.id) == ["r4"])
+            #expect(try await a.outboxDepth() == 1)
+            await a.close()
+            await b.close()
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func concurrentLeasesNeverHandOneRowToTwoOwners(_ backend: Backend) async throws {
+        try await withLocation(backend) { location in
+            let stores = [try await location.open(), try await location.open(), try await location.open()]
+            let ids = (0..<300).map { "row-\($0)" }
+            try await stores[0].commit(BatchCommit(outbox: ids.map { outbox($0) }), pipeline: "p")
+            let taken = try await withThrowingTaskGroup(of: [String].self) { group in
+                for (index, store) in stores.enumerated() {
+                    group.addTask {
+                        // As publishers do: lease a round, publish it, mark it sent.
+                        var mine: [String] = []
+                        while true {
+                            let rows = try await store.leaseOutbox(limit: 7, owner: "owner-\(index)", for: .seconds(60))
+                            if rows.isEmpty { return mine }
+                            mine += rows.map(\.id)
+                            try await store.markSent(rows.map(\.id))
+                        }
+                    }
+                }
+                return try await group.reduce(into: [String]()) { $0 += $1 }
+            }
+            #expect(taken.count == ids.count, "no row went to two owners")
+            #expect(Set(taken) == Set(ids), "every row went to someone")
+            for store in stores { await store.close() }
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
     func aNewOwnerFencesOutTheOldOne(_ backend: Backend) async throws {
         try await withLocation(backend) { location in
             let a = try await location.open()

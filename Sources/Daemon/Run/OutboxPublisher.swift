@@ -6,11 +6,17 @@ import Storage
 
 /// Publishes stored outputs: Kafka rows with the idempotent producer (sent only when the delivery report says so),
 /// file rows appended to JSONL files; each row is marked sent afterwards, so unsent rows are retried after a restart.
+/// Rows are leased from the store first, so instances sharing a store publish different rows.
 final class OutboxPublisher: Service {
     let store: any StateStore
     let producer: Producer?
     let metrics: DaemonMetrics
     let logger: Logger
+    let stall = StallWatch(service: "outbox publisher")
+    /// Who holds the rows this publisher is sending, so that other instances sharing the store leave them alone.
+    let owner = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(UUID().uuidString.prefix(8))"
+    /// Long enough to publish a round (Kafka's delivery timeout is 30 s); an instance that dies holds its rows this long.
+    static let lease = Duration.seconds(60)
 
     init(store: any StateStore, producer: Producer?, metrics: DaemonMetrics, logger: Logger) {
         self.store = store
@@ -24,6 +30,8 @@ final class OutboxPublisher: Service {
         var draining = false
         var lastPrune = ContinuousClock.now
         var files: [String: JSONLFile] = [:]
+        let watch = Task { [stall, logger] in await stall.watch(logger: logger) }
+        defer { watch.cancel() }
         while true {
             if ContinuousClock.now - lastPrune > .seconds(600) {
                 lastPrune = .now
@@ -32,14 +40,15 @@ final class OutboxPublisher: Service {
             }
             if Task.isShuttingDownGracefully || Task.isCancelled { draining = true }
             let published = try await publishOnce(files: &files)
-            if published == 0 {
-                if draining { break }
-                try? await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, .seconds(1))
-            } else {
+            if published > 0 {
                 backoff = .milliseconds(100)
+                continue
             }
-            if draining, published < 0 { break }
+            // Nothing to publish, or some rows failed (retried after a pause, not in a busy loop).
+            if draining { break }
+            stall.enter(published == 0 ? "waiting for outputs" : "waiting to retry failed outputs", idle: true)
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, published == 0 ? .seconds(1) : .seconds(5))
         }
         await producer?.shutdown(timeout: .seconds(5))
     }
@@ -48,7 +57,8 @@ final class OutboxPublisher: Service {
     func publishOnce(files: inout [String: JSONLFile]) async throws -> Int {
         let rows: [OutboxRow]
         do {
-            rows = try await store.unsentOutbox(limit: 1_000)
+            stall.enter("reading the outbox")
+            rows = try await store.leaseOutbox(limit: 1_000, owner: owner, for: Self.lease)
             metrics.outboxDepth(try await store.outboxDepth())
         } catch {
             logger.error("outbox read failed", metadata: ["error": "\(error)"])
@@ -59,6 +69,7 @@ final class OutboxPublisher: Service {
         var failed = 0
         let kafkaRows = rows.filter { $0.topic.hasPrefix("kafka:") }
         if !kafkaRows.isEmpty {
+            stall.enter("publishing to Kafka")
             if let producer {
                 await withTaskGroup(of: (String, String?, Error?).self) { group in
                     for row in kafkaRows {
@@ -88,6 +99,7 @@ final class OutboxPublisher: Service {
                 logger.error("outputs for Kafka topics but no producer configured", metadata: ["rows": "\(kafkaRows.count)"])
             }
         }
+        stall.enter("writing output files")
         for row in rows where row.topic.hasPrefix("file:") {
             do {
                 let path = String(row.topic.dropFirst(5))
@@ -103,6 +115,7 @@ final class OutboxPublisher: Service {
         }
         do {
             for f in files.values { try f.sync() }
+            stall.enter("marking outputs sent")
             try await store.markSent(sent)
         } catch {
             logger.error("marking outputs sent failed", metadata: ["error": "\(error)"])
@@ -122,8 +135,18 @@ final class JSONLFile {
         if !FileManager.default.fileExists(atPath: path) {
             guard FileManager.default.createFile(atPath: path, contents: nil) else { throw DaemonError(.output, "cannot create \(path)") }
         }
-        handle = try FileHandle(forWritingTo: url)
-        try handle.seekToEnd()
+        // O_APPEND: every write lands at the end, even when another process appended meanwhile.
+        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard fd >= 0 else { throw DaemonError(.output, "cannot open \(path): \(String(cString: strerror(errno)))") }
+        handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        // A line cut short (a crash in mid-write) is ended, so that the next line starts on its own.
+        if let reader = FileHandle(forReadingAtPath: path) {
+            defer { try? reader.close() }
+            if let end = try? reader.seekToEnd(), end > 0 {
+                try reader.seek(toOffset: end - 1)
+                if reader.readData(ofLength: 1) != Data([10]) { try handle.write(contentsOf: Data([10])) }
+            }
+        }
     }
 
     func append(_ line: [UInt8]) throws {
@@ -131,6 +154,4 @@ final class JSONLFile {
     }
 
     func sync() throws { try handle.synchronize() }
-
-    deinit { try? handle.close() }
 }

@@ -19,6 +19,7 @@ final class PipelineService: Service {
     let logger: Logger
     let store: any StateStore
     private let pendingPipeline = Mutex<Pipeline?>(nil)
+    let stall = StallWatch(service: "pipeline")
 
     init(directory: String, pipeline: Pipeline, configuration: DaemonConfiguration, store: any StateStore,
          status: DaemonStatus, metrics: DaemonMetrics, logger: Logger) {
@@ -41,12 +42,14 @@ final class PipelineService: Service {
             log.debug("\(record.message)", metadata: ["facility": "\(record.facility)", "librdkafka_level": "\(record.level)"])
         }
         let consumer = try Consumer(configuration: consumerConfig)
-        let processor = StreamProcessor(pipeline: pipeline, configuration: configuration, store: store, metrics: metrics, logger: logger)
+        let processor = StreamProcessor(pipeline: pipeline, configuration: configuration, store: store, metrics: metrics,
+                                        logger: logger, stall: stall)
         var adminConfig = AdminConfiguration(bootstrapServers: consumerConfig.bootstrapServers)
         adminConfig.properties = configuration.source.connectionProperties
         let admin = try Admin(configuration: adminConfig)
         let reloads = Task { await self.watchReloads() }
-        defer { reloads.cancel() }
+        let watch = Task { [stall, logger] in await stall.watch(logger: logger) }
+        defer { reloads.cancel(); watch.cancel() }
         try await withGracefulShutdownHandler {
             try await consume(consumer, processor, admin)
         } onGracefulShutdown: {
@@ -60,17 +63,19 @@ final class PipelineService: Service {
     private func consume(_ consumer: Consumer, _ processor: StreamProcessor, _ admin: Admin) async throws {
         var assigned: Set<TopicPartition> = []
         var lagMeasured = ContinuousClock.now
+        stall.enter("waiting for messages", idle: true)
         for try await event in consumer.events {
+            defer { stall.enter("waiting for messages", idle: true) }
             if let next = pendingPipeline.withLock({ p -> Pipeline? in defer { p = nil }; return p }) {
-                try await processor.reload(next)
+                try await stall.during("reloading the rules") { try await processor.reload(next) }
                 metrics.reload(outcome: "applied")
                 logger.info("rules reloaded", metadata: ["rules": "\(next.rules.count)"])
             }
             switch event {
             case .assigned(let change):
                 status.loadingStarted()
-                let seeks = try await processor.assign(change.partitions)
-                if !seeks.isEmpty { try await consumer.seek(seeks) }
+                let seeks = try await stall.during("loading assigned partitions") { try await processor.assign(change.partitions) }
+                if !seeks.isEmpty { try await stall.during("seeking") { try await consumer.seek(seeks) } }
                 assigned.formUnion(change.partitions)
                 status.loaded(assignedPartitions: assigned.count)
             case .revoked(let change):
@@ -79,11 +84,12 @@ final class PipelineService: Service {
                 status.assigned(assigned.count)
             case .messages(let batch):
                 try await processor.process(batch)
+                stall.enter("storing consumed offsets")
                 try consumer.markProcessed(batch)
-                try await applyBackpressure(consumer, Array(assigned))
+                try await stall.during("checking the outbox depth") { try await applyBackpressure(consumer, Array(assigned)) }
                 if ContinuousClock.now - lagMeasured > .seconds(5) {
                     lagMeasured = .now
-                    await measureLag(admin, processor)
+                    await stall.during("measuring consumer lag") { await measureLag(admin, processor) }
                 }
             }
         }
@@ -92,12 +98,15 @@ final class PipelineService: Service {
     /// Holds consumption while more outputs wait than `max_pending`, until half of them are published.
     private func applyBackpressure(_ consumer: Consumer, _ partitions: [TopicPartition]) async throws {
         guard try await store.outboxDepth() > configuration.maxOutboxDepth, !partitions.isEmpty else { return }
+        stall.enter("pausing consumption")
         try await consumer.pause(partitions)
         metrics.paused(true)
         logger.warning("outputs are behind: consumption paused", metadata: ["limit": "\(configuration.maxOutboxDepth)"])
+        stall.enter("paused until outputs are published", idle: true)
         while try await store.outboxDepth() > configuration.maxOutboxDepth / 2, !Task.isShuttingDownGracefully {
             try await Task.sleep(for: .milliseconds(200))
         }
+        stall.enter("resuming consumption")
         try await consumer.resume(partitions)
         metrics.paused(false)
         logger.info("consumption resumed")

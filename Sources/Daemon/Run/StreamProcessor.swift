@@ -22,10 +22,13 @@ final class StreamProcessor {
     let store: any StateStore
     let metrics: DaemonMetrics
     let logger: Logger
+    let stall: StallWatch
     private var decoder: EventDecoder
     private(set) var partitions: [TopicPartition: PartitionRuntime] = [:]
 
-    init(pipeline: Pipeline, configuration: DaemonConfiguration, store: any StateStore, metrics: DaemonMetrics, logger: Logger) {
+    init(pipeline: Pipeline, configuration: DaemonConfiguration, store: any StateStore, metrics: DaemonMetrics, logger: Logger,
+         stall: StallWatch = StallWatch(service: "pipeline")) {
+        self.stall = stall
         self.pipeline = pipeline
         self.configuration = configuration
         self.store = store
@@ -87,6 +90,7 @@ final class StreamProcessor {
     /// Processes one batch and commits its effects; the caller then marks the batch processed in Kafka.
     func process(_ batch: ConsumerBatch) async throws {
         let started = ContinuousClock.now
+        stall.enter("processing a batch")
         var outbox: [OutboxRow] = []
         var nextOffsets: [TopicPartition: Int64] = [:]
         for message in batch.messages {
@@ -143,6 +147,7 @@ final class StreamProcessor {
             committed[tp] = next
         }
         guard !batch.claims.isEmpty || !batch.outbox.isEmpty else { return }
+        stall.enter("committing a batch to the state store")
         try await store.commit(batch, pipeline: pipeline.name)
         for (tp, next) in committed { partitions[tp]?.storedOffset = next }
     }

@@ -1,0 +1,53 @@
+import Logging
+import Synchronization
+
+/// Says in the log when a service stays in one stage of its loop too long (a store call that hangs, a broker that
+/// does not answer), so that a stall is seen rather than met with silence. Waiting for work is not a stall.
+final class StallWatch: Sendable {
+    private struct Stage {
+        var name: String
+        var since: ContinuousClock.Instant
+        var warnedAt: ContinuousClock.Instant?
+        var idle: Bool
+    }
+
+    let service: String
+    let threshold: Duration
+    private let stage = Mutex(Stage(name: "starting", since: .now, warnedAt: nil, idle: true))
+
+    init(service: String, threshold: Duration = .seconds(10)) {
+        self.service = service
+        self.threshold = threshold
+    }
+
+    /// Enters a stage; `idle` stages (waiting for input) are never reported.
+    func enter(_ name: String, idle: Bool = false) {
+        stage.withLock { $0 = Stage(name: name, since: .now, warnedAt: nil, idle: idle) }
+    }
+
+    /// Runs `body` as a named stage, then marks the service idle.
+    func during<T>(_ name: String, _ body: () async throws -> T) async rethrows -> T {
+        enter(name)
+        defer { enter("idle", idle: true) }
+        return try await body()
+    }
+
+    /// Checks once a second until cancelled; warns after `threshold` in one stage, and again every minute.
+    func watch(logger: Logger) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            let now = ContinuousClock.now
+            let report: (String, Duration)? = stage.withLock { s in
+                guard !s.idle, now - s.since >= threshold else { return nil }
+                if let warned = s.warnedAt, now - warned < .seconds(60) { return nil }
+                s.warnedAt = now
+                return (s.name, now - s.since)
+            }
+            if let (name, elapsed) = report {
+                logger.warning("\(service) stalled", metadata: [
+                    "stage": "\(name)", "seconds": "\(elapsed.components.seconds)",
+                ])
+            }
+        }
+    }
+}
