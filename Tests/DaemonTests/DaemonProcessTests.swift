@@ -45,28 +45,16 @@ import Testing
 
     /// Every violation id on the violations topic so far, with how many times each was published.
     static func topicViolations(_ fixture: DaemonFixture, expecting count: Int, timeout: Swift.Duration) async throws -> [String: Int] {
-        var config = ConsumerConfiguration(bootstrapServers: [fixture.cluster.bootstrapServers],
-                                           groupID: "reader-\(UUID().uuidString)", topics: ["privacy.violations"])
-        config.sessionTimeout = .seconds(6)
-        config.heartbeatInterval = .milliseconds(300)
-        // A reader by manual assignment: it joins no group, so group rebalances elsewhere cannot hold it up.
-        let consumer = try Consumer(configuration: config, assignment: [TopicPartitionOffset(topic: "privacy.violations", partition: 0, offset: 0)])
-        let seen = Mutex<[String: Int]>([:])
-        let reader = Task {
-            for try await event in consumer.events {
-                guard case .messages(let batch) = event else { continue }
-                for m in batch.messages {
-                    guard let v = try? JSONValue.parse(String(decoding: m.value, as: UTF8.self)),
-                          case .string(let rule)? = v["rule"], rule != "bulk-access", case .string(let id)? = v["id"] else { continue }
-                    seen.withLock { $0[id, default: 0] += 1 }
-                }
+        func ids(_ messages: [ConsumerMessage]) -> [String: Int] {
+            var seen: [String: Int] = [:]
+            for m in messages {
+                guard let v = try? JSONValue.parse(String(decoding: m.value, as: UTF8.self)),
+                      case .string(let rule)? = v["rule"], rule != "bulk-access", case .string(let id)? = v["id"] else { continue }
+                seen[id, default: 0] += 1
             }
+            return seen
         }
-        try? await waitUntil("violations on the topic", timeout: timeout) { seen.withLock { $0.count } >= count }
-        try await Task.sleep(for: .seconds(1))
-        await consumer.shutdown()
-        reader.cancel()
-        return seen.withLock { $0 }
+        return ids(try await readTopic(fixture, "privacy.violations", timeout: timeout) { ids($0).count >= count })
     }
 
     @Test func killedAtRandomTenTimesItLosesNothingAndAStopIsClean() async throws {

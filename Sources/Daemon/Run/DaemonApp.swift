@@ -37,6 +37,7 @@ public enum DaemonApp {
             bootstrapServers: configuration.source.bootstrapServers.split(separator: ",").map(String.init))
         producerConfig.properties = configuration.producerProperties
         let needsProducer = configuration.violations.topic != nil || configuration.deadLetters.topic != nil
+            || configuration.digests.topic != nil
         let producer = needsProducer ? try Producer(configuration: producerConfig) : nil
         let publisher = OutboxPublisher(store: store, producer: producer, metrics: metrics, logger: logger)
         let pipelineService = PipelineService(

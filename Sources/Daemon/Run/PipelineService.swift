@@ -69,10 +69,12 @@ final class PipelineService: Service {
             switch event {
             case .assigned(let change):
                 status.loadingStarted()
+                await learnPartitionCounts(admin, processor)
                 let seeks = try await processor.assign(change.partitions)
                 if !seeks.isEmpty { try await consumer.seek(seeks) }
                 assigned.formUnion(change.partitions)
                 status.loaded(assignedPartitions: assigned.count)
+                try await processor.completeOrgDigests()
             case .revoked(let change):
                 processor.revoke(change.partitions)
                 assigned.subtract(change.partitions)
@@ -101,6 +103,14 @@ final class PipelineService: Service {
         try await consumer.resume(partitions)
         metrics.paused(false)
         logger.info("consumption resumed")
+    }
+
+    /// Partitions per source topic, for closing a month's organisation digest; kept as they were when unreachable.
+    private func learnPartitionCounts(_ admin: Admin, _ processor: StreamProcessor) async {
+        guard let metadata = try? await admin.metadata(topics: configuration.source.topics, timeout: .seconds(5)) else { return }
+        for topic in metadata.topics where topic.error == nil && !topic.partitions.isEmpty {
+            processor.sourcePartitionCounts[topic.name] = topic.partitions.count
+        }
     }
 
     /// Messages behind each partition's high watermark, from the offsets committed to the store.
