@@ -54,12 +54,16 @@ public struct OptOutAction: Sendable, Equatable {
     public var csrfToken: String
     public var csrfField: String
     public var purposeField: String
+    /// Tokens bound to one purpose each; a purpose without one gets `csrfToken`.
+    public var purposeTokens: [String: String]
 
-    public init(url: String, csrfToken: String, csrfField: String = "csrf_token", purposeField: String = "purpose") {
+    public init(url: String, csrfToken: String, csrfField: String = "csrf_token", purposeField: String = "purpose",
+                purposeTokens: [String: String] = [:]) {
         self.url = url
         self.csrfToken = csrfToken
         self.csrfField = csrfField
         self.purposeField = purposeField
+        self.purposeTokens = purposeTokens
     }
 }
 
