@@ -73,6 +73,8 @@ import Testing
         let subjects = try String(contentsOf: written.appendingPathComponent("subjects.jsonl"), encoding: .utf8)
         #expect(subjects == expectedSubjects)
         #expect(try String(contentsOf: written.appendingPathComponent("org.json"), encoding: .utf8) == expectedOrg)
+        let metrics = PrometheusText.parse(await httpGet(base + "/metrics")?.1 ?? "")
+        #expect(metrics.sum("consentinel_digest_months_closed_total") == 1)
 
         let subjectLines = Set(expectedSubjects.split(separator: "\n").map(String.init))
         let messages = try await readTopic(fixture, "privacy.digests", timeout: .seconds(60)) { $0.count >= subjectLines.count + 1 }

@@ -149,5 +149,13 @@ import FoundationNetworking
         // The daemon reads it back as a valid event: no dead letter names it.
         let deadLetters = (try? String(contentsOf: fixture.deadLettersFile, encoding: .utf8)) ?? ""
         #expect(!deadLetters.contains("portal-"))
+        let metrics = PrometheusText.parse(await httpGet(base + "/metrics")?.1 ?? "")
+        let requests = { (outcome: String) in
+            metrics.samples.filter { $0.name == "consentinel_portal_requests_total" && $0.labels.contains("\"\(outcome)\"") }
+                .reduce(0) { $0 + $1.value }
+        }
+        #expect(requests("opt_out") == 2)
+        #expect(requests("refused") >= Double(token.count + 8))
+        #expect(requests("page") >= 3, "the page, and after each press the redirect to it")
     }
 }

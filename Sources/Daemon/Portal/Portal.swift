@@ -20,9 +20,10 @@ public struct Portal: Sendable {
     let signer: PortalSigner
     let now: @Sendable () -> Date
     let logger: Logger
+    let metrics: DaemonMetrics
 
     public init(configuration: PortalConfiguration, pipeline: Pipeline, store: any StateStore, logger: Logger,
-                now: @escaping @Sendable () -> Date = { Date() }) {
+                metrics: DaemonMetrics = DaemonMetrics(), now: @escaping @Sendable () -> Date = { Date() }) {
         self.configuration = configuration
         pipelineName = pipeline.name
         context = DigestContext(pipeline: pipeline)
@@ -31,6 +32,7 @@ public struct Portal: Sendable {
         signer = PortalSigner(secret: configuration.secret)
         self.now = now
         self.logger = logger
+        self.metrics = metrics
     }
 
     /// A link for a customer's month, valid for `ttl` (default: the configured `link_ttl`): the full URL when
@@ -47,11 +49,21 @@ public struct Portal: Sendable {
 
     public func routes(_ router: Router<BasicRequestContext>) {
         router.get("/portal/:link") { request, context in
-            await self.page(request, token: context.parameters.get("link") ?? "")
+            self.counted(await self.page(request, token: context.parameters.get("link") ?? ""), success: "page")
         }
         router.post("/portal/:link/opt-out") { request, context in
-            await self.optOut(request, token: context.parameters.get("link") ?? "")
+            self.counted(await self.optOut(request, token: context.parameters.get("link") ?? ""), success: "opt_out")
         }
+    }
+
+    private func counted(_ response: Response, success: String) -> Response {
+        let outcome = switch response.status {
+        case .forbidden: "refused"
+        case .ok, .seeOther: success
+        default: "error"
+        }
+        metrics.portalRequest(outcome: outcome)
+        return response
     }
 
     private var prefix: String { (configuration.baseURL ?? "") + "/portal/" }

@@ -43,7 +43,7 @@ public enum DaemonApp {
         let pipelineService = PipelineService(
             directory: directory, pipeline: pipeline, configuration: configuration, store: store, status: status,
             metrics: metrics, logger: logger)
-        let portal = configuration.portal.map { Portal(configuration: $0, pipeline: pipeline, store: store, logger: logger) }
+        let portal = configuration.portal.map { Portal(configuration: $0, pipeline: pipeline, store: store, logger: logger, metrics: metrics) }
         let admin = AdminServer.make(
             host: configuration.httpHost, port: configuration.httpPort, metrics: metrics, status: status, logger: logger,
             extraRoutes: { router in portal?.routes(router) }, onBound: onHTTPBound)

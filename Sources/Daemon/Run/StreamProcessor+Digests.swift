@@ -85,6 +85,7 @@ extension StreamProcessor {
                               OutboxHeader(key: "consentinel-month", value: Array(month.utf8))]))
             }
             try await store.commit(commit, pipeline: name)
+            metrics.monthClosed()
             logger.info("month closed", metadata: ["month": "\(month)", "subjects": "\(org.subjects)", "partitions": "\(parts.count)"])
         }
     }
