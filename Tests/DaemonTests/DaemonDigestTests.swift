@@ -12,8 +12,9 @@ import Testing
     static let month = Timestamp(rfc3339: "2026-01-01T00:00:00Z")!
 
     /// A daemon with digests to a topic and a folder; without `bulk-access`, which counts per partition in the daemon.
-    static func fixture(extraSettings: String = "") throws -> DaemonFixture {
-        let fixture = try DaemonFixture(extraSinks: "digests: { topic: privacy.digests, file: out/digests }", extraSettings: extraSettings)
+    static func fixture(stateURL: String? = nil, extraSettings: String = "") throws -> DaemonFixture {
+        let fixture = try DaemonFixture(stateURL: stateURL, extraSinks: "digests: { topic: privacy.digests, file: out/digests }",
+                                        extraSettings: extraSettings)
         try fixture.cluster.createTopic("privacy.digests", partitions: 1)
         let rules = fixture.directory.appendingPathComponent("rules/access.yaml")
         let text = try String(contentsOf: rules, encoding: .utf8)
@@ -41,9 +42,17 @@ import Testing
             + samples.sum("consentinel_duplicate_events_total")
     }
 
-    @Test(arguments: [false, true])
-    func theDaemonsDigestsAreTheReplays(restartMidMonth: Bool) async throws {
-        let fixture = try Self.fixture()
+    /// A new schema in the PostgreSQL database of `CONSENTINEL_TEST_POSTGRES_URL` (scripts/test.sh starts one).
+    static func postgresURL() throws -> String {
+        let base = try #require(ProcessInfo.processInfo.environment["CONSENTINEL_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 },
+                                "run the tests through scripts/test.sh, which starts PostgreSQL")
+        let unique = UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        return base + (base.contains("?") ? "&" : "?") + "schema=d_\(unique)"
+    }
+
+    @Test(arguments: [(false, "sqlite"), (true, "sqlite"), (true, "postgres")])
+    func theDaemonsDigestsAreTheReplays(restartMidMonth: Bool, store: String) async throws {
+        let fixture = try Self.fixture(stateURL: store == "postgres" ? try Self.postgresURL() : nil)
         defer { try? FileManager.default.removeItem(at: fixture.directory) }
         let (lines, _) = fixture.traffic(events: 2_500, seed: restartMidMonth ? 52 : 51)
         let expected = try Self.replayDigests(fixture, lines)
@@ -75,6 +84,7 @@ import Testing
         #expect(try String(contentsOf: written.appendingPathComponent("org.json"), encoding: .utf8) == expectedOrg)
         let metrics = PrometheusText.parse(await httpGet(base + "/metrics")?.1 ?? "")
         #expect(metrics.sum("consentinel_digest_months_closed_total") == 1)
+        #expect(try OrgDigest(jsonText: expectedOrg).lateEvents == 0, "no event is late: each partition's disorder is within the lateness")
 
         let subjectLines = Set(expectedSubjects.split(separator: "\n").map(String.init))
         let messages = try await readTopic(fixture, "privacy.digests", timeout: .seconds(60)) { $0.count >= subjectLines.count + 1 }

@@ -135,10 +135,12 @@ final class StreamProcessor {
         metrics.batch(ContinuousClock.now - started)
     }
 
-    /// The minimum, over partitions that are not idle and have seen events, of their largest event time minus
-    /// the lateness.
+    /// The minimum, over partitions that are not idle, of their largest event time minus the lateness.
     private func advanceWatermark(now: ContinuousClock.Instant) {
         let active = partitions.values.filter { now - $0.lastMessage < configuration.idleTimeout }
+        // A partition that is not idle but has had no event yet holds the watermark back: its first events may be
+        // earlier than everything the others have seen, and would all be late.
+        if active.contains(where: { $0.engine.localWatermark == nil }) { return }
         let candidates = (active.isEmpty ? Array(partitions.values) : active).compactMap { $0.engine.localWatermark }
         guard let w = candidates.min() else { return }
         for (_, runtime) in partitions { runtime.engine.advanceWatermark(to: w) }
