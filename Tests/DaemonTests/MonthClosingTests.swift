@@ -13,10 +13,10 @@ import Testing
 @Suite struct MonthClosingTests {
     static let topic = "events"
 
-    static func processor(_ pipeline: Pipeline, _ store: any StateStore) -> StreamProcessor {
+    static func processor(_ pipeline: Pipeline, _ store: any StateStore, folder: String? = nil) -> StreamProcessor {
         let configuration = DaemonConfiguration(
             source: .init(bootstrapServers: "unused:9092", group: "g", topics: [topic], properties: [:]),
-            stateURL: "unused", violations: .init(), deadLetters: .init(), digests: .init(topic: "digests"),
+            stateURL: "unused", violations: .init(), deadLetters: .init(), digests: .init(topic: "digests", file: folder),
             httpHost: "127.0.0.1", httpPort: 0, idleTimeout: .zero, maxOutboxDepth: 1_000, producerProperties: [:])
         var logger = Logger(label: "month-closing-test")
         logger.logLevel = .critical
@@ -78,6 +78,20 @@ import Testing
         let claim = try await store.claim(PartitionID(topic: Self.topic, partition: 0), pipeline: pipeline.name)
         #expect(claim.state.filter { PartitionDigests.isDigestRow($0) && ($0.namespace.hasSuffix("2026-01") || $0.key == "2026-01") }.isEmpty,
                 "a closed month's rows are gone from the partition's state")
+        await store.close()
+    }
+
+    @Test func aMonthThatCannotBeWrittenStaysPendingWithoutStoppingTheDaemon() async throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pipeline = try PipelineLoader().load(directory: Fixtures.defaultPipeline)
+        let store = try await StateStores.open(url: dir.appendingPathComponent("state.db").path)
+        let processor = Self.processor(pipeline, store, folder: "/dev/null/digests")
+        _ = try await processor.assign((0..<4).map { TopicPartition(topic: Self.topic, partition: Int32($0)) })
+        try await processor.process(Self.batch([0, 1, 2, 3]))
+        #expect(processor.retriesOrgDigests)
+        #expect(try await store.loadGlobal(namespace: DigestSpace.orgs(pipeline.name)).isEmpty)
+        #expect(try await store.loadGlobal(namespace: DigestSpace.pending(pipeline.name)).map(\.key) == ["2026-01"])
         await store.close()
     }
 }

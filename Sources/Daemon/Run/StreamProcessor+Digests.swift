@@ -59,6 +59,7 @@ extension StreamProcessor {
     /// Emits the organisation digest of every pending month that all partitions of the source topics have closed.
     /// Safe to run on several instances at once: the outbox row's id is deterministic, so it is published once.
     func completeOrgDigests() async throws {
+        retriesOrgDigests = false
         let name = pipeline.name
         let pending = try await store.loadGlobal(namespace: DigestSpace.pending(name)).map(\.key).sorted()
         let topics = configuration.source.topics
@@ -67,27 +68,40 @@ extension StreamProcessor {
         let all = topics.flatMap { t in (0..<(sourcePartitionCounts[t] ?? 0)).map { "\(t)[\($0)]" } }
         for month in pending {
             guard all.allSatisfy({ progress[$0].map { month < $0 } ?? false }) else { continue }
-            let parts = try await store.loadGlobal(namespace: DigestSpace.parts(name, month: month))
-            var org = OrgDigest(month: month)
-            for part in parts {
-                org.add(try OrgDigest(jsonText: String(decoding: part.value ?? [], as: UTF8.self), origin: "digest part \(part.key)"))
+            do {
+                try await complete(month)
+            } catch {
+                retriesOrgDigests = true
+                logger.error("cannot complete a month's organisation digest; will try again", metadata: ["month": "\(month)", "error": "\(error)"])
             }
-            if let directory = configuration.digests.file { try await writeMonth(month, org: org, to: directory) }
-            var commit = BatchCommit(global: [
-                StateRow(namespace: DigestSpace.orgs(name), key: month, value: Array(org.json.serialized.utf8)),
-                StateRow(namespace: DigestSpace.pending(name), key: month, value: nil),
-            ] + parts.map { StateRow(namespace: $0.namespace, key: $0.key, value: nil) })
-            if let topic = configuration.digests.topic {
-                commit.outbox.append(OutboxRow(
-                    id: "kafka:\(topic)#org:\(month)", kind: "digest", topic: "kafka:" + topic, key: Array("org:\(month)".utf8),
-                    value: Array(org.json.serialized.utf8),
-                    headers: [OutboxHeader(key: "consentinel-digest", value: Array("org".utf8)),
-                              OutboxHeader(key: "consentinel-month", value: Array(month.utf8))]))
-            }
-            try await store.commit(commit, pipeline: name)
-            metrics.monthClosed()
-            logger.info("month closed", metadata: ["month": "\(month)", "subjects": "\(org.subjects)", "partitions": "\(parts.count)"])
         }
+    }
+
+    /// Merges a month's parts, writes its folder (when configured), emits and stores the organisation digest.
+    private func complete(_ month: String) async throws {
+        let name = pipeline.name
+        let parts = try await store.loadGlobal(namespace: DigestSpace.parts(name, month: month))
+        // Another instance completed it meanwhile (it removes the parts and the pending mark in one transaction).
+        guard !parts.isEmpty, try await store.loadGlobal(namespace: DigestSpace.orgs(name), key: month) == nil else { return }
+        var org = OrgDigest(month: month)
+        for part in parts {
+            org.add(try OrgDigest(jsonText: String(decoding: part.value ?? [], as: UTF8.self), origin: "digest part \(part.key)"))
+        }
+        if let directory = configuration.digests.file { try await writeMonth(month, org: org, to: directory) }
+        var commit = BatchCommit(global: [
+            StateRow(namespace: DigestSpace.orgs(name), key: month, value: Array(org.json.serialized.utf8)),
+            StateRow(namespace: DigestSpace.pending(name), key: month, value: nil),
+        ] + parts.map { StateRow(namespace: $0.namespace, key: $0.key, value: nil) })
+        if let topic = configuration.digests.topic {
+            commit.outbox.append(OutboxRow(
+                id: "kafka:\(topic)#org:\(month)", kind: "digest", topic: "kafka:" + topic, key: Array("org:\(month)".utf8),
+                value: Array(org.json.serialized.utf8),
+                headers: [OutboxHeader(key: "consentinel-digest", value: Array("org".utf8)),
+                          OutboxHeader(key: "consentinel-month", value: Array(month.utf8))]))
+        }
+        try await store.commit(commit, pipeline: name)
+        metrics.monthClosed()
+        logger.info("month closed", metadata: ["month": "\(month)", "subjects": "\(org.subjects)", "partitions": "\(parts.count)"])
     }
 
     /// `DIR/YYYY-MM/subjects.jsonl` (sorted by subject, byte order) and `org.json`, as a replay writes them; each

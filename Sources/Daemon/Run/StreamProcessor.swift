@@ -28,6 +28,8 @@ final class StreamProcessor {
     private(set) var partitions: [TopicPartition: PartitionRuntime] = [:]
     /// Partitions per source topic (from the cluster's metadata): a month's organisation digest waits for all.
     var sourcePartitionCounts: [String: Int] = [:]
+    /// A month's organisation digest could not be completed: try again after the next batch.
+    var retriesOrgDigests = false
 
     init(pipeline: Pipeline, configuration: DaemonConfiguration, store: any StateStore, metrics: DaemonMetrics, logger: Logger) {
         self.pipeline = pipeline
@@ -131,7 +133,7 @@ final class StreamProcessor {
         }
         let digests = closeDigestMonths()
         try await commit(nextOffsets: nextOffsets, outbox: outbox + digests.outbox, global: digests.global)
-        if !digests.global.isEmpty { try await completeOrgDigests() }
+        if !digests.global.isEmpty || retriesOrgDigests { try await completeOrgDigests() }
         metrics.batch(ContinuousClock.now - started)
     }
 
