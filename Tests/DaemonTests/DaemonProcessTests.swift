@@ -201,10 +201,14 @@ extension DaemonProcessTests {
             stored[p] = try await store.claim(PartitionID(topic: fixture.eventsTopic, partition: p), pipeline: fixture.name).nextOffset
         }
         await store.close()
-        let reader = try Consumer(configuration: ConsumerConfiguration(
-            bootstrapServers: [fixture.cluster.bootstrapServers], groupID: "sigterm", topics: [fixture.eventsTopic]))
-        let committed = try await reader.committedOffsets(
-            for: (0..<Int32(fixture.partitions)).map { TopicPartition(topic: fixture.eventsTopic, partition: $0) })
+        // A reader by manual assignment asks for the group's offsets without joining it: a member with another
+        // assignment strategy than the daemon's trips an assertion in librdkafka 2.0.2's mock group coordinator.
+        let partitions = (0..<Int32(fixture.partitions)).map { TopicPartition(topic: fixture.eventsTopic, partition: $0) }
+        let reader = try Consumer(
+            configuration: ConsumerConfiguration(
+                bootstrapServers: [fixture.cluster.bootstrapServers], groupID: "sigterm", topics: [fixture.eventsTopic]),
+            assignment: partitions.map { TopicPartitionOffset($0, offset: 0) })
+        let committed = try await reader.committedOffsets(for: partitions)
         await reader.shutdown()
         for c in committed {
             #expect(stored[c.partition] == c.offset, "partition \(c.partition): store \(stored[c.partition].map(String.init) ?? "none"), Kafka \(c.offset)")
