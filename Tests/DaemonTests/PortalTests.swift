@@ -123,6 +123,7 @@ import FoundationNetworking
             let pressed = try await Self.request(base + action, method: "POST", headers: ["Origin": base], body: fields)
             #expect(pressed.status == 200)
             #expect(pressed.url?.query?.contains("withdrawn=") == true, "redirected to the page: \(pressed.url?.absoluteString ?? "")")
+            #expect(pressed.body.contains("<strong>Saved: from now on we do not use your data for"), "a confirmation")
         }
         for (headers, body) in [
             (["Origin": "https://evil.example"], fields),

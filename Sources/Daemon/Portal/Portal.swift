@@ -84,6 +84,7 @@ public struct Portal: Sendable {
         var pageContext = context
         if let withdrawn = request.uri.queryParameters.get("withdrawn"), PortalLink.isPurposeKey(withdrawn) {
             pageContext.currentConsent[withdrawn] = "withdrawn"
+            pageContext.optOutSaved = withdrawn
         }
         let purposes = context.consentPurposes + digest.consent.map(\.purpose)
         let at = now()
