@@ -8,7 +8,8 @@ import Synchronization
 
 /// `consentinel demo`: an embedded Kafka (librdkafka's mock cluster), generated traffic for one month, and the real
 /// daemon (the same services as `run`, SQLite state in a temporary folder), with violations shown as they are found.
-/// At the end the month is closed: its digests are written and customer pages rendered.
+/// At the end an event after the month's end moves the watermark past it: the daemon closes the month and writes
+/// its digests, and customer pages are rendered from them.
 public struct Demo {
     public var pipelineDirectory: String
     public var duration: Swift.Duration
@@ -52,6 +53,7 @@ public struct Demo {
         sinks:
           violations: { topic: privacy.violations, file: out/violations.jsonl }
           dead_letters: { topic: privacy.dead-letters, file: out/dead-letters.jsonl }
+          digests: { file: out/digests }
         http: { host: 127.0.0.1, port: "0" }
         """.write(to: pipelineDir.appendingPathComponent("pipeline.yaml"), atomically: true, encoding: .utf8)
 
@@ -110,29 +112,27 @@ public struct Demo {
         }
         await producer.shutdown()
         let settle = ContinuousClock.now
+        let digests = pipelineDir.appendingPathComponent("out/digests")
+        let monthKey = Self.month.monthKey
+        let orgFile = digests.appendingPathComponent("\(monthKey)/org.json")
         var last = -1
         while ContinuousClock.now < started + duration || ContinuousClock.now - settle < .seconds(2) {
             try await Task.sleep(for: .milliseconds(500))
             showNew()
-            if shown == last, ContinuousClock.now - settle > .seconds(3) { break }
+            let closed = FileManager.default.fileExists(atPath: orgFile.path)
+            if shown == last, closed, ContinuousClock.now - settle > .seconds(3) { break }
+            if ContinuousClock.now - settle > .seconds(60) { break }
             last = shown
         }
         daemon.cancel()
         _ = try? await daemon.value
 
-        // Close the month: the digests of January and a page for a few customers.
-        let input = work.appendingPathComponent("events.jsonl")
-        try (lines.joined(separator: "\n") + "\n").write(to: input, atomically: true, encoding: .utf8)
-        let digests = work.appendingPathComponent("digests")
-        let summary = try ReplayJob(pipeline: source, options: .init(
-            inputs: [input.path], until: Self.month.startOfNextMonth, violations: work.appendingPathComponent("replay-violations.jsonl").path,
-            digests: digests.path)).run()
+        // The daemon closed the month: its digests, and a page for a few customers.
         let archive = DigestArchive(directory: digests.path)
         let pages = work.appendingPathComponent("pages")
         try FileManager.default.createDirectory(at: pages, withIntermediateDirectories: true)
         let context = DigestContext(pipeline: source)
         var written: [String] = []
-        let monthKey = Self.month.monthKey
         for subject in ["cust-1", "cust-2", "cust-3"] {
             guard let digest = try? archive.subject(subject, month: monthKey) else { continue }
             for language in [Language.en, .es] {
@@ -149,7 +149,7 @@ public struct Demo {
         output("")
         output(bold("Summary") + ": \(lines.count) events sent, \(shown) violations found live")
         for (rule, n) in byRule.sorted(by: { $0.value > $1.value }) { output("  \(rule): \(n)") }
-        output(bold("Month closed") + ": digests for \(summary.months.joined(separator: ", ")) in \(digests.path)")
+        output(bold("Month closed") + ": digests for \(archive.months().joined(separator: ", ")) in \(digests.path)")
         output("  \(digests.appendingPathComponent("\(monthKey)/subjects.jsonl").path)")
         output("  \(digests.appendingPathComponent("\(monthKey)/org.json").path)")
         output(bold("Customer pages") + ":")

@@ -37,6 +37,7 @@ extension Catalog {
             .columnChange: "Change",
             .optOutButton: "Say no to “{purpose}”",
             .optOutNote: "Your choice counts from the moment you press the button. We still use what we need to provide the service.",
+            .optOutSaved: "Saved: from now on we do not use your data for “{purpose}”.",
             .accessHeading: "Who looked at your data",
             .accessIntro: .plural(one: "Our staff and systems looked at your data once this month.",
                                   other: "Our staff and systems looked at your data {count} times this month."),

@@ -37,6 +37,7 @@ extension Catalog {
             .columnChange: "Modifier",
             .optOutButton: "Refuser « {purpose} »",
             .optOutNote: "Votre choix compte dès que vous appuyez sur le bouton. Nous continuons d’utiliser ce qui est nécessaire au service.",
+            .optOutSaved: "C’est enregistré : désormais, nous n’utilisons plus vos données pour « {purpose} ».",
             .accessHeading: "Qui a consulté vos données",
             .accessIntro: .plural(one: "Notre personnel et nos systèmes ont consulté vos données une fois ce mois-ci.",
                                   other: "Notre personnel et nos systèmes ont consulté vos données {count} fois ce mois-ci."),

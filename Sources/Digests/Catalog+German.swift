@@ -37,6 +37,7 @@ extension Catalog {
             .columnChange: "Ändern",
             .optOutButton: "„{purpose}“ ablehnen",
             .optOutNote: "Ihre Wahl gilt ab dem Moment, in dem Sie den Knopf drücken. Was wir für unseren Dienst brauchen, nutzen wir weiter.",
+            .optOutSaved: "Gespeichert: Ab jetzt nutzen wir Ihre Daten nicht mehr für „{purpose}“.",
             .accessHeading: "Wer Ihre Daten angesehen hat",
             .accessIntro: .plural(one: "Unsere Mitarbeitenden und Systeme haben Ihre Daten diesen Monat einmal angesehen.",
                                   other: "Unsere Mitarbeitenden und Systeme haben Ihre Daten diesen Monat {count}-mal angesehen."),

@@ -37,6 +37,7 @@ extension Catalog {
             .columnChange: "Cambiar",
             .optOutButton: "Decir que no a «{purpose}»",
             .optOutNote: "Tu decisión cuenta desde el momento en que pulsas el botón. Seguiremos usando lo necesario para darte el servicio.",
+            .optOutSaved: "Guardado: desde ahora no usamos tus datos para «{purpose}».",
             .accessHeading: "Quién consultó tus datos",
             .accessIntro: .plural(one: "Nuestro personal y nuestros sistemas consultaron tus datos una vez este mes.",
                                   other: "Nuestro personal y nuestros sistemas consultaron tus datos {count} veces este mes."),

@@ -54,12 +54,16 @@ public struct OptOutAction: Sendable, Equatable {
     public var csrfToken: String
     public var csrfField: String
     public var purposeField: String
+    /// Tokens bound to one purpose each; a purpose without one gets `csrfToken`.
+    public var purposeTokens: [String: String]
 
-    public init(url: String, csrfToken: String, csrfField: String = "csrf_token", purposeField: String = "purpose") {
+    public init(url: String, csrfToken: String, csrfField: String = "csrf_token", purposeField: String = "purpose",
+                purposeTokens: [String: String] = [:]) {
         self.url = url
         self.csrfToken = csrfToken
         self.csrfField = csrfField
         self.purposeField = purposeField
+        self.purposeTokens = purposeTokens
     }
 }
 
@@ -76,15 +80,19 @@ public struct DigestContext: Sendable {
     /// month (the portal, from engine state); otherwise the month's latest decisions are shown.
     public var currentConsent: [String: String]
     public var optOut: OptOutAction?
+    /// A purpose the customer has just said no to (the portal, after the press): the page confirms it at the top of
+    /// the choices.
+    public var optOutSaved: String?
 
     public init(organisation: Organisation = Organisation(name: ""), retention: [RetentionPolicy] = [],
                 rules: [String: RuleSummary] = [:], consentPurposes: [String] = [], currentConsent: [String: String] = [:],
-                optOut: OptOutAction? = nil) {
+                optOut: OptOutAction? = nil, optOutSaved: String? = nil) {
         self.organisation = organisation
         self.retention = retention
         self.rules = rules
         self.consentPurposes = consentPurposes
         self.currentConsent = currentConsent
         self.optOut = optOut
+        self.optOutSaved = optOutSaved
     }
 }

@@ -141,7 +141,7 @@ struct HTMLWriter {
         let forms = c.buttons.map { button -> String in
             guard let button else { return "" }
             return "<form method=\"post\" action=\"\(url)\" class=\"optout\">"
-                + "<input type=\"hidden\" name=\"\(Escape.html(action.csrfField))\" value=\"\(Escape.html(action.csrfToken))\">"
+                + "<input type=\"hidden\" name=\"\(Escape.html(action.csrfField))\" value=\"\(Escape.html(action.purposeTokens[button.purpose] ?? action.csrfToken))\">"
                 + "<input type=\"hidden\" name=\"\(Escape.html(action.purposeField))\" value=\"\(Escape.html(button.purpose))\">"
                 + "<button type=\"submit\">\(Escape.html(button.label))</button></form>"
         }

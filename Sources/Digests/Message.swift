@@ -38,6 +38,7 @@ public enum Message: String, CaseIterable, Sendable {
     case columnChange = "subject.choices.column.change"
     case optOutButton = "subject.choices.opt_out_button"
     case optOutNote = "subject.choices.opt_out_note"
+    case optOutSaved = "subject.choices.opt_out_saved"
     case accessHeading = "subject.access.heading"
     case accessIntro = "subject.access.intro"
     case accessByRoleCaption = "subject.access.by_role"

@@ -19,6 +19,24 @@ public struct OrgDigest: Sendable {
 
     public init(month: String) { self.month = month }
 
+    /// Adds another part of the same month (the daemon's partitions each hold one part; subjects are disjoint).
+    public mutating func add(_ part: OrgDigest) {
+        func sum(_ a: inout [String: Int], _ b: [String: Int]) { a.merge(b, uniquingKeysWith: +) }
+        subjects += part.subjects
+        sum(&eventsByType, part.eventsByType)
+        violationTotal += part.violationTotal
+        sum(&violationsByRule, part.violationsByRule)
+        sum(&violationsBySeverity, part.violationsBySeverity)
+        sum(&accessesByPurpose, part.accessesByPurpose)
+        sum(&accessesByRole, part.accessesByRole)
+        sum(&accessesByCategory, part.accessesByCategory)
+        sum(&sharesByRecipient, part.sharesByRecipient)
+        sum(&consentGranted, part.consentGranted)
+        sum(&consentWithdrawn, part.consentWithdrawn)
+        subjectsWithViolations += part.subjectsWithViolations
+        lateEvents += part.lateEvents
+    }
+
     public var json: JSONValue {
         .object([
             ("month", .string(month)),
@@ -51,17 +69,44 @@ public struct MonthlyDigests: Sendable {
     /// Months already closed; activity that arrives for them later is counted here instead of being lost silently.
     public private(set) var closed: Set<String> = []
     public private(set) var lateForClosedMonths = 0
+    /// Months before this one (`YYYY-MM`) count as closed too: a durable owner restored from a store knows only
+    /// how far it has closed, not each month.
+    public var closedBefore: String?
+    /// When true, the months and subjects changed since `takeChanges()` are remembered (for a durable store).
+    public var tracksChanges = false
+    public private(set) var changed: [String: Set<String>] = [:]
 
     public init() {}
 
+    private func isClosed(_ month: String) -> Bool {
+        closed.contains(month) || closedBefore.map { month < $0 } ?? false
+    }
+
+    /// The subjects changed since the last call, by month (a month's organisation part changes with any of them).
+    public mutating func takeChanges() -> [String: Set<String>] {
+        defer { changed = [:] }
+        return changed
+    }
+
+    /// Puts back a subject's digest of an open month, loaded from a store.
+    public mutating func restore(_ digest: SubjectDigest) {
+        open[digest.month, default: Month(org: OrgDigest(month: digest.month))].subjects[digest.subject] = digest
+    }
+
+    /// Puts back an open month's organisation part, loaded from a store.
+    public mutating func restore(_ org: OrgDigest) {
+        open[org.month, default: Month(org: OrgDigest(month: org.month))].org = org
+    }
+
     public mutating func record(_ event: Event, late: Bool) {
         let month = event.time.monthKey
-        guard !closed.contains(month) else {
+        guard !isClosed(month) else {
             lateForClosedMonths += 1
             return
         }
         // Mutated in place: copying a month out and back would copy its dictionaries on every event.
         Self.update(&open[month, default: Month(org: OrgDigest(month: month))], with: event, late: late)
+        if tracksChanges { changed[month, default: []].insert(event.subject) }
     }
 
     private static func update(_ m: inout Month, with event: Event, late: Bool) {
@@ -85,10 +130,11 @@ public struct MonthlyDigests: Sendable {
 
     public mutating func recordViolation(subject: String, rule: String, severity: String, time: Timestamp) {
         let month = time.monthKey
-        guard !closed.contains(month) else {
+        guard !isClosed(month) else {
             lateForClosedMonths += 1
             return
         }
+        if tracksChanges { changed[month, default: []].insert(subject) }
         open[month, default: Month(org: OrgDigest(month: month))].subjects[subject, default: SubjectDigest(subject: subject, month: month)]
             .recordViolation(rule: rule)
         open[month]!.org.violationTotal += 1
@@ -106,6 +152,7 @@ public struct MonthlyDigests: Sendable {
         return due.map { key in
             let month = open.removeValue(forKey: key)!
             closed.insert(key)
+            changed.removeValue(forKey: key)
             let subjects = month.subjects.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map { month.subjects[$0]! }
             var org = month.org
             org.subjects = subjects.count

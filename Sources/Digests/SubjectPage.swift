@@ -63,7 +63,8 @@ struct SubjectPage {
         let buttons = zip(purposes, choices).map { p, choice in
             choice == "withdrawn" ? nil : (purpose: p, label: t.text(.optOutButton, ["purpose": t.useName(p)]))
         }
-        let blocks: [Block] = [
+        let saved: [Block] = context.optOutSaved.map { [.paragraph([.strong(t.text(.optOutSaved, ["purpose": t.useName($0)]))])] } ?? []
+        let blocks: [Block] = saved + [
             .paragraph([.text(t.text(.choicesIntro))]),
             .choices(ChoicesBlock(table: table, buttons: buttons, action: context.optOut, actionColumn: t.text(.columnChange),
                                   note: t.text(.optOutNote))),

@@ -418,6 +418,16 @@ public final class PostgresStateStore: StateStore {
         }
     }
 
+    public func loadGlobal(namespace: String, key: String) async throws(StorageError) -> [UInt8]? {
+        let logger = logger
+        return try await connection("load global \(namespace)") { connection in
+            let result = try await connection.query(
+                "SELECT value FROM global_state WHERE namespace = \(namespace) AND key = \(key)", logger: logger)
+            for try await value in result.decode(ByteBuffer.self) { return Array(value.readableBytesView) }
+            return nil
+        }
+    }
+
     public func close() async {
         runTask.cancel()
         await runTask.value

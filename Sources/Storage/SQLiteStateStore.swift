@@ -220,6 +220,12 @@ public final class SQLiteStateStore: StateStore {
         }
     }
 
+    public func loadGlobal(namespace: String, key: String) async throws(StorageError) -> [UInt8]? {
+        try await read("load global \(namespace)") { db in
+            try GlobalRecord.filter(Column("namespace") == namespace && Column("key") == key).fetchOne(db).map { [UInt8]($0.value) }
+        }
+    }
+
     public func close() async {
         try? pool.close()
     }

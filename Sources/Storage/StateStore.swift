@@ -157,5 +157,8 @@ public protocol StateStore: Sendable {
     /// The global rows of a namespace, sorted by key.
     func loadGlobal(namespace: String) async throws(StorageError) -> [StateRow]
 
+    /// One global row's value, or nil when there is none.
+    func loadGlobal(namespace: String, key: String) async throws(StorageError) -> [UInt8]?
+
     func close() async
 }

@@ -14,11 +14,7 @@ struct Run: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func run() async throws {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: config, isDirectory: &isDirectory) else {
-            throw ValidationError("no such file or folder: \(config)")
-        }
-        let directory = isDirectory.boolValue ? config : (config as NSString).deletingLastPathComponent
+        let directory = try Self.pipelineDirectory(config: config)
         guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("unknown log level \(logLevel)") }
         LoggingSystem.bootstrap { label in
             var handler = JSONLogHandler(label: label)
@@ -26,10 +22,22 @@ struct Run: AsyncParsableCommand {
             return handler
         }
         do {
-            try await DaemonApp.run(directory: directory.isEmpty ? "." : directory)
+            try await DaemonApp.run(directory: directory)
         } catch let error as DaemonError {
             printError("consentinel: \(error)")
             throw ExitCode(error.code == .pipeline ? 2 : 1)
         }
+    }
+}
+
+extension Run {
+    /// The pipeline folder a `--config` names: the folder itself, or the folder of its `pipeline.yaml`.
+    static func pipelineDirectory(config: String) throws -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: config, isDirectory: &isDirectory) else {
+            throw ValidationError("no such file or folder: \(config)")
+        }
+        let directory = isDirectory.boolValue ? config : (config as NSString).deletingLastPathComponent
+        return directory.isEmpty ? "." : directory
     }
 }

@@ -182,6 +182,36 @@ struct CommandLineTests {
         #expect(bySubject == expected)
     }
 
+    @Test func portalLinkPrintsASignedLinkAndChecksItsArguments() throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.copyItem(atPath: Fixtures.defaultPipeline + "/rules", toPath: dir.appendingPathComponent("rules").path)
+        try FileManager.default.copyItem(atPath: Fixtures.defaultPipeline + "/lists", toPath: dir.appendingPathComponent("lists").path)
+        let config = dir.appendingPathComponent("pipeline.yaml")
+        try "name: p\n".write(to: config, atomically: true, encoding: .utf8)
+        let none = try Self.run(Self.binary, ["portal", "link", "--config", config.path, "--subject", "cust-1", "--month", "2026-01"])
+        #expect(none.status == 1 && none.stderr.contains("no portal section"), "\(none.stderr)")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("secrets"), withIntermediateDirectories: true)
+        let secret = "a-secret-of-forty-eight-characters-for-the-tests"
+        try (secret + "\n").write(to: dir.appendingPathComponent("secrets/portal"), atomically: true, encoding: .utf8)
+        try """
+            name: p
+            portal: { secret_file: secrets/portal, consent_topic: privacy.events, base_url: "https://privacy.example.com/", link_ttl: 2d }
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let ok = try Self.run(Self.binary, ["portal", "link", "--config", config.path, "--subject", "cust-1", "--month", "2026-01"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let url = ok.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(url.hasPrefix("https://privacy.example.com/portal/") && url.split(separator: ".").count == 4, "\(url)")
+        #expect(!ok.stdout.contains(secret) && !ok.stderr.contains(secret))
+        let badMonth = try Self.run(Self.binary, ["portal", "link", "--config", config.path, "--subject", "cust-1", "--month", "2026-1"])
+        #expect(badMonth.status == 64, "\(badMonth.stderr)")
+        let badTTL = try Self.run(Self.binary, ["portal", "link", "--config", dir.path, "--subject", "c", "--month", "2026-01", "--ttl", "soon"])
+        #expect(badTTL.status == 64, "\(badTTL.stderr)")
+        try "name: p\nportal: { secret: short, consent_topic: t }\n".write(to: config, atomically: true, encoding: .utf8)
+        let weak = try Self.run(Self.binary, ["portal", "link", "--config", config.path, "--subject", "cust-1", "--month", "2026-01"])
+        #expect(weak.status == 1 && weak.stderr.contains("at least 32 bytes"), "\(weak.stderr)")
+    }
+
     static func grouped(_ n: Int) -> String {
         let digits = String(n)
         var out = ""

@@ -24,7 +24,7 @@ struct DaemonFixture {
     init(
         stateURL: String? = nil, group: String = "consentinel-test", name: String = "daemon-test-\(UUID().uuidString.prefix(8))",
         violationsFile: String = "out/violations.jsonl", deadLettersFile: String = "out/dead-letters.jsonl",
-        kafkaSinks: Bool = true, maxPending: Int = 50_000
+        kafkaSinks: Bool = true, maxPending: Int = 50_000, extraSinks: String = "", extraSettings: String = ""
     ) throws {
         self.name = name
         cluster = try MockCluster(brokers: 1)
@@ -62,9 +62,11 @@ struct DaemonFixture {
             \(kafkaSinks ? "topic: privacy.dead-letters" : "")
             file: \(deadLettersFile)
           max_pending: "\(maxPending)"
+          \(extraSinks)
         http:
           host: 127.0.0.1
           port: "0"
+        \(extraSettings)
         """.write(to: directory.appendingPathComponent("pipeline.yaml"), atomically: true, encoding: .utf8)
     }
 
@@ -142,11 +144,11 @@ func waitUntil(_ what: String, timeout: Swift.Duration, _ condition: () async ->
 
 extension DaemonFixture {
     /// Runs the daemon in this process (cancel the task to stop it); returns it with its HTTP base URL.
-    func startInProcess(logLevel: Logger.Level) async throws -> (Task<Void, Error>, String) {
+    func startInProcess(logLevel: Logger.Level, environment: [String: String]? = nil) async throws -> (Task<Void, Error>, String) {
         let port = Mutex(0)
         var logger = Logger(label: "daemon-test")
         logger.logLevel = logLevel
-        let directory = self.directory.path, environment = self.environment
+        let directory = self.directory.path, environment = environment ?? self.environment
         let daemon = Task {
             try await DaemonApp.run(directory: directory, environment: environment, logger: logger) { p in
                 port.withLock { $0 = p }
@@ -155,6 +157,33 @@ extension DaemonFixture {
         try await waitUntil("the HTTP server", timeout: .seconds(30)) { port.withLock { $0 } != 0 }
         return (daemon, "http://127.0.0.1:\(port.withLock { $0 })")
     }
+}
+
+/// Every message on a topic's first `partitions` partitions so far, read by manual assignment (no group: rebalances elsewhere cannot
+/// hold it up), once `done` holds for them or `timeout` has passed, plus a second for any extra copy.
+func readTopic(
+    _ fixture: DaemonFixture, _ topic: String, partitions: Int = 1, timeout: Swift.Duration,
+    until done: @escaping ([ConsumerMessage]) -> Bool
+) async throws -> [ConsumerMessage] {
+    var config = ConsumerConfiguration(bootstrapServers: [fixture.cluster.bootstrapServers],
+                                       groupID: "reader-\(UUID().uuidString)", topics: [topic])
+    config.sessionTimeout = .seconds(6)
+    config.heartbeatInterval = .milliseconds(300)
+    let consumer = try Consumer(configuration: config, assignment: (0..<partitions).map {
+        TopicPartitionOffset(topic: topic, partition: Int32($0), offset: 0)
+    })
+    let seen = Mutex<[ConsumerMessage]>([])
+    let reader = Task {
+        for try await event in consumer.events {
+            guard case .messages(let batch) = event else { continue }
+            seen.withLock { $0 += batch.messages }
+        }
+    }
+    try? await waitUntil("messages on \(topic)", timeout: timeout) { done(seen.withLock { $0 }) }
+    try await Task.sleep(for: .seconds(1))
+    await consumer.shutdown()
+    reader.cancel()
+    return seen.withLock { $0 }
 }
 
 struct DaemonTestTimeout: Error, CustomStringConvertible { let description: String }

@@ -57,6 +57,20 @@ struct RenderingTests {
         #expect(text.contains(c.text(.optOutButton, ["purpose": c.useName("train_ai_system")])))
     }
 
+    @Test("per-purpose tokens, and the confirmation after an opt-out", arguments: Language.allCases)
+    func optOutTokensAndConfirmation(_ language: Language) {
+        var optOut = Fixtures.optOut
+        optOut.purposeTokens = ["train_ai_system": "tok-ai"]
+        var context = Fixtures.context(optOut: optOut)
+        context.optOutSaved = "personalize"
+        let html = DigestRenderer(language: language, context: context).subjectHTML(Fixtures.fullSubject)
+        #expect(html.contains(#"<input type="hidden" name="csrf_token" value="tok-ai"><input type="hidden" name="purpose" value="train_ai_system">"#))
+        #expect(html.contains(#"<input type="hidden" name="csrf_token" value="tok-123"><input type="hidden" name="purpose" value="third_party_sharing">"#))
+        let c = language.catalog
+        #expect(visibleText(html).contains(c.text(.optOutSaved, ["purpose": c.useName("personalize")])))
+        Self.expectClean(visibleText(html), "\(language) confirmation")
+    }
+
     @Test("without an opt-out action there are no forms", arguments: Language.allCases)
     func noForms(_ language: Language) {
         let html = DigestRenderer(language: language, context: Fixtures.context()).subjectHTML(Fixtures.fullSubject)

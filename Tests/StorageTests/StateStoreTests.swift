@@ -96,6 +96,9 @@ struct StateStoreTests {
                 #expect(claim.nextOffset == 20)
                 #expect(claim.state == [row("n", "a", "1b"), row("n", "c", "3b")])
                 #expect(try await store.loadGlobal(namespace: "g") == [row("g", "y", "2")])
+                #expect(try await store.loadGlobal(namespace: "g", key: "y") == bytes("2"))
+                #expect(try await store.loadGlobal(namespace: "g", key: "x") == nil)
+                #expect(try await store.loadGlobal(namespace: "other", key: "y") == nil)
             }
         }
     }

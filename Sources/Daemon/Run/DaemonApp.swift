@@ -37,17 +37,20 @@ public enum DaemonApp {
             bootstrapServers: configuration.source.bootstrapServers.split(separator: ",").map(String.init))
         producerConfig.properties = configuration.producerProperties
         let needsProducer = configuration.violations.topic != nil || configuration.deadLetters.topic != nil
+            || configuration.digests.topic != nil || configuration.portal != nil
         let producer = needsProducer ? try Producer(configuration: producerConfig) : nil
         let publisher = OutboxPublisher(store: store, producer: producer, metrics: metrics, logger: logger)
         let pipelineService = PipelineService(
             directory: directory, pipeline: pipeline, configuration: configuration, store: store, status: status,
             metrics: metrics, logger: logger)
+        let portal = configuration.portal.map { Portal(configuration: $0, pipeline: pipeline, store: store, logger: logger, metrics: metrics) }
         let admin = AdminServer.make(
             host: configuration.httpHost, port: configuration.httpPort, metrics: metrics, status: status, logger: logger,
-            onBound: onHTTPBound)
+            extraRoutes: { router in portal?.routes(router) }, onBound: onHTTPBound)
         logger.info("starting", metadata: [
             "pipeline": "\(pipeline.name)", "rules": "\(pipeline.rules.count)", "topics": "\(configuration.source.topics)",
             "state": "\(redacted(configuration.stateURL))", "http": "\(configuration.httpHost):\(configuration.httpPort)",
+            "portal": "\(configuration.portal?.description ?? "off")",
         ])
         let group = ServiceGroup(configuration: .init(
             services: [

@@ -18,6 +18,8 @@ public final class DaemonMetrics: Sendable {
         public static let assignedPartitions = "consentinel_assigned_partitions"
         public static let paused = "consentinel_consumption_paused"
         public static let reloads = "consentinel_rule_reloads_total"
+        public static let monthsClosed = "consentinel_digest_months_closed_total"
+        public static let portalRequests = "consentinel_portal_requests_total"
     }
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -87,6 +89,15 @@ public final class DaemonMetrics: Sendable {
     public func reload(outcome: String) {
         registry.makeCounter(name: Name.reloads, labels: [("outcome", outcome)], help: "Rule reloads on SIGHUP, by outcome")
             .increment()
+    }
+
+    public func monthClosed() {
+        registry.makeCounter(name: Name.monthsClosed, help: "Months whose organisation digest this instance completed").increment()
+    }
+
+    public func portalRequest(outcome: String) {
+        registry.makeCounter(name: Name.portalRequests, labels: [("outcome", outcome)],
+                             help: "Customer portal requests, by outcome (page, opt_out, refused, error)").increment()
     }
 
     public var text: String { registry.emitToString() }

@@ -74,10 +74,12 @@ final class PipelineService: Service {
             switch event {
             case .assigned(let change):
                 status.loadingStarted()
+                await stall.during("reading the source topics' metadata") { await learnPartitionCounts(admin, processor) }
                 let seeks = try await stall.during("loading assigned partitions") { try await processor.assign(change.partitions) }
                 if !seeks.isEmpty { try await stall.during("seeking") { try await consumer.seek(seeks) } }
                 assigned.formUnion(change.partitions)
                 status.loaded(assignedPartitions: assigned.count)
+                try await processor.completeOrgDigests()
             case .revoked(let change):
                 processor.revoke(change.partitions)
                 assigned.subtract(change.partitions)
@@ -110,6 +112,14 @@ final class PipelineService: Service {
         try await consumer.resume(partitions)
         metrics.paused(false)
         logger.info("consumption resumed")
+    }
+
+    /// Partitions per source topic, for closing a month's organisation digest; kept as they were when unreachable.
+    private func learnPartitionCounts(_ admin: Admin, _ processor: StreamProcessor) async {
+        guard let metadata = try? await admin.metadata(topics: configuration.source.topics, timeout: .seconds(5)) else { return }
+        for topic in metadata.topics where topic.error == nil && !topic.partitions.isEmpty {
+            processor.sourcePartitionCounts[topic.name] = topic.partitions.count
+        }
     }
 
     /// Messages behind each partition's high watermark, from the offsets committed to the store.

@@ -15,6 +15,8 @@ final class StreamProcessor {
         /// The offset the store holds for this partition (what our next commit must find there).
         var storedOffset: Int64?
         var lastMessage: ContinuousClock.Instant
+        /// The partition's monthly digests, the engine's observer.
+        var digests: PartitionDigests
     }
 
     private(set) var pipeline: Pipeline
@@ -25,6 +27,10 @@ final class StreamProcessor {
     let stall: StallWatch
     private var decoder: EventDecoder
     private(set) var partitions: [TopicPartition: PartitionRuntime] = [:]
+    /// Partitions per source topic (from the cluster's metadata): a month's organisation digest waits for all.
+    var sourcePartitionCounts: [String: Int] = [:]
+    /// A month's organisation digest could not be completed: try again after the next batch.
+    var retriesOrgDigests = false
 
     init(pipeline: Pipeline, configuration: DaemonConfiguration, store: any StateStore, metrics: DaemonMetrics, logger: Logger,
          stall: StallWatch = StallWatch(service: "pipeline")) {
@@ -40,11 +46,14 @@ final class StreamProcessor {
     /// Claims the partitions in the store and loads their state; returns where the consumer must start each.
     func assign(_ assigned: [TopicPartition]) async throws -> [TopicPartitionOffset] {
         var seeks: [TopicPartitionOffset] = []
+        let progress = try await loadDigestProgress()
         for tp in assigned {
             let claim = try await store.claim(PartitionID(topic: tp.topic, partition: tp.partition), pipeline: pipeline.name)
             let engine = try makeEngine(restoring: claim.state)
+            let digests = try makeDigests(restoring: claim.state, closedBefore: progress[tp.description])
+            engine.observer = digests
             partitions[tp] = PartitionRuntime(engine: engine, epoch: claim.epoch, storedOffset: claim.nextOffset,
-                                              lastMessage: .now)
+                                              lastMessage: .now, digests: digests)
             if let offset = claim.nextOffset { seeks.append(TopicPartitionOffset(tp, offset: offset)) }
             logger.info("partition assigned", metadata: [
                 "partition": "\(tp)", "epoch": "\(claim.epoch)", "offset": "\(claim.nextOffset.map(String.init) ?? "start")",
@@ -65,6 +74,7 @@ final class StreamProcessor {
     /// Replaces the rules: each partition's engine is rebuilt on the new pipeline from its stored state.
     func reload(_ newPipeline: Pipeline) async throws {
         var rebuilt: [TopicPartition: PartitionRuntime] = [:]
+        let progress = try await loadDigestProgress()
         for (tp, runtime) in partitions {
             let claim = try await store.claim(PartitionID(topic: tp.topic, partition: tp.partition), pipeline: newPipeline.name)
             var fresh = runtime
@@ -72,6 +82,8 @@ final class StreamProcessor {
             fresh.storedOffset = claim.nextOffset
             pipeline = newPipeline
             fresh.engine = try makeEngine(restoring: claim.state)
+            fresh.digests = try makeDigests(restoring: claim.state, closedBefore: progress[tp.description])
+            fresh.engine.observer = fresh.digests
             rebuilt[tp] = fresh
         }
         pipeline = newPipeline
@@ -82,7 +94,9 @@ final class StreamProcessor {
     private func makeEngine(restoring rows: [StateRow]) throws -> Engine {
         let engine = Engine(pipeline: pipeline)
         engine.advancesOwnWatermark = false
-        try engine.restore(rows.map { StateChange(namespace: $0.namespace, key: $0.key, value: $0.value) })
+        try engine.restore(rows.filter { !PartitionDigests.isDigestRow($0) }.map {
+            StateChange(namespace: $0.namespace, key: $0.key, value: $0.value)
+        })
         engine.trackChanges()
         return engine
     }
@@ -121,32 +135,37 @@ final class StreamProcessor {
                 outbox += violationRows(v)
             }
         }
-        try await commit(nextOffsets: nextOffsets, outbox: outbox)
+        let digests = closeDigestMonths()
+        try await commit(nextOffsets: nextOffsets, outbox: outbox + digests.outbox, global: digests.global)
+        if !digests.global.isEmpty || retriesOrgDigests { try await completeOrgDigests() }
         metrics.batch(ContinuousClock.now - started)
     }
 
-    /// The minimum, over partitions that are not idle and have seen events, of their largest event time minus
-    /// the lateness.
+    /// The minimum, over partitions that are not idle, of their largest event time minus the lateness.
     private func advanceWatermark(now: ContinuousClock.Instant) {
         let active = partitions.values.filter { now - $0.lastMessage < configuration.idleTimeout }
+        // A partition that is not idle but has had no event yet holds the watermark back: its first events may be
+        // earlier than everything the others have seen, and would all be late.
+        if active.contains(where: { $0.engine.localWatermark == nil }) { return }
         let candidates = (active.isEmpty ? Array(partitions.values) : active).compactMap { $0.engine.localWatermark }
         guard let w = candidates.min() else { return }
         for (_, runtime) in partitions { runtime.engine.advanceWatermark(to: w) }
         metrics.watermark(Double(w.microseconds) / 1e6)
     }
 
-    private func commit(nextOffsets: [TopicPartition: Int64], outbox: [OutboxRow]) async throws {
-        var batch = BatchCommit(outbox: outbox)
+    private func commit(nextOffsets: [TopicPartition: Int64], outbox: [OutboxRow], global: [StateRow]) async throws {
+        var batch = BatchCommit(outbox: outbox, global: global)
         var committed: [TopicPartition: Int64] = [:]
         for (tp, runtime) in partitions {
             let changes = runtime.engine.takeStateChanges()
+            let digestChanges = runtime.digests.stateChanges()
             guard let next = nextOffsets[tp] ?? runtime.storedOffset else { continue }
             let id = PartitionID(topic: tp.topic, partition: tp.partition)
             batch.claims[id] = PartitionCommit(expectedOffset: runtime.storedOffset, epoch: runtime.epoch, nextOffset: next)
-            batch.state[id] = changes.map { StateRow(namespace: $0.namespace, key: $0.key, value: $0.value) }
+            batch.state[id] = changes.map { StateRow(namespace: $0.namespace, key: $0.key, value: $0.value) } + digestChanges
             committed[tp] = next
         }
-        guard !batch.claims.isEmpty || !batch.outbox.isEmpty else { return }
+        guard !batch.claims.isEmpty || !batch.outbox.isEmpty || !batch.global.isEmpty else { return }
         stall.enter("committing a batch to the state store")
         try await store.commit(batch, pipeline: pipeline.name)
         for (tp, next) in committed { partitions[tp]?.storedOffset = next }

@@ -1,0 +1,123 @@
+import Digests
+import Events
+import Foundation
+import Storage
+
+/// Closing months in the daemon. Each partition closes a month when its watermark passes the month's end: its
+/// subject digests go to the digest topic and to the global space (for the portal), its part of the organisation
+/// digest to the global space, all in the batch's transaction. The instance whose commit completes a month (every
+/// partition of the source topics has closed it) merges the parts and emits the one organisation digest.
+extension StreamProcessor {
+    struct DigestOutputs {
+        var outbox: [OutboxRow] = []
+        var global: [StateRow] = []
+    }
+
+    /// Where each partition has closed its months, from the global space.
+    func loadDigestProgress() async throws -> [String: String] {
+        let rows = try await store.loadGlobal(namespace: DigestSpace.progress(pipeline.name))
+        return Dictionary(rows.map { ($0.key, String(decoding: $0.value ?? [], as: UTF8.self)) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    func makeDigests(restoring rows: [StateRow], closedBefore: String?) throws -> PartitionDigests {
+        try PartitionDigests(restoring: rows.filter(PartitionDigests.isDigestRow), closedBefore: closedBefore)
+    }
+
+    /// Closes, in every partition, the months its watermark has passed.
+    func closeDigestMonths() -> DigestOutputs {
+        var out = DigestOutputs()
+        let name = pipeline.name
+        let topic = configuration.digests.topic.map { "kafka:" + $0 }
+        for (tp, runtime) in partitions.sorted(by: { $0.key < $1.key }) {
+            let watermark = runtime.engine.watermark
+            guard watermark != .distantPast else { continue }
+            let before = runtime.digests.closedBefore
+            let partition = tp.description
+            for month in runtime.digests.close(through: watermark) {
+                for digest in month.subjects {
+                    let line = Array(digest.json.serialized.utf8)
+                    out.global.append(StateRow(namespace: DigestSpace.subjects(name, month: month.month), key: digest.subject, value: line))
+                    if let topic {
+                        out.outbox.append(OutboxRow(
+                            id: "\(topic)#digest:\(month.month):\(digest.subject)", kind: "digest", topic: topic,
+                            key: Array(digest.subject.utf8), value: line,
+                            headers: [OutboxHeader(key: "consentinel-digest", value: Array("subject".utf8)),
+                                      OutboxHeader(key: "consentinel-month", value: Array(month.month.utf8))]))
+                    }
+                }
+                out.global.append(StateRow(namespace: DigestSpace.parts(name, month: month.month), key: partition,
+                                           value: Array(month.org.json.serialized.utf8)))
+                out.global.append(StateRow(namespace: DigestSpace.pending(name), key: month.month, value: []))
+            }
+            if let after = runtime.digests.closedBefore, after != before {
+                out.global.append(StateRow(namespace: DigestSpace.progress(name), key: partition, value: Array(after.utf8)))
+            }
+        }
+        return out
+    }
+
+    /// Emits the organisation digest of every pending month that all partitions of the source topics have closed.
+    /// Safe to run on several instances at once: the outbox row's id is deterministic, so it is published once.
+    func completeOrgDigests() async throws {
+        retriesOrgDigests = false
+        let name = pipeline.name
+        let pending = try await store.loadGlobal(namespace: DigestSpace.pending(name)).map(\.key).sorted()
+        let topics = configuration.source.topics
+        guard !pending.isEmpty, topics.allSatisfy({ sourcePartitionCounts[$0] != nil }) else { return }
+        let progress = try await loadDigestProgress()
+        let all = topics.flatMap { t in (0..<(sourcePartitionCounts[t] ?? 0)).map { "\(t)[\($0)]" } }
+        for month in pending {
+            guard all.allSatisfy({ progress[$0].map { month < $0 } ?? false }) else { continue }
+            do {
+                try await complete(month)
+            } catch {
+                retriesOrgDigests = true
+                logger.error("cannot complete a month's organisation digest; will try again", metadata: ["month": "\(month)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Merges a month's parts, writes its folder (when configured), emits and stores the organisation digest.
+    private func complete(_ month: String) async throws {
+        let name = pipeline.name
+        let parts = try await store.loadGlobal(namespace: DigestSpace.parts(name, month: month))
+        // Another instance completed it meanwhile (it removes the parts and the pending mark in one transaction).
+        guard !parts.isEmpty, try await store.loadGlobal(namespace: DigestSpace.orgs(name), key: month) == nil else { return }
+        var org = OrgDigest(month: month)
+        for part in parts {
+            org.add(try OrgDigest(jsonText: String(decoding: part.value ?? [], as: UTF8.self), origin: "digest part \(part.key)"))
+        }
+        if let directory = configuration.digests.file { try await writeMonth(month, org: org, to: directory) }
+        var commit = BatchCommit(global: [
+            StateRow(namespace: DigestSpace.orgs(name), key: month, value: Array(org.json.serialized.utf8)),
+            StateRow(namespace: DigestSpace.pending(name), key: month, value: nil),
+        ] + parts.map { StateRow(namespace: $0.namespace, key: $0.key, value: nil) })
+        if let topic = configuration.digests.topic {
+            commit.outbox.append(OutboxRow(
+                id: "kafka:\(topic)#org:\(month)", kind: "digest", topic: "kafka:" + topic, key: Array("org:\(month)".utf8),
+                value: Array(org.json.serialized.utf8),
+                headers: [OutboxHeader(key: "consentinel-digest", value: Array("org".utf8)),
+                          OutboxHeader(key: "consentinel-month", value: Array(month.utf8))]))
+        }
+        try await store.commit(commit, pipeline: name)
+        metrics.monthClosed()
+        logger.info("month closed", metadata: ["month": "\(month)", "subjects": "\(org.subjects)", "partitions": "\(parts.count)"])
+    }
+
+    /// `DIR/YYYY-MM/subjects.jsonl` (sorted by subject, byte order) and `org.json`, as a replay writes them; each
+    /// file replaced whole, so a reader never sees half of one.
+    private func writeMonth(_ month: String, org: OrgDigest, to directory: String) async throws {
+        let rows = try await store.loadGlobal(namespace: DigestSpace.subjects(pipeline.name, month: month))
+            .sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        var lines: [UInt8] = []
+        for row in rows { lines += (row.value ?? []) + [10] }
+        let folder = URL(fileURLWithPath: directory).appendingPathComponent(month)
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try Data(lines).write(to: folder.appendingPathComponent("subjects.jsonl"), options: .atomic)
+            try Data((org.json.pretty() + "\n").utf8).write(to: folder.appendingPathComponent("org.json"), options: .atomic)
+        } catch {
+            throw DaemonError(.output, "cannot write the digests of \(month) to \(folder.path): \(error.localizedDescription)")
+        }
+    }
+}

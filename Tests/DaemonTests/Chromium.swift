@@ -1,0 +1,1 @@
+../DigestsTests/Chromium.swift

@@ -1,0 +1,71 @@
+@testable import Digests
+import Events
+import Foundation
+import Testing
+
+/// What the daemon needs of `MonthlyDigests` beyond replay: which subjects changed, putting digests back from a
+/// store, a boundary before which months count as closed, and adding up organisation parts.
+@Suite struct MonthlyDigestsTests {
+    static func event(_ json: String) throws -> Event {
+        try EventDecoder(taxonomy: try Taxonomy.builtin()).decode(json).get()
+    }
+
+    static let access = #"{"id":"a1","type":"access","time":"2026-01-05T10:00:00Z","subject":"s1","actor":"x","role":"support","purpose":"essential.service.operations.support","categories":["user.name"]}"#
+    static let consent = #"{"id":"c1","type":"consent","time":"2026-02-02T10:00:00Z","subject":"s2","purpose":"marketing","status":"withdrawn","source":"web"}"#
+
+    @Test func changesAreTrackedOnlyWhenAsked() throws {
+        var digests = MonthlyDigests()
+        digests.record(try Self.event(Self.access), late: false)
+        #expect(digests.takeChanges().isEmpty)
+        digests.tracksChanges = true
+        digests.record(try Self.event(Self.access), late: false)
+        digests.record(try Self.event(Self.consent), late: false)
+        digests.recordViolation(subject: "s3", rule: "r", severity: "high", time: Timestamp(rfc3339: "2026-01-06T00:00:00Z")!)
+        #expect(digests.takeChanges() == ["2026-01": ["s1", "s3"], "2026-02": ["s2"]])
+        #expect(digests.takeChanges().isEmpty)
+        digests.record(try Self.event(Self.access), late: false)
+        _ = digests.close(endingBy: Timestamp(rfc3339: "2026-02-01T00:00:00Z")!)
+        #expect(digests.takeChanges().isEmpty, "a closed month has nothing left to write")
+    }
+
+    @Test func restoredDigestsGoOnAndClosedMonthsStayClosed() throws {
+        var first = MonthlyDigests()
+        first.record(try Self.event(Self.access), late: false)
+        let open = try #require(first.open["2026-01"])
+        var second = MonthlyDigests()
+        for digest in open.subjects.values { second.restore(try SubjectDigest(jsonText: digest.json.serialized)) }
+        second.restore(try OrgDigest(jsonText: open.org.json.serialized))
+        second.record(try Self.event(Self.access), late: false)
+        let closed = second.close(endingBy: Timestamp(rfc3339: "2026-02-01T00:00:00Z")!)
+        #expect(closed.map(\.month) == ["2026-01"])
+        #expect(closed.first?.subjects.first?.accessTotal == 2)
+        #expect(closed.first?.org.eventsByType == ["access": 2])
+
+        var bounded = MonthlyDigests()
+        bounded.closedBefore = "2026-02"
+        bounded.record(try Self.event(Self.access), late: true)
+        #expect(bounded.open.isEmpty && bounded.lateForClosedMonths == 1)
+        bounded.record(try Self.event(Self.consent), late: false)
+        #expect(bounded.open.keys.sorted() == ["2026-02"])
+    }
+
+    @Test func organisationPartsAddUp() {
+        var a = OrgDigest(month: "2026-01")
+        a.subjects = 2
+        a.eventsByType = ["access": 3, "use": 1]
+        a.violationTotal = 1
+        a.violationsByRule = ["r": 1]
+        a.subjectsWithViolations = 1
+        a.lateEvents = 1
+        var b = OrgDigest(month: "2026-01")
+        b.subjects = 1
+        b.eventsByType = ["access": 2]
+        b.consentWithdrawn = ["marketing": 1]
+        var sum = OrgDigest(month: "2026-01")
+        sum.add(a)
+        sum.add(b)
+        #expect(sum.subjects == 3 && sum.eventsByType == ["access": 5, "use": 1] && sum.violationTotal == 1)
+        #expect(sum.subjectsWithViolations == 1 && sum.lateEvents == 1 && sum.consentWithdrawn == ["marketing": 1])
+        #expect(sum.json.serialized.contains(#""total":6"#))
+    }
+}
