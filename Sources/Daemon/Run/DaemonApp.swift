@@ -36,9 +36,15 @@ public enum DaemonApp {
         var producerConfig = ProducerConfiguration(
             bootstrapServers: configuration.source.bootstrapServers.split(separator: ",").map(String.init))
         producerConfig.properties = configuration.producerProperties
-        let needsProducer = configuration.violations.topic != nil || configuration.deadLetters.topic != nil
+        let alertsToKafka = configuration.alerts.destinations.contains {
+            if case .kafka = $0.channel.kind { true } else { false }
+        }
+        let needsProducer = configuration.violations.topic != nil || configuration.deadLetters.topic != nil || alertsToKafka
         let producer = needsProducer ? try Producer(configuration: producerConfig) : nil
         let publisher = OutboxPublisher(store: store, producer: producer, metrics: metrics, logger: logger)
+        let alerts = AlertDispatcher(
+            store: store, destinations: try AlertDispatcher.destinations(configuration.alerts, producer: producer),
+            retry: configuration.alerts.retry, metrics: metrics, logger: logger)
         let pipelineService = PipelineService(
             directory: directory, pipeline: pipeline, configuration: configuration, store: store, status: status,
             metrics: metrics, logger: logger)
@@ -47,11 +53,12 @@ public enum DaemonApp {
             onBound: onHTTPBound)
         logger.info("starting", metadata: [
             "pipeline": "\(pipeline.name)", "rules": "\(pipeline.rules.count)", "topics": "\(configuration.source.topics)",
-            "state": "\(redacted(configuration.stateURL))", "http": "\(configuration.httpHost):\(configuration.httpPort)",
+            "state": "\(redacted(configuration.stateURL))", "alert_routes": "\(configuration.alerts.routes.map(\.name))", "http": "\(configuration.httpHost):\(configuration.httpPort)",
         ])
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: publisher),
+                .init(service: alerts),
                 .init(service: pipelineService, successTerminationBehavior: .gracefullyShutdownGroup,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: admin),

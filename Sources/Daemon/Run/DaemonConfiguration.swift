@@ -37,6 +37,8 @@ public struct DaemonConfiguration: Sendable {
     public var maxOutboxDepth: Int
     /// Producer properties for the sinks (default: the source's connection and security properties).
     public var producerProperties: [String: String]
+    /// Alert routes and their channels (`alerts:`).
+    public var alerts = AlertSettings()
 
     /// Source properties that also apply to the producer: how to reach and authenticate to the brokers.
     static let connectionPrefixes = ["security.", "sasl.", "ssl.", "socket.", "broker.", "client.", "api.version", "enable.ssl"]
@@ -84,7 +86,7 @@ public struct DaemonConfiguration: Sendable {
             guard let n = Int(text), n > 0 else { throw DaemonError(.arguments, "sinks.max_pending must be a positive number") }
             return n
         } ?? 50_000
-        return DaemonConfiguration(
+        var configuration = DaemonConfiguration(
             source: source,
             stateURL: try reader.string(state, "url", path: "state").map(resolveStore) ?? "consentinel-state.sqlite",
             violations: try sink("violations"), deadLetters: try sink("dead_letters"), digests: try sink("digests"),
@@ -93,6 +95,8 @@ public struct DaemonConfiguration: Sendable {
             producerProperties: try reader.properties(sinks, "properties", path: "sinks").isEmpty
                 ? source.connectionProperties
                 : try reader.properties(sinks, "properties", path: "sinks"))
+        configuration.alerts = try AlertSettings.load(pipeline: pipeline, reader: reader)
+        return configuration
     }
 }
 

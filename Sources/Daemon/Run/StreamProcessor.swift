@@ -1,3 +1,4 @@
+import Alerts
 import Events
 import Foundation
 import Kafka
@@ -88,6 +89,7 @@ final class StreamProcessor {
     func process(_ batch: ConsumerBatch) async throws {
         let started = ContinuousClock.now
         var outbox: [OutboxRow] = []
+        var alerts: [AlertRow] = []
         var nextOffsets: [TopicPartition: Int64] = [:]
         for message in batch.messages {
             let tp = message.topicPartition
@@ -115,9 +117,10 @@ final class StreamProcessor {
             for v in runtime.engine.drainViolations() {
                 metrics.violation(rule: v.rule, severity: v.severity.name)
                 outbox += violationRows(v)
+                alerts += alertRows(v)
             }
         }
-        try await commit(nextOffsets: nextOffsets, outbox: outbox)
+        try await commit(nextOffsets: nextOffsets, outbox: outbox, alerts: alerts)
         metrics.batch(ContinuousClock.now - started)
     }
 
@@ -131,8 +134,8 @@ final class StreamProcessor {
         metrics.watermark(Double(w.microseconds) / 1e6)
     }
 
-    private func commit(nextOffsets: [TopicPartition: Int64], outbox: [OutboxRow]) async throws {
-        var batch = BatchCommit(outbox: outbox)
+    private func commit(nextOffsets: [TopicPartition: Int64], outbox: [OutboxRow], alerts: [AlertRow]) async throws {
+        var batch = BatchCommit(outbox: outbox, alerts: alerts)
         var committed: [TopicPartition: Int64] = [:]
         for (tp, runtime) in partitions {
             let changes = runtime.engine.takeStateChanges()
@@ -142,7 +145,7 @@ final class StreamProcessor {
             batch.state[id] = changes.map { StateRow(namespace: $0.namespace, key: $0.key, value: $0.value) }
             committed[tp] = next
         }
-        guard !batch.claims.isEmpty || !batch.outbox.isEmpty else { return }
+        guard !batch.claims.isEmpty || !batch.outbox.isEmpty || !batch.alerts.isEmpty else { return }
         try await store.commit(batch, pipeline: pipeline.name)
         for (tp, next) in committed { partitions[tp]?.storedOffset = next }
     }
@@ -157,6 +160,15 @@ final class StreamProcessor {
         return dests.map { dest in
             OutboxRow(id: "\(dest)#\(v.id)", kind: "violation", topic: dest, key: Array(v.subject.utf8), value: value, headers: headers)
         }
+    }
+
+    /// One queued alert per destination (`ROUTE/CHANNEL`) of the routes that take the violation.
+    private func alertRows(_ v: Violation) -> [AlertRow] {
+        let destinations = configuration.alerts.routes.destinations(for: v)
+        guard !destinations.isEmpty else { return [] }
+        let value = Array(v.json.serialized.utf8)
+        let group = AlertViolation.group(rule: v.rule, actor: v.actor, subject: v.subject)
+        return destinations.map { AlertRow(id: "\($0)#\(v.id)", destination: $0, group: group, value: value) }
     }
 
     private func deadLetterRows(_ d: DeadLetter, message: ConsumerMessage) -> [OutboxRow] {

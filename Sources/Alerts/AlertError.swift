@@ -1,0 +1,22 @@
+/// The one error type of the `Alerts` module.
+public struct AlertError: Error, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(_ rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+        /// A route or channel in `pipeline.yaml` that cannot be used as written.
+        public static let configuration = Code("configuration")
+        /// A queued alert whose content cannot be read back.
+        public static let corrupt = Code("corrupt")
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
