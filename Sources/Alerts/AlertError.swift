@@ -4,8 +4,6 @@ public struct AlertError: Error, Sendable, CustomStringConvertible {
         public let rawValue: String
         public init(_ rawValue: String) { self.rawValue = rawValue }
         public var description: String { rawValue }
-        /// A route or channel in `pipeline.yaml` that cannot be used as written.
-        public static let configuration = Code("configuration")
         /// A queued alert whose content cannot be read back.
         public static let corrupt = Code("corrupt")
     }

@@ -80,15 +80,20 @@ final class AlertDispatcher: Service {
     private func deliver(_ destination: Destination) async {
         var pausedUntil = Date.distantPast
         var lastPrune = Date.distantPast
+        var leaseRenewed = Date.distantPast
         while !stopping {
             do {
                 if Date() < pausedUntil {
                     try? await Task.sleep(for: min(pollInterval * 4, .milliseconds(Int64(pausedUntil.timeIntervalSinceNow * 1000) + 1)))
                     continue
                 }
-                guard try await store.acquireLease(lease(destination), owner: owner, seconds: 30) else {
-                    try? await Task.sleep(for: pollInterval * 4)
-                    continue
+                // The lease lasts 30 s and is renewed every 10 s (a write, so not every round).
+                if Date().timeIntervalSince(leaseRenewed) > 10 {
+                    guard try await store.acquireLease(lease(destination), owner: owner, seconds: 30) else {
+                        try? await Task.sleep(for: pollInterval * 4)
+                        continue
+                    }
+                    leaseRenewed = Date()
                 }
                 if Date().timeIntervalSince(lastPrune) > 600 {
                     lastPrune = Date()
@@ -133,7 +138,10 @@ final class AlertDispatcher: Service {
         let due = AlertAggregator(window: destination.route.window).due(triggers, now: now).map { ($0, AlertMessage.Action.trigger) }
             + AlertAggregator(window: nil).due(resolves, now: now).map { ($0, AlertMessage.Action.resolve) }
         var delivered = 0
+        let started = Date()
         for (bundle, action) in due {
+            // A round ends well within the lease, which the next round renews.
+            if Date().timeIntervalSince(started) > 10 { break }
             let message = AlertMessage(route: destination.route.name, action: action, violations: bundle.violations)
             let outcome = await destination.channel.deliver(message)
             let labels = (route: destination.route.name, channel: destination.settings.name)
