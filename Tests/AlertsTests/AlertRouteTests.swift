@@ -150,6 +150,9 @@ struct AlertRouteTests {
         } throws: { error in
             "\(error)".contains("alerts route secutiry")
         }
+        #expect(AlertSettings.unknownRoutes(in: loaded) == [
+            "\(loaded.rules[0].location): error: rule sharing alerts route secutiry, which alerts.routes does not define"
+        ])
     }
 
     @Test func aMissingSecretNamesTheVariableNotAValue() throws {

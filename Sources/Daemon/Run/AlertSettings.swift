@@ -40,15 +40,18 @@ public struct AlertSettings: Sendable {
             }
             settings.routes.append(route)
         }
-        let names = Set(settings.routes.map(\.name))
-        for rule in pipeline.rules {
-            for name in rule.alert where !names.contains(name) {
-                throw DaemonError(
-                    .arguments,
-                    "\(rule.location): rule \(rule.id) alerts route \(name), which alerts.routes does not define")
+        if let fault = unknownRoutes(in: pipeline).first { throw DaemonError(.arguments, fault) }
+        return settings
+    }
+
+    /// A fault for each rule's `alert:` name that `alerts.routes` does not define (no secret is read).
+    public static func unknownRoutes(in pipeline: Pipeline) -> [String] {
+        let names = Set((pipeline.settings["alerts"]?["routes"]?.items ?? []).compactMap { $0["name"]?.string })
+        return pipeline.rules.flatMap { rule in
+            rule.alert.filter { !names.contains($0) }.map {
+                "\(rule.location): error: rule \(rule.id) alerts route \($0), which alerts.routes does not define"
             }
         }
-        return settings
     }
 
     private static func route(_ item: PipelineValue, reader: SettingsReader, directory: String) throws(DaemonError) -> AlertRoute {
