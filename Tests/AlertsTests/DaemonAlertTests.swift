@@ -102,20 +102,28 @@ import FoundationNetworking
         })
     }
 
+    /// A webhook that answers `status` until its script is cleared, and a pipeline on a new mock cluster whose topic
+    /// already holds the shares (the caller keeps the cluster alive).
+    func failingChannelWithShares(
+        status: Int, maxPending: Int = 50_000
+    ) async throws -> (AlertReceiver, MockCluster, URL) {
+        let server = try await AlertReceiver.start()
+        server.script("/hook", Array(repeating: .init(status), count: 1_000_000))
+        let cluster = try MockCluster(brokers: 1)
+        try cluster.createTopic("privacy.events", partitions: 2)
+        let directory = try makePipeline(bootstrap: cluster.bootstrapServers, hook: server.url("/hook"), maxPending: maxPending)
+        try await produceShares(cluster)
+        return (server, cluster, directory)
+    }
+
     func share(_ i: Int, time: String) -> String {
         #"{"id":"share-\#(i)","type":"share","time":"\#(time)","subject":"s-\#(i)","actor":"svc-\#(i % 3)","purpose":"essential.service","categories":["user.contact.email"],"recipient":"data-broker-\#(i)"}"#
     }
 
     @Test func aChannelThatFailsAcrossARestartStillGetsEveryHighViolationOnce() async throws {
-        let server = try await AlertReceiver.start()
-        defer { Task { await server.stop() } }
-        server.script("/hook", Array(repeating: .init(500), count: 1_000_000))
-        let cluster = try MockCluster(brokers: 1)
-        try cluster.createTopic("privacy.events", partitions: 2)
-        let directory = try makePipeline(bootstrap: cluster.bootstrapServers, hook: server.url("/hook"))
+        let (server, cluster, directory) = try await failingChannelWithShares(status: 500)
+        defer { withExtendedLifetime(cluster) { Task { await server.stop() } } }
         defer { try? FileManager.default.removeItem(at: directory) }
-
-        try await produceShares(cluster)
         func violationIDs() -> Set<String> { self.violationIDs(directory) }
         // First run: every delivery fails; stop the daemon once it has been trying for a while.
         var (daemon, _) = try await start(directory, hook: server.url("/hook"))
@@ -139,14 +147,9 @@ import FoundationNetworking
     }
 
     @Test func alertsThatCannotBeDeliveredPauseConsumptionAtMaxPendingAndNothingIsLost() async throws {
-        let server = try await AlertReceiver.start()
-        defer { Task { await server.stop() } }
-        server.script("/hook", Array(repeating: .init(503), count: 1_000_000))
-        let cluster = try MockCluster(brokers: 1)
-        try cluster.createTopic("privacy.events", partitions: 2)
-        let directory = try makePipeline(bootstrap: cluster.bootstrapServers, hook: server.url("/hook"), maxPending: 5)
+        let (server, cluster, directory) = try await failingChannelWithShares(status: 503, maxPending: 5)
+        defer { withExtendedLifetime(cluster) { Task { await server.stop() } } }
         defer { try? FileManager.default.removeItem(at: directory) }
-        try await produceShares(cluster)
 
         let (daemon, port) = try await start(directory, hook: server.url("/hook"))
         defer { daemon.cancel() }
