@@ -37,7 +37,7 @@ public struct AlertAggregator: Sendable {
 
     /// The messages due at `now`, in the order of their first alerts; alerts of groups still open stay pending.
     public func due(_ pending: [Pending], now: Date) -> [Bundle] {
-        guard let window else {
+        guard let window, window > .zero else {
             return pending.filter { ($0.notBefore ?? .distantPast) <= now }.map {
                 Bundle(ids: [$0.id], violations: [$0.violation], group: $0.group)
             }
