@@ -112,6 +112,12 @@ struct Replay: AsyncParsableCommand {
             printError("consentinel: \(error)")
             throw ExitCode(2)
         }
+        for (name, _, channel) in alertSettings?.destinations ?? [] {
+            if case .kafka = channel.kind {
+                printError("consentinel: alert channel \(name) sends to Kafka, which replay --alerts cannot do")
+                throw ExitCode(64)
+            }
+        }
         let job = ReplayJob(pipeline: loaded, options: .init(
             inputs: input, until: untilTime, violations: violations, deadLetters: deadLetters, digests: digests,
             compare: other, samples: samples, alerts: alertSettings))
