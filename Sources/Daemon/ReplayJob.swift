@@ -1,3 +1,4 @@
+import Alerts
 import Events
 import Foundation
 import Rules
@@ -16,10 +17,12 @@ public final class ReplayJob {
         public var compare: Pipeline?
         /// How many sample violations the comparison keeps per rule and column.
         public var samples: Int
+        /// Alert routes to collect alerts for (`--alerts`); `nil`: a replay pages no one.
+        public var alerts: AlertSettings?
 
         public init(
             inputs: [String], until: Timestamp? = nil, violations: String, deadLetters: String? = nil,
-            digests: String? = nil, compare: Pipeline? = nil, samples: Int = 3
+            digests: String? = nil, compare: Pipeline? = nil, samples: Int = 3, alerts: AlertSettings? = nil
         ) {
             self.inputs = inputs
             self.until = until
@@ -28,6 +31,7 @@ public final class ReplayJob {
             self.digests = digests
             self.compare = compare
             self.samples = samples
+            self.alerts = alerts
         }
     }
 
@@ -44,6 +48,9 @@ public final class ReplayJob {
         /// Bytes of the input files (compressed size for gzip), or 0 for Kafka.
         public var inputBytes = 0
         public var comparison: ComparisonReport?
+        /// With `Options.alerts`: the alerts collected for each destination (`ROUTE/CHANNEL`), to deliver with
+        /// `ReplayJob.deliverAlerts`.
+        public var alerts: [String: [AlertAggregator.Pending]] = [:]
         public init() {}
     }
 
@@ -186,6 +193,14 @@ final class ReplayRun {
             summary.violations[v.rule, default: 0] += 1
             violationCount += 1
             comparison?.addOld(v)
+            if let routes = options.alerts?.routes {
+                for destination in routes.destinations(for: v) {
+                    let alert = AlertViolation(v)
+                    let at = Date(timeIntervalSince1970: Double(v.time.microseconds) / 1e6)
+                    summary.alerts[destination, default: []].append(
+                        AlertAggregator.Pending(id: "\(destination)#\(v.id)", group: alert.group, at: at, violation: alert))
+                }
+            }
             do { try violationsOut.write(v.json) } catch { writeError = error }
         }
         if let other, let comparison {

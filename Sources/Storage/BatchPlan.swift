@@ -10,6 +10,7 @@ struct BatchPlan {
     var partitions: [Partition]
     var global: StateChanges
     var outbox: [OutboxRow]
+    var alerts: [AlertRow]
 
     init(_ batch: BatchCommit) throws(StorageError) {
         for id in batch.state.keys where batch.claims[id] == nil {
@@ -20,6 +21,7 @@ struct BatchPlan {
         }
         global = StateChanges(batch.global)
         outbox = batch.outbox
+        alerts = batch.alerts
     }
 }
 

@@ -11,9 +11,9 @@ import PostgresNIO
 /// check the fence.
 public final class PostgresStateStore: StateStore {
     public let location: PostgresLocation
-    private let client: PostgresClient
+    let client: PostgresClient
     private let runTask: Task<Void, Never>
-    private let logger: Logger
+    let logger: Logger
 
     /// The named, versioned migrations, in order; recorded in the table `consentinel_migrations`.
     static let migrations: [(name: String, statements: [String])] = [
@@ -62,6 +62,7 @@ public final class PostgresStateStore: StateStore {
             ]
         ),
         ("v2-outbox-lease", ["ALTER TABLE outbox ADD COLUMN lease_owner text, ADD COLUMN lease_until timestamptz"]),
+        ("v2-alerts", alertMigration),
     ]
 
     /// The names of the migrations this version registers, in order.
@@ -315,6 +316,7 @@ public final class PostgresStateStore: StateStore {
                     ON CONFLICT (id) DO NOTHING
                     """, logger: logger)
             }
+            try await Self.insertAlerts(plan.alerts, connection, logger: logger)
         }
     }
 
@@ -435,14 +437,14 @@ public final class PostgresStateStore: StateStore {
 
     // MARK: Scoped database access
 
-    private static func count(_ connection: PostgresConnection, _ query: PostgresQuery, logger: Logger) async throws -> Int
+    static func count(_ connection: PostgresConnection, _ query: PostgresQuery, logger: Logger) async throws -> Int
     {
         var count: Int64 = 0
         for try await (value) in try await connection.query(query, logger: logger).decode(Int64.self) { count = value }
         return Int(count)
     }
 
-    private func transaction<T: Sendable>(
+    func transaction<T: Sendable>(
         _ what: String, _ body: (PostgresConnection) async throws -> T
     ) async throws(StorageError) -> T {
         try await mapErrors({ Self.classify($0, what) }) {
@@ -450,7 +452,7 @@ public final class PostgresStateStore: StateStore {
         }
     }
 
-    private func connection<T: Sendable>(
+    func connection<T: Sendable>(
         _ what: String, _ body: (PostgresConnection) async throws -> T
     ) async throws(StorageError) -> T {
         try await mapErrors({ Self.classify($0, what) }) {

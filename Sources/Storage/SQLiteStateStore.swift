@@ -87,6 +87,7 @@ public final class SQLiteStateStore: StateStore {
                 t.add(column: "lease_until", .datetime)
             }
         }
+        migrator.registerMigration("v2-alerts", migrate: AlertRecord.migrate)
         return migrator
     }()
 
@@ -156,6 +157,9 @@ public final class SQLiteStateStore: StateStore {
             }
             for row in plan.outbox {
                 try OutboxRecord(row, createdAt: now).insert(db, onConflict: .ignore)
+            }
+            for row in plan.alerts {
+                try AlertRecord(row, queuedAt: now).insert(db, onConflict: .ignore)
             }
         }
     }
@@ -232,7 +236,7 @@ public final class SQLiteStateStore: StateStore {
 
     // MARK: Scoped database access
 
-    private func immediateWrite<T: Sendable>(
+    func immediateWrite<T: Sendable>(
         _ what: String, _ body: @escaping @Sendable (Database) throws -> T
     ) async throws(StorageError) -> T {
         try await mapErrors({ error in Self.classify(error, what) }) {
@@ -247,7 +251,7 @@ public final class SQLiteStateStore: StateStore {
         }
     }
 
-    private func read<T: Sendable>(
+    func read<T: Sendable>(
         _ what: String, _ body: @escaping @Sendable (Database) throws -> T
     ) async throws(StorageError) -> T {
         try await mapErrors({ error in Self.classify(error, what) }) { try await pool.read(body) }

@@ -112,19 +112,22 @@ public struct BatchCommit: Sendable {
     public var outbox: [OutboxRow]
     /// Changes to the global key/value space (a later row for the same namespace and key wins).
     public var global: [StateRow]
+    /// Alerts to queue, inserted or ignored by id, in this order.
+    public var alerts: [AlertRow]
 
     public init(
         claims: [PartitionID: PartitionCommit] = [:], state: [PartitionID: [StateRow]] = [:],
-        outbox: [OutboxRow] = [], global: [StateRow] = []
+        outbox: [OutboxRow] = [], global: [StateRow] = [], alerts: [AlertRow] = []
     ) {
         self.claims = claims
         self.state = state
         self.outbox = outbox
         self.global = global
+        self.alerts = alerts
     }
 }
 
-public protocol StateStore: Sendable {
+public protocol StateStore: AlertQueue, Sendable {
     /// Takes ownership of a partition: bumps its epoch (fencing out older owners) and returns its stored offset and
     /// state.
     func claim(_ partition: PartitionID, pipeline: String) async throws(StorageError) -> PartitionClaim

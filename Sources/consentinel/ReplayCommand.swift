@@ -53,6 +53,9 @@ struct Replay: AsyncParsableCommand {
     @Option(name: .long, help: "With --compare: sample violations shown per rule and column.")
     var samples: Int = 3
 
+    @Flag(name: .long, help: "Deliver alerts through the pipeline's alert routes (a replay pages no one without it).")
+    var alerts = false
+
     @Flag(name: .long, help: "No progress display and no summary.")
     var quiet = false
 
@@ -102,9 +105,22 @@ struct Replay: AsyncParsableCommand {
         let loaded = try load(pipeline)
         let other = try compare.map { try load($0) }
         let untilTime = until.flatMap { Timestamp(rfc3339: $0) }
+        let alertSettings: AlertSettings?
+        do {
+            alertSettings = alerts ? try AlertSettings.load(pipeline: loaded) : nil
+        } catch {
+            printError("consentinel: \(error)")
+            throw ExitCode(2)
+        }
+        for (name, _, channel) in alertSettings?.destinations ?? [] {
+            if case .kafka = channel.kind {
+                printError("consentinel: alert channel \(name) sends to Kafka, which replay --alerts cannot do")
+                throw ExitCode(64)
+            }
+        }
         let job = ReplayJob(pipeline: loaded, options: .init(
             inputs: input, until: untilTime, violations: violations, deadLetters: deadLetters, digests: digests,
-            compare: other, samples: samples))
+            compare: other, samples: samples, alerts: alertSettings))
         let display = ProgressDisplay(mode: ProgressDisplay.mode(quiet: quiet), interval: .milliseconds(Int64(progressInterval * 1000)))
         job.progress = { display.update($0) }
         let started = ContinuousClock.now
@@ -124,6 +140,7 @@ struct Replay: AsyncParsableCommand {
         }
         let elapsed = ContinuousClock.now - started
         if !quiet { printError(summaryTable(summary, pipeline: loaded, elapsed: elapsed), terminator: "") }
+        if let alertSettings { try await deliverAlerts(summary, alertSettings) }
         if let comparison = summary.comparison {
             print(comparison.table, terminator: "")
             if let compareReport {
@@ -134,6 +151,30 @@ struct Replay: AsyncParsableCommand {
                     throw ExitCode(1)
                 }
             }
+        }
+    }
+
+    /// `--alerts`: the collected alerts through the routes' channels; exit 1 when some could not be delivered.
+    private func deliverAlerts(_ summary: ReplayJob.Summary, _ settings: AlertSettings) async throws {
+        let report: ReplayAlerts.Report
+        do {
+            report = try await ReplayAlerts.deliver(summary.alerts, settings: settings)
+        } catch {
+            printError("consentinel: \(error)")
+            throw ExitCode(error.code == .arguments ? 64 : 1)
+        }
+        if !quiet {
+            let rows = report.alerts.keys.sorted().map { name in
+                [name, Format.count(report.alerts[name] ?? 0), Format.count(report.messages[name] ?? 0),
+                 Format.count(report.failed[name] ?? 0)]
+            }
+            printError("alerts\n" + TextTable(header: ["destination", "alerts", "messages", "failed"], rows: rows,
+                                              rightAligned: [1, 2, 3]).text, terminator: "")
+        }
+        let failed = report.failed.values.reduce(0, +)
+        if failed > 0 {
+            printError("consentinel: \(failed) alert\(failed == 1 ? "" : "s") could not be delivered")
+            throw ExitCode(1)
         }
     }
 

@@ -15,15 +15,22 @@ struct RulesCommand: AsyncParsableCommand {
         @Argument(help: "The pipeline folder.") var directory: String
 
         func run() async throws {
+            let pipeline: Pipeline
             do {
-                let pipeline = try PipelineLoader().load(directory: directory)
-                print("\(directory): \(pipeline.rules.count) rules, \(pipeline.lists.count) lists: OK")
+                pipeline = try PipelineLoader().load(directory: directory)
             } catch {
                 print(error.description)
                 let n = error.errors.count
                 printError("\(n) error\(n == 1 ? "" : "s") in \(directory)")
                 throw ExitCode(1)
             }
+            let unknown = AlertSettings.unknownRoutes(in: pipeline)
+            for fault in unknown { print(fault) }
+            guard unknown.isEmpty else {
+                printError("\(unknown.count) error\(unknown.count == 1 ? "" : "s") in \(directory)")
+                throw ExitCode(1)
+            }
+            print("\(directory): \(pipeline.rules.count) rules, \(pipeline.lists.count) lists: OK")
         }
     }
 

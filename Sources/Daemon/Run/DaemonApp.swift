@@ -36,10 +36,16 @@ public enum DaemonApp {
         var producerConfig = ProducerConfiguration(
             bootstrapServers: configuration.source.bootstrapServers.split(separator: ",").map(String.init))
         producerConfig.properties = configuration.producerProperties
+        let alertsToKafka = configuration.alerts.destinations.contains {
+            if case .kafka = $0.channel.kind { true } else { false }
+        }
         let needsProducer = configuration.violations.topic != nil || configuration.deadLetters.topic != nil
-            || configuration.digests.topic != nil || configuration.portal != nil
+            || configuration.digests.topic != nil || configuration.portal != nil || alertsToKafka
         let producer = needsProducer ? try Producer(configuration: producerConfig) : nil
         let publisher = OutboxPublisher(store: store, producer: producer, metrics: metrics, logger: logger)
+        let alerts = AlertDispatcher(
+            store: store, destinations: try AlertDispatcher.destinations(configuration.alerts, producer: producer),
+            retry: configuration.alerts.retry, metrics: metrics, logger: logger)
         let pipelineService = PipelineService(
             directory: directory, pipeline: pipeline, configuration: configuration, store: store, status: status,
             metrics: metrics, logger: logger)
@@ -50,11 +56,12 @@ public enum DaemonApp {
         logger.info("starting", metadata: [
             "pipeline": "\(pipeline.name)", "rules": "\(pipeline.rules.count)", "topics": "\(configuration.source.topics)",
             "state": "\(redacted(configuration.stateURL))", "http": "\(configuration.httpHost):\(configuration.httpPort)",
-            "portal": "\(configuration.portal?.description ?? "off")",
+            "portal": "\(configuration.portal?.description ?? "off")", "alert_routes": "\(configuration.alerts.routes.map(\.name))",
         ])
         let group = ServiceGroup(configuration: .init(
             services: [
                 .init(service: publisher),
+                .init(service: alerts),
                 .init(service: pipelineService, successTerminationBehavior: .gracefullyShutdownGroup,
                       failureTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: admin),

@@ -39,6 +39,8 @@ public struct DaemonConfiguration: Sendable {
     public var producerProperties: [String: String]
     /// The customer portal, when `pipeline.yaml` has a `portal` section.
     public var portal: PortalConfiguration? = nil
+    /// Alert routes and their channels (`alerts:`).
+    public var alerts = AlertSettings()
 
     /// Source properties that also apply to the producer: how to reach and authenticate to the brokers.
     static let connectionPrefixes = ["security.", "sasl.", "ssl.", "socket.", "broker.", "client.", "api.version", "enable.ssl"]
@@ -96,6 +98,7 @@ public struct DaemonConfiguration: Sendable {
                 ? source.connectionProperties
                 : try reader.properties(sinks, "properties", path: "sinks"))
         configuration.portal = try PortalConfiguration.load(reader, resolve: resolve)
+        configuration.alerts = try AlertSettings.load(pipeline: pipeline, reader: reader)
         return configuration
     }
 }

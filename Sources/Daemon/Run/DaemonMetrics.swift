@@ -20,6 +20,12 @@ public final class DaemonMetrics: Sendable {
         public static let reloads = "consentinel_rule_reloads_total"
         public static let monthsClosed = "consentinel_digest_months_closed_total"
         public static let portalRequests = "consentinel_portal_requests_total"
+        public static let alertsSent = "consentinel_alerts_sent_total"
+        public static let alertMessages = "consentinel_alert_messages_total"
+        public static let alertsGrouped = "consentinel_alerts_grouped_total"
+        public static let alertRetries = "consentinel_alert_retries_total"
+        public static let alertsFailed = "consentinel_alerts_failed_total"
+        public static let alertQueueDepth = "consentinel_alert_queue_depth"
     }
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -98,6 +104,39 @@ public final class DaemonMetrics: Sendable {
     public func portalRequest(outcome: String) {
         registry.makeCounter(name: Name.portalRequests, labels: [("outcome", outcome)],
                              help: "Customer portal requests, by outcome (page, opt_out, refused, error)").increment()
+    }
+
+    /// A message delivered to a channel, holding `alerts` violations.
+    public func alertDelivered(route: String, channel: String, alerts: Int) {
+        let labels = [("route", route), ("channel", channel)]
+        registry.makeCounter(name: Name.alertsSent, labels: labels, help: "Violations delivered as alerts, by route and channel")
+            .increment(by: Int64(alerts))
+        registry.makeCounter(name: Name.alertMessages, labels: labels, help: "Alert messages delivered, by route and channel")
+            .increment()
+        if alerts > 1 {
+            registry.makeCounter(
+                name: Name.alertsGrouped, labels: labels,
+                help: "Violations delivered inside a grouped message (an aggregation window), by route and channel")
+                .increment(by: Int64(alerts))
+        }
+    }
+
+    /// A failed attempt that will be retried.
+    public func alertRetried(route: String, channel: String) {
+        registry.makeCounter(name: Name.alertRetries, labels: [("route", route), ("channel", channel)],
+                             help: "Alert deliveries that failed and will be retried (timeouts, 5xx, 429)").increment()
+    }
+
+    /// Alerts the channel refused for good (kept in the store, logged, never retried).
+    public func alertFailed(route: String, channel: String, alerts: Int) {
+        registry.makeCounter(name: Name.alertsFailed, labels: [("route", route), ("channel", channel)],
+                             help: "Alerts a channel refused for good (a 4xx other than 408 and 429)")
+            .increment(by: Int64(alerts))
+    }
+
+    public func alertQueue(route: String, channel: String, depth: Int) {
+        registry.makeGauge(name: Name.alertQueueDepth, labels: [("route", route), ("channel", channel)],
+                           help: "Alerts queued and not yet delivered, by route and channel").set(to: Double(depth))
     }
 
     public var text: String { registry.emitToString() }

@@ -99,13 +99,13 @@ final class PipelineService: Service {
 
     /// Holds consumption while more outputs wait than `max_pending`, until half of them are published.
     private func applyBackpressure(_ consumer: Consumer, _ partitions: [TopicPartition]) async throws {
-        guard try await store.outboxDepth() > configuration.maxOutboxDepth, !partitions.isEmpty else { return }
+        guard try await pendingOutputs() > configuration.maxOutboxDepth, !partitions.isEmpty else { return }
         stall.enter("pausing consumption")
         try await consumer.pause(partitions)
         metrics.paused(true)
         logger.warning("outputs are behind: consumption paused", metadata: ["limit": "\(configuration.maxOutboxDepth)"])
         stall.enter("paused until outputs are published", idle: true)
-        while try await store.outboxDepth() > configuration.maxOutboxDepth / 2, !Task.isShuttingDownGracefully {
+        while try await pendingOutputs() > configuration.maxOutboxDepth / 2, !Task.isShuttingDownGracefully {
             try await Task.sleep(for: .milliseconds(200))
         }
         stall.enter("resuming consumption")
@@ -120,6 +120,11 @@ final class PipelineService: Service {
         for topic in metadata.topics where topic.error == nil && !topic.partitions.isEmpty {
             processor.sourcePartitionCounts[topic.name] = topic.partitions.count
         }
+    }
+
+    /// Outputs and alerts stored but not yet published or delivered.
+    private func pendingOutputs() async throws -> Int {
+        try await store.outboxDepth() + store.alertDepths().values.reduce(0, +)
     }
 
     /// Messages behind each partition's high watermark, from the offsets committed to the store.

@@ -1,3 +1,4 @@
+import Alerts
 import Events
 import Foundation
 import Kafka
@@ -106,6 +107,7 @@ final class StreamProcessor {
         let started = ContinuousClock.now
         stall.enter("processing a batch")
         var outbox: [OutboxRow] = []
+        var alerts: [AlertRow] = []
         var nextOffsets: [TopicPartition: Int64] = [:]
         for message in batch.messages {
             let tp = message.topicPartition
@@ -133,10 +135,12 @@ final class StreamProcessor {
             for v in runtime.engine.drainViolations() {
                 metrics.violation(rule: v.rule, severity: v.severity.name)
                 outbox += violationRows(v)
+                alerts += alertRows(v)
             }
         }
         let digests = closeDigestMonths()
-        try await commit(nextOffsets: nextOffsets, outbox: outbox + digests.outbox, global: digests.global)
+        try await commit(nextOffsets: nextOffsets, outbox: outbox + digests.outbox, global: digests.global,
+                         alerts: alerts)
         if !digests.global.isEmpty || retriesOrgDigests { try await completeOrgDigests() }
         metrics.batch(ContinuousClock.now - started)
     }
@@ -153,8 +157,10 @@ final class StreamProcessor {
         metrics.watermark(Double(w.microseconds) / 1e6)
     }
 
-    private func commit(nextOffsets: [TopicPartition: Int64], outbox: [OutboxRow], global: [StateRow]) async throws {
-        var batch = BatchCommit(outbox: outbox, global: global)
+    private func commit(
+        nextOffsets: [TopicPartition: Int64], outbox: [OutboxRow], global: [StateRow], alerts: [AlertRow]
+    ) async throws {
+        var batch = BatchCommit(outbox: outbox, global: global, alerts: alerts)
         var committed: [TopicPartition: Int64] = [:]
         for (tp, runtime) in partitions {
             let changes = runtime.engine.takeStateChanges()
@@ -165,7 +171,7 @@ final class StreamProcessor {
             batch.state[id] = changes.map { StateRow(namespace: $0.namespace, key: $0.key, value: $0.value) } + digestChanges
             committed[tp] = next
         }
-        guard !batch.claims.isEmpty || !batch.outbox.isEmpty || !batch.global.isEmpty else { return }
+        guard !batch.claims.isEmpty || !batch.outbox.isEmpty || !batch.global.isEmpty || !batch.alerts.isEmpty else { return }
         stall.enter("committing a batch to the state store")
         try await store.commit(batch, pipeline: pipeline.name)
         for (tp, next) in committed { partitions[tp]?.storedOffset = next }
@@ -181,6 +187,15 @@ final class StreamProcessor {
         return dests.map { dest in
             OutboxRow(id: "\(dest)#\(v.id)", kind: "violation", topic: dest, key: Array(v.subject.utf8), value: value, headers: headers)
         }
+    }
+
+    /// One queued alert per destination (`ROUTE/CHANNEL`) of the routes that take the violation.
+    private func alertRows(_ v: Violation) -> [AlertRow] {
+        let destinations = configuration.alerts.routes.destinations(for: v)
+        guard !destinations.isEmpty else { return [] }
+        let value = Array(v.json.serialized.utf8)
+        let group = AlertViolation.group(rule: v.rule, actor: v.actor, subject: v.subject)
+        return destinations.map { AlertRow(id: "\($0)#\(v.id)", destination: $0, group: group, value: value) }
     }
 
     private func deadLetterRows(_ d: DeadLetter, message: ConsumerMessage) -> [OutboxRow] {

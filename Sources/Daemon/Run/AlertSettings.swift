@@ -1,0 +1,175 @@
+import Alerts
+import Events
+import Foundation
+import Rules
+
+/// The `alerts:` section of `pipeline.yaml`: routes with their channels, and the retry policy of deliveries.
+/// Secrets (`url`, `routing_key`, header values) come from `${VAR}` or from a file (`url_file`, `routing_key_file`,
+/// …); they are never printed.
+public struct AlertSettings: Sendable {
+    public var routes: [AlertRoute]
+    public var retry: RetryPolicy
+
+    public init(routes: [AlertRoute] = [], retry: RetryPolicy = RetryPolicy()) {
+        self.routes = routes
+        self.retry = retry
+    }
+
+    /// Every destination (`ROUTE/CHANNEL`) with its channel's settings.
+    public var destinations: [(destination: String, route: AlertRoute, channel: AlertChannelSettings)] {
+        routes.flatMap { route in
+            route.channels.map { (destination: "\(route.name)/\($0.name)", route: route, channel: $0) }
+        }
+    }
+
+    public static func load(
+        pipeline: Pipeline, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(DaemonError) -> AlertSettings {
+        try load(pipeline: pipeline, reader: SettingsReader(settings: pipeline.settings, environment: environment))
+    }
+
+    static func load(pipeline: Pipeline, reader: SettingsReader) throws(DaemonError) -> AlertSettings {
+        let section = try reader.map(["alerts"], required: false)
+        var settings = AlertSettings()
+        settings.retry.base = try reader.duration(section, "retry_base", path: "alerts") ?? settings.retry.base
+        settings.retry.cap = try reader.duration(section, "retry_max", path: "alerts") ?? settings.retry.cap
+        for item in section?["routes"]?.items ?? [] {
+            let route = try self.route(item, reader: reader, directory: pipeline.directory)
+            guard !settings.routes.contains(where: { $0.name == route.name }) else {
+                throw DaemonError(.arguments, "\(item.location): alert route \(route.name) is defined twice")
+            }
+            settings.routes.append(route)
+        }
+        if let fault = unknownRoutes(in: pipeline).first { throw DaemonError(.arguments, fault) }
+        return settings
+    }
+
+    /// A fault for each rule's `alert:` name that `alerts.routes` does not define (no secret is read).
+    public static func unknownRoutes(in pipeline: Pipeline) -> [String] {
+        let names = Set((pipeline.settings["alerts"]?["routes"]?.items ?? []).compactMap { $0["name"]?.string })
+        return pipeline.rules.flatMap { rule in
+            rule.alert.filter { !names.contains($0) }.map {
+                "\(rule.location): error: rule \(rule.id) alerts route \($0), which alerts.routes does not define"
+            }
+        }
+    }
+
+    private static func route(_ item: PipelineValue, reader: SettingsReader, directory: String) throws(DaemonError) -> AlertRoute {
+        guard case .map = item else { throw DaemonError(.arguments, "\(item.location): an alert route must be a mapping") }
+        guard let name = try reader.string(item, "name", path: "alerts.routes"), !name.contains("/"), !name.contains("#")
+        else { throw DaemonError(.arguments, "\(item.location): an alert route needs a name (without / or #)") }
+        let path = "alerts.routes.\(name)"
+        var route = AlertRoute(name: name, channels: [])
+        if let text = try reader.string(item, "min_severity", path: path) {
+            guard let severity = Severity(name: text) else {
+                throw DaemonError(.arguments, "\(item.location): \(path).min_severity must be low, medium, high or critical")
+            }
+            route.minSeverity = severity
+        }
+        route.rules = Set(try reader.strings(item, "rules", path: path))
+        route.tags = Set(try reader.strings(item, "tags", path: path))
+        route.window = try reader.duration(item, "window", path: path)
+        for channel in item["channels"]?.items ?? [] {
+            var settings = try self.channel(channel, reader: reader, path: path, directory: directory)
+            if try reader.string(channel, "name", path: path) == nil {
+                let same = route.channels.filter { $0.typeName == settings.typeName }.count
+                settings.name = same == 0 ? settings.typeName : "\(settings.typeName)-\(same + 1)"
+            }
+            guard !route.channels.contains(where: { $0.name == settings.name }) else {
+                throw DaemonError(.arguments, "\(channel.location): \(path) has two channels named \(settings.name)")
+            }
+            route.channels.append(settings)
+        }
+        guard !route.channels.isEmpty else { throw DaemonError(.arguments, "\(item.location): \(path) has no channels") }
+        return route
+    }
+
+    private static func channel(
+        _ item: PipelineValue, reader: SettingsReader, path: String, directory: String
+    ) throws(DaemonError) -> AlertChannelSettings {
+        guard case .map = item else { throw DaemonError(.arguments, "\(item.location): a channel must be a mapping") }
+        let type = try reader.string(item, "type", path: path) ?? ""
+        let name = try reader.string(item, "name", path: path) ?? type
+        guard !name.contains("/"), !name.contains("#") else {
+            throw DaemonError(.arguments, "\(item.location): a channel name may not contain / or #")
+        }
+        let path = "\(path).channels.\(name)"
+        func resolve(_ file: String) -> String {
+            file.hasPrefix("/") ? file : URL(fileURLWithPath: directory).appendingPathComponent(file).path
+        }
+        func secret(_ key: String) throws(DaemonError) -> Secret {
+            guard let value = try reader.secret(item, key, path: path, resolve: resolve) else {
+                throw DaemonError(.arguments, "\(item.location): \(path) needs \(key) or \(key)_file")
+            }
+            return value
+        }
+        let kind: AlertChannelSettings.Kind
+        switch type {
+        case "webhook":
+            var headers: [(String, Secret)] = []
+            if let map = item["headers"] {
+                guard case .map(let pairs, _) = map else {
+                    throw DaemonError(.arguments, "\(map.location): \(path).headers must be a mapping")
+                }
+                for (header, _) in pairs {
+                    guard let value = try reader.secret(map, header, path: "\(path).headers", resolve: resolve) else {
+                        continue
+                    }
+                    headers.append((header.hasSuffix("_file") ? String(header.dropLast(5)) : header, value))
+                }
+            }
+            kind = .webhook(url: try secret("url"), headers: headers)
+        case "slack":
+            kind = .slack(url: try secret("url"))
+        case "pagerduty":
+            kind = .pagerDuty(
+                routingKey: try secret("routing_key"),
+                url: try reader.string(item, "url", path: path) ?? AlertChannelSettings.pagerDutyEventsURL,
+                autoResolve: try reader.duration(item, "auto_resolve", path: path))
+        case "kafka":
+            guard let topic = try reader.string(item, "topic", path: path) else {
+                throw DaemonError(.arguments, "\(item.location): \(path) needs a topic")
+            }
+            kind = .kafka(topic: topic)
+        case "jsonl", "file":
+            guard let file = try reader.string(item, "file", path: path) else {
+                throw DaemonError(.arguments, "\(item.location): \(path) needs a file")
+            }
+            kind = .jsonl(path: resolve(file))
+        case "stderr":
+            kind = .standardError
+        default:
+            throw DaemonError(
+                .arguments,
+                "\(item.location): unknown channel type '\(type)' (webhook, slack, pagerduty, kafka, jsonl or stderr)")
+        }
+        return AlertChannelSettings(
+            name: name, kind: kind, timeout: try reader.duration(item, "timeout", path: path) ?? .seconds(10))
+    }
+}
+
+extension SettingsReader {
+    func duration(_ map: PipelineValue?, _ key: String, path: String) throws(DaemonError) -> Swift.Duration? {
+        guard let text = try string(map, key, path: path) else { return nil }
+        guard let d = Events.Duration(parsing: text), d.microseconds > 0 else {
+            throw DaemonError(.arguments, "\(path).\(key) must be a duration such as 30s or 5m, not '\(text)'")
+        }
+        return .microseconds(d.microseconds)
+    }
+
+    /// `KEY` (with `${VAR}` expanded) or `KEY_file` (a file holding the value; surrounding white space is dropped).
+    /// Messages name the key or the file, never the value.
+    func secret(
+        _ map: PipelineValue?, _ key: String, path: String, resolve: (String) -> String
+    ) throws(DaemonError) -> Secret? {
+        let base = key.hasSuffix("_file") ? String(key.dropLast(5)) : key
+        if let value = try string(map, base, path: path) { return Secret(value) }
+        guard let file = try string(map, base + "_file", path: path).map(resolve) else { return nil }
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw DaemonError(.arguments, "\(path).\(base)_file: cannot read \(file)")
+        }
+        let value = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !value.isEmpty else { throw DaemonError(.arguments, "\(path).\(base)_file: \(file) is empty") }
+        return Secret(value)
+    }
+}
