@@ -95,3 +95,25 @@ import Testing
         #expect(throws: DaemonError.self) { try Portal.link(configuration: portal, subject: "", month: "2026-01") }
     }
 }
+
+@Suite struct PortalOriginTests {
+    @Test(arguments: [
+        ("https://portal.example", "https://portal.example:443", true),
+        ("https://Portal.Example", "https://portal.example/", true),
+        ("http://portal.example:80", "http://portal.example", true),
+        ("https://portal.example:8443", "https://portal.example:8443/x", true),
+        ("https://portal.example", "http://portal.example", false),
+        ("https://portal.example", "https://portal.example:8443", false),
+        ("https://portal.example", "https://evil.example", false),
+    ])
+    func originsCompareByScheme_host_andPort(_ a: String, _ b: String, _ same: Bool) throws {
+        let x = try #require(Portal.normalisedOrigin(a)), y = try #require(Portal.normalisedOrigin(b))
+        #expect((x == y) == same)
+    }
+
+    @Test func aMalformedOriginIsNoOrigin() {
+        #expect(Portal.normalisedOrigin("null") == nil)
+        #expect(Portal.normalisedOrigin("https://") == nil)
+        #expect(Portal.normalisedOrigin("ftp://portal.example") == nil)
+    }
+}

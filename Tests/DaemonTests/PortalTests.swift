@@ -125,6 +125,11 @@ import FoundationNetworking
             #expect(pressed.url?.query?.contains("withdrawn=") == true, "redirected to the page: \(pressed.url?.absoluteString ?? "")")
             #expect(pressed.body.contains("<strong>Saved: from now on we do not use your data for"), "a confirmation")
         }
+        // A confirmation comes only from a recorded press: a hand-written `?withdrawn=` (or a wrong `saved`) shows none.
+        for forged in ["?withdrawn=\(purpose)", "?withdrawn=\(purpose)&saved=AAAA"] {
+            let reply = try await Self.request(base + "/portal/" + token + forged)
+            #expect(reply.status == 200 && !reply.body.contains("<strong>Saved:"), "\(forged)")
+        }
         for (headers, body) in [
             (["Origin": "https://evil.example"], fields),
             (["Referer": "https://evil.example/page"], fields),

@@ -82,7 +82,10 @@ public struct Portal: Sendable {
             return Self.plain(.serviceUnavailable, "The page is not available right now. Please try again later.\n")
         }
         var pageContext = context
-        if let withdrawn = request.uri.queryParameters.get("withdrawn"), PortalLink.isPurposeKey(withdrawn) {
+        // The confirmation shows only after a recorded opt-out: the redirect carries a MAC of the link and purpose.
+        if let withdrawn = request.uri.queryParameters.get("withdrawn"), PortalLink.isPurposeKey(withdrawn),
+           let saved = request.uri.queryParameters.get("saved").flatMap({ Base64URL.decode($0[...]) }),
+           signer.verify(Self.savedPurpose, Self.savedPayload(token, String(withdrawn)), code: saved) {
             pageContext.currentConsent[withdrawn] = "withdrawn"
             pageContext.optOutSaved = withdrawn
         }
@@ -130,20 +133,42 @@ public struct Portal: Sendable {
         }
         logger.info("portal: opt-out recorded", metadata: ["event": "\(id)", "purpose": "\(purpose)"])
         var query = URLComponents()
-        query.queryItems = [URLQueryItem(name: "withdrawn", value: purpose)]
+        query.queryItems = [
+            URLQueryItem(name: "withdrawn", value: purpose),
+            URLQueryItem(name: "saved", value: Base64URL.encode(signer.mac(Self.savedPurpose, Self.savedPayload(token, purpose)))),
+        ]
         var headers = Self.securityHeaders
         headers[.location] = prefix + token + (query.percentEncodedQuery.map { "?" + $0 } ?? "")
         return Response(status: .seeOther, headers: headers)
     }
 
-    /// A browser's POST names where it comes from (Origin, else Referer): it must be the portal's own origin.
-    /// A request with neither (not a browser) rests on the form's token alone.
+    static let savedPurpose = "saved"
+
+    static func savedPayload(_ link: String, _ purpose: String) -> [UInt8] { Array(link.utf8) + [0] + Array(purpose.utf8) }
+
+    /// A browser's POST names where it comes from (Origin, else Referer): it must be the portal's own origin
+    /// (`base_url`'s scheme, host and port; without `base_url`, the host and port the request was sent to, since a
+    /// proxy in front may have ended TLS). A request with neither header (not a browser) rests on the form's token alone.
     func sameOrigin(_ request: Request) -> Bool {
         let claimed = request.headers[.origin] ?? request.headers[.referer].map(Self.origin)
         guard let claimed else { return true }
-        if let base = configuration.baseURL { return claimed.lowercased() == Self.origin(base).lowercased() }
-        guard let authority = request.head.authority, let scheme = claimed.range(of: "://") else { return false }
-        return claimed[scheme.upperBound...].lowercased() == authority.lowercased()
+        guard let origin = Self.normalisedOrigin(claimed) else { return false }
+        if let base = configuration.baseURL {
+            guard let expected = Self.normalisedOrigin(base) else { return false }
+            return origin == expected
+        }
+        guard let authority = request.head.authority, let host = Self.normalisedOrigin(origin.scheme + "://" + authority) else {
+            return false
+        }
+        return origin.host == host.host && origin.port == host.port
+    }
+
+    /// Scheme, host and port of a URL, lower-cased, with the scheme's default port filled in.
+    static func normalisedOrigin(_ url: String) -> (scheme: String, host: String, port: Int)? {
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+              let host = components.host?.lowercased(), !host.isEmpty else { return nil }
+        guard let port = components.port ?? ["http": 80, "https": 443][scheme] else { return nil }
+        return (scheme, host, port)
     }
 
     /// `scheme://host[:port]` of a URL.

@@ -19,11 +19,16 @@ struct PortalSigner: Sendable {
         return Base64URL.encode(bytes) + "." + Base64URL.encode(mac(purpose, bytes))
     }
 
+    /// Whether `code` is this signer's MAC of `payload` for `purpose` (constant-time).
+    func verify(_ purpose: String, _ payload: [UInt8], code: [UInt8]) -> Bool {
+        HMAC<SHA256>.isValidAuthenticationCode(code, authenticating: Array(purpose.utf8) + [0] + payload, using: key)
+    }
+
     /// The payload of a token this signer sealed for `purpose`, or nil for anything else.
     func open(_ purpose: String, _ token: Substring) -> JSONValue? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 2, let payload = Base64URL.decode(parts[0]), let code = Base64URL.decode(parts[1]),
-              HMAC<SHA256>.isValidAuthenticationCode(code, authenticating: Array(purpose.utf8) + [0] + payload, using: key)
+              verify(purpose, payload, code: code)
         else { return nil }
         return try? JSONValue.parse(String(decoding: payload, as: UTF8.self))
     }
