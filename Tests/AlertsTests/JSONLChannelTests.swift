@@ -47,9 +47,26 @@ struct JSONLChannelTests {
         try #"{"id":"whole"}"# .appending("\n").appending(#"{"id":"tor"#).write(toFile: path, atomically: true, encoding: .utf8)
         #expect(await JSONLAlertChannel(path: path).deliver(message("v-1", route: "security")) == .delivered)
         let written = try lines(path)
-        #expect(written.count == 3)
+        try #require(written.count == 3)
         #expect(written[1] == #"{"id":"tor"#)
         let last = try JSONSerialization.jsonObject(with: Data(written[2].utf8)) as? [String: Any]
         #expect(last?["id"] as? String == "v-1")
+    }
+
+    /// Two appenders open on one file, writing in turns: each line lands at the end of the file (`O_APPEND`), none
+    /// overwrites another, whatever each appender's idea of the end was when it opened.
+    @Test func appendersOpenTogetherNeverOverwriteEachOther() throws {
+        let path = file()
+        let first = try JSONLAppender(path: path)
+        let second = try JSONLAppender(path: path)
+        for i in 0..<5 {
+            try first.append(Array(#"{"from":"first","n":\#(i)}"#.utf8))
+            try second.append(Array(#"{"from":"second","n":\#(i)}"#.utf8))
+        }
+        try first.sync()
+        try second.sync()
+        let written = try lines(path)
+        #expect(written.count == 10)
+        #expect(written.first == #"{"from":"first","n":0}"# && written.last == #"{"from":"second","n":4}"#)
     }
 }
