@@ -69,7 +69,7 @@ public protocol AlertQueue: Sendable {
     /// Counts a failed attempt and holds the alerts back until `until`.
     func deferAlerts(_ ids: [String], until: Date, error: String) async throws(StorageError)
 
-    /// Sets alerts aside that the channel refused for good (kept, with the reason, and no longer pending).
+    /// Marks alerts refused for good by the channel (kept, with the reason, and no longer pending).
     func rejectAlerts(_ ids: [String], error: String) async throws(StorageError)
 
     /// Pending alerts by destination, at `now`: PagerDuty resolves not yet due are not counted.

@@ -10,7 +10,7 @@ import Storage
 /// own alerts. Each round reads the destination's due alerts (at most `batchLimit`), groups them by the route's
 /// window, and sends each due message; a delivered message marks its alerts delivered, a retryable failure defers
 /// them (exponential backoff with jitter, or the server's `Retry-After`, at most an hour) and pauses the channel as
-/// long, a refusal sets them aside. Alerts over the channel's `max_queue` are set aside (kept, counted) and reported
+/// long, a refusal marks them refused. Alerts over the channel's `max_queue` are set aside (kept, counted) and reported
 /// through the channel in one message once it drains below its bound. A lease in the store lets one instance at a
 /// time deliver a destination; it is checked (and renewed) before every message, and an attempt lasts at most the
 /// channel's timeout (≤ 10 s, a third of the lease).
