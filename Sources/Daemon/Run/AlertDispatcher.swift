@@ -178,6 +178,8 @@ final class AlertDispatcher: Service {
 
     /// Sets aside the destination's alerts over its `max_queue` (kept in the store, counted, logged).
     private func applyBound(_ destination: Destination, _ state: inout LoopState) async throws {
+        // A read first: the write (a lock on SQLite) only when the queue is over its bound.
+        guard (try await store.alertDepths()[destination.name] ?? 0) > destination.settings.maxQueue else { return }
         let setAside = try await store.setAsideAlerts(
             destination: destination.name, keep: destination.settings.maxQueue, at: Date())
         guard setAside > 0 else { return }
