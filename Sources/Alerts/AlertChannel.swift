@@ -6,34 +6,33 @@ public protocol AlertChannel: Sendable {
     func deliver(_ message: AlertMessage) async -> DeliveryOutcome
 }
 
-/// Appends each message as a JSON line (`AlertPayload.webhook`) to a file, synced before it counts as delivered.
-public final class JSONLAlertChannel: AlertChannel {
+/// Appends each message as a JSON line (`AlertPayload.webhook`) to a file (`JSONLAppender`: `O_APPEND`, a torn last
+/// line ended on open), synced before it counts as delivered. Several channels may share one file.
+public final class JSONLAlertChannel: AlertChannel, @unchecked Sendable {
     public let path: String
     private let lock = NSLock()
+    private var appender: JSONLAppender?  // guarded by `lock`
 
     public init(path: String) { self.path = path }
 
     public func deliver(_ message: AlertMessage) async -> DeliveryOutcome {
         var line: [UInt8] = []
         AlertPayload.webhook(message).write(into: &line)
-        line.append(10)
-        return lock.withLock {
-            do {
-                let url = URL(fileURLWithPath: path)
-                try FileManager.default.createDirectory(
-                    at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-                if !FileManager.default.fileExists(atPath: path) {
-                    _ = FileManager.default.createFile(atPath: path, contents: nil)
-                }
-                let handle = try FileHandle(forWritingTo: url)
-                defer { try? handle.close() }
-                try handle.seekToEnd()
-                try handle.write(contentsOf: Data(line))
-                try handle.synchronize()
-                return .delivered
-            } catch {
-                return .retry(after: nil, reason: "cannot append to \(path): \(error)")
-            }
+        return lock.withLock { append(line) }
+    }
+
+    /// Under `lock`.
+    private func append(_ line: [UInt8]) -> DeliveryOutcome {
+        do {
+            let file = try appender ?? JSONLAppender(path: path)
+            appender = file
+            try file.append(line)
+            try file.sync()
+            return .delivered
+        } catch {
+            // Opened again at the next attempt (the file may have been moved or its folder removed).
+            appender = nil
+            return .retry(after: nil, reason: "\(error)")
         }
     }
 }

@@ -6,6 +6,8 @@ public struct AlertError: Error, Sendable, CustomStringConvertible {
         public var description: String { rawValue }
         /// A queued alert whose content cannot be read back.
         public static let corrupt = Code("corrupt")
+        /// A JSONL file that cannot be opened, written or synced.
+        public static let file = Code("file")
     }
 
     public var code: Code

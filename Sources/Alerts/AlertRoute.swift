@@ -62,14 +62,23 @@ public struct AlertChannelSettings: Sendable {
 
     public var name: String
     public var kind: Kind
-    /// How long one HTTP attempt may take.
+    /// How long one attempt (an HTTP request, a Kafka delivery) may take: at most `maxTimeout`.
     public var timeout: Swift.Duration
+    /// How many alerts may wait for this channel (`max_queue`); further ones are set aside (kept in the store,
+    /// counted, reported once the channel drains) rather than queued.
+    public var maxQueue: Int
 
-    public init(name: String, kind: Kind, timeout: Swift.Duration = .seconds(10)) {
+    public init(name: String, kind: Kind, timeout: Swift.Duration = .seconds(10), maxQueue: Int = Self.defaultMaxQueue) {
         self.name = name
         self.kind = kind
         self.timeout = timeout
+        self.maxQueue = maxQueue
     }
+
+    /// The longest `timeout` a channel may have: a third of the 30-second delivery lease, so that an attempt started
+    /// under the lease ends before another instance can take the channel over.
+    public static let maxTimeout = Swift.Duration.seconds(10)
+    public static let defaultMaxQueue = 10_000
 
     public static let pagerDutyEventsURL = "https://events.pagerduty.com/v2/enqueue"
 

@@ -14,13 +14,20 @@ extension PostgresStateStore {
         "CREATE TABLE leases (name text PRIMARY KEY, owner text NOT NULL, expires_at timestamptz NOT NULL)",
     ]
 
-    static func insertAlerts(_ alerts: [AlertRow], _ connection: PostgresConnection, logger: Logger) async throws {
+    /// `v3-alerts-set-aside`: alerts over their channel's `max_queue` are kept but set aside, then reported once.
+    static let alertSetAsideMigration = [
+        "ALTER TABLE alerts ADD COLUMN set_aside_at timestamptz, ADD COLUMN set_aside_reported_at timestamptz"
+    ]
+
+    /// Inserts alerts queued at `at`: the daemon's clock, which the aggregation windows compare with (not the
+    /// database's `now()`).
+    static func insertAlerts(_ alerts: [AlertRow], at: Date, _ connection: PostgresConnection, logger: Logger) async throws {
         guard !alerts.isEmpty else { return }
         try await connection.query(
             """
-            INSERT INTO alerts (id, destination, group_key, value, not_before)
+            INSERT INTO alerts (id, destination, group_key, value, not_before, created_at)
             SELECT a.id, a.destination, a.group_key, a.value,
-                   CASE WHEN a.not_before < 0 THEN NULL ELSE to_timestamp(a.not_before) END
+                   CASE WHEN a.not_before < 0 THEN NULL ELSE to_timestamp(a.not_before) END, \(at)
             FROM unnest(\(alerts.map(\.id))::text[], \(alerts.map(\.destination))::text[],
                         \(alerts.map(\.group))::text[], \(alerts.map { ByteBuffer(bytes: $0.value) })::bytea[],
                         \(alerts.map { $0.notBefore?.timeIntervalSince1970 ?? -1 })::float8[])
@@ -30,14 +37,15 @@ extension PostgresStateStore {
             """, logger: logger)
     }
 
-    public func pendingAlerts(destination: String, limit: Int) async throws(StorageError) -> [QueuedAlert] {
+    public func pendingAlerts(destination: String, limit: Int, now: Date) async throws(StorageError) -> [QueuedAlert] {
         let logger = logger
         return try await connection("read the alert queue") { connection in
             var alerts: [QueuedAlert] = []
             let rows = try await connection.query(
                 """
                 SELECT id, group_key, value, not_before, created_at, attempts FROM alerts
-                WHERE destination = \(destination) AND sent_at IS NULL AND failed_at IS NULL
+                WHERE destination = \(destination) AND sent_at IS NULL AND failed_at IS NULL AND set_aside_at IS NULL
+                  AND (not_before IS NULL OR not_before <= \(now))
                 ORDER BY seq LIMIT \(max(0, limit))
                 """, logger: logger)
             for try await (id, group, value, notBefore, createdAt, attempts) in rows.decode(
@@ -54,14 +62,19 @@ extension PostgresStateStore {
         }
     }
 
-    public func enqueueAlerts(_ rows: [AlertRow]) async throws(StorageError) {
+    public func enqueueAlerts(_ rows: [AlertRow], at: Date) async throws(StorageError) {
         let logger = logger
-        try await connection("queue alerts") { connection in try await Self.insertAlerts(rows, connection, logger: logger) }
+        try await connection("queue alerts") { connection in
+            try await Self.insertAlerts(rows, at: at, connection, logger: logger)
+        }
     }
 
     public func markAlertsDelivered(_ ids: [String]) async throws(StorageError) {
         try await updateAlerts(ids, "mark alerts delivered") { ids in
-            "UPDATE alerts SET sent_at = now() WHERE id = ANY(\(ids)::text[]) AND sent_at IS NULL AND failed_at IS NULL"
+            """
+            UPDATE alerts SET sent_at = now()
+            WHERE id = ANY(\(ids)::text[]) AND sent_at IS NULL AND failed_at IS NULL AND set_aside_at IS NULL
+            """
         }
     }
 
@@ -69,7 +82,7 @@ extension PostgresStateStore {
         try await updateAlerts(ids, "defer alerts") { ids in
             """
             UPDATE alerts SET attempts = attempts + 1, not_before = \(until), last_error = \(error)
-            WHERE id = ANY(\(ids)::text[]) AND sent_at IS NULL AND failed_at IS NULL
+            WHERE id = ANY(\(ids)::text[]) AND sent_at IS NULL AND failed_at IS NULL AND set_aside_at IS NULL
             """
         }
     }
@@ -78,22 +91,75 @@ extension PostgresStateStore {
         try await updateAlerts(ids, "reject alerts") { ids in
             """
             UPDATE alerts SET attempts = attempts + 1, failed_at = now(), last_error = \(error)
-            WHERE id = ANY(\(ids)::text[]) AND sent_at IS NULL AND failed_at IS NULL
+            WHERE id = ANY(\(ids)::text[]) AND sent_at IS NULL AND failed_at IS NULL AND set_aside_at IS NULL
             """
         }
     }
 
-    public func alertDepths() async throws(StorageError) -> [String: Int] {
+    public func alertDepths(now: Date) async throws(StorageError) -> [String: Int] {
         let logger = logger
+        let resolves = alertResolvePrefix + "%"
         return try await connection("count the alert queue") { connection in
             var depths: [String: Int] = [:]
             let rows = try await connection.query(
                 """
-                SELECT destination, count(*) FROM alerts WHERE sent_at IS NULL AND failed_at IS NULL
+                SELECT destination, count(*) FROM alerts
+                WHERE sent_at IS NULL AND failed_at IS NULL AND set_aside_at IS NULL
+                  AND NOT (group_key LIKE \(resolves) AND not_before IS NOT NULL AND not_before > \(now))
                 GROUP BY destination
                 """, logger: logger)
             for try await (destination, count) in rows.decode((String, Int64).self) { depths[destination] = Int(count) }
             return depths
+        }
+    }
+
+    @discardableResult
+    public func setAsideAlerts(destination: String, keep: Int, at: Date) async throws(StorageError) -> Int {
+        let logger = logger
+        let resolves = alertResolvePrefix + "%"
+        return try await connection("set alerts aside") { connection in
+            try await Self.count(
+                connection,
+                """
+                WITH u AS (
+                    UPDATE alerts SET set_aside_at = \(at) WHERE seq IN (
+                        SELECT seq FROM alerts
+                        WHERE destination = \(destination) AND sent_at IS NULL AND failed_at IS NULL
+                          AND set_aside_at IS NULL AND group_key NOT LIKE \(resolves)
+                        ORDER BY seq OFFSET \(max(0, keep)))
+                    RETURNING 1)
+                SELECT count(*) FROM u
+                """, logger: logger)
+        }
+    }
+
+    public func setAsideSummary(destination: String) async throws(StorageError) -> SetAsideSummary? {
+        let logger = logger
+        return try await connection("count the alerts set aside") { connection in
+            let rows = try await connection.query(
+                """
+                SELECT count(*), min(set_aside_at), max(set_aside_at), max(seq) FROM alerts
+                WHERE destination = \(destination) AND set_aside_at IS NOT NULL AND set_aside_reported_at IS NULL
+                """, logger: logger)
+            var summary: SetAsideSummary?
+            for try await (count, first, last, seq) in rows.decode((Int64, Date?, Date?, Int64?).self) {
+                if count > 0, let first, let last, let seq {
+                    summary = SetAsideSummary(count: Int(count), first: first, last: last, lastSeq: seq)
+                }
+            }
+            return summary
+        }
+    }
+
+    public func markSetAsideReported(destination: String, through lastSeq: Int64) async throws(StorageError) {
+        let logger = logger
+        try await connection("mark alerts set aside reported") { connection in
+            _ = try await connection.query(
+                """
+                UPDATE alerts SET set_aside_reported_at = now()
+                WHERE destination = \(destination) AND set_aside_at IS NOT NULL AND set_aside_reported_at IS NULL
+                  AND seq <= \(lastSeq)
+                """, logger: logger)
         }
     }
 

@@ -63,6 +63,7 @@ public final class PostgresStateStore: StateStore {
         ),
         ("v2-outbox-lease", ["ALTER TABLE outbox ADD COLUMN lease_owner text, ADD COLUMN lease_until timestamptz"]),
         ("v2-alerts", alertMigration),
+        ("v3-alerts-set-aside", alertSetAsideMigration),
     ]
 
     /// The names of the migrations this version registers, in order.
@@ -316,7 +317,7 @@ public final class PostgresStateStore: StateStore {
                     ON CONFLICT (id) DO NOTHING
                     """, logger: logger)
             }
-            try await Self.insertAlerts(plan.alerts, connection, logger: logger)
+            try await Self.insertAlerts(plan.alerts, at: Date(), connection, logger: logger)
         }
     }
 

@@ -2,16 +2,16 @@ import Foundation
 import GRDB
 
 extension SQLiteStateStore {
-    public func pendingAlerts(destination: String, limit: Int) async throws(StorageError) -> [QueuedAlert] {
+    public func pendingAlerts(destination: String, limit: Int, now: Date) async throws(StorageError) -> [QueuedAlert] {
         try await read("read the alert queue") { db in
-            try AlertRecord.pending.filter(Column("destination") == destination).order(Column("seq"))
-                .limit(max(0, limit)).fetchAll(db).map(\.queued)
+            try AlertRecord.pending.filter(Column("destination") == destination)
+                .filter(Column("not_before") == nil || Column("not_before") <= now)
+                .order(Column("seq")).limit(max(0, limit)).fetchAll(db).map(\.queued)
         }
     }
 
-    public func enqueueAlerts(_ rows: [AlertRow]) async throws(StorageError) {
+    public func enqueueAlerts(_ rows: [AlertRow], at now: Date) async throws(StorageError) {
         guard !rows.isEmpty else { return }
-        let now = Date()
         try await immediateWrite("queue alerts") { db in
             for row in rows { try AlertRecord(row, queuedAt: now).insert(db, onConflict: .ignore) }
         }
@@ -37,17 +37,65 @@ extension SQLiteStateStore {
         }
     }
 
-    public func alertDepths() async throws(StorageError) -> [String: Int] {
+    public func alertDepths(now: Date) async throws(StorageError) -> [String: Int] {
         try await read("count the alert queue") { db in
             var depths: [String: Int] = [:]
             let rows = try Row.fetchAll(
-                db, sql: "SELECT destination, count(*) FROM alerts WHERE sent_at IS NULL AND failed_at IS NULL GROUP BY destination")
+                db,
+                sql: """
+                    SELECT destination, count(*) FROM alerts
+                    WHERE sent_at IS NULL AND failed_at IS NULL AND set_aside_at IS NULL
+                      AND NOT (group_key LIKE ? AND not_before IS NOT NULL AND not_before > ?)
+                    GROUP BY destination
+                    """, arguments: [alertResolvePrefix + "%", now])
             for row in rows {
                 let destination: String = row[0]
                 let count: Int = row[1]
                 depths[destination] = count
             }
             return depths
+        }
+    }
+
+    @discardableResult
+    public func setAsideAlerts(destination: String, keep: Int, at now: Date) async throws(StorageError) -> Int {
+        try await immediateWrite("set alerts aside") { db in
+            try db.execute(
+                sql: """
+                    UPDATE alerts SET set_aside_at = ? WHERE seq IN (
+                        SELECT seq FROM alerts
+                        WHERE destination = ? AND sent_at IS NULL AND failed_at IS NULL AND set_aside_at IS NULL
+                          AND group_key NOT LIKE ?
+                        ORDER BY seq LIMIT -1 OFFSET ?)
+                    """, arguments: [now, destination, alertResolvePrefix + "%", max(0, keep)])
+            return db.changesCount
+        }
+    }
+
+    public func setAsideSummary(destination: String) async throws(StorageError) -> SetAsideSummary? {
+        try await read("count the alerts set aside") { db in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT count(*), min(set_aside_at), max(set_aside_at), max(seq) FROM alerts
+                        WHERE destination = ? AND set_aside_at IS NOT NULL AND set_aside_reported_at IS NULL
+                        """, arguments: [destination])
+            else { return nil }
+            let count: Int = row[0]
+            guard count > 0, let first: Date = row[1], let last: Date = row[2], let seq: Int64 = row[3] else { return nil }
+            return SetAsideSummary(count: count, first: first, last: last, lastSeq: seq)
+        }
+    }
+
+    public func markSetAsideReported(destination: String, through lastSeq: Int64) async throws(StorageError) {
+        let now = Date()
+        try await immediateWrite("mark alerts set aside reported") { db in
+            try db.execute(
+                sql: """
+                    UPDATE alerts SET set_aside_reported_at = ?
+                    WHERE destination = ? AND set_aside_at IS NOT NULL AND set_aside_reported_at IS NULL AND seq <= ?
+                    """, arguments: [now, destination, lastSeq])
         }
     }
 
@@ -110,7 +158,7 @@ struct AlertRecord: Codable, FetchableRecord, PersistableRecord {
     }
 
     static var pending: QueryInterfaceRequest<AlertRecord> {
-        filter(Column("sent_at") == nil && Column("failed_at") == nil)
+        filter(Column("sent_at") == nil && Column("failed_at") == nil && Column("set_aside_at") == nil)
     }
 
     init(_ row: AlertRow, queuedAt: Date) {
@@ -151,6 +199,14 @@ struct AlertRecord: Codable, FetchableRecord, PersistableRecord {
             t.primaryKey("name", .text)
             t.column("owner", .text).notNull()
             t.column("expires_at", .datetime).notNull()
+        }
+    }
+
+    /// `v3-alerts-set-aside`: alerts over their channel's `max_queue` are kept but set aside, then reported once.
+    static func migrateSetAside(_ db: Database) throws {
+        try db.alter(table: databaseTableName) { t in
+            t.add(column: "set_aside_at", .datetime)
+            t.add(column: "set_aside_reported_at", .datetime)
         }
     }
 }

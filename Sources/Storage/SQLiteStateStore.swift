@@ -88,6 +88,7 @@ public final class SQLiteStateStore: StateStore {
             }
         }
         migrator.registerMigration("v2-alerts", migrate: AlertRecord.migrate)
+        migrator.registerMigration("v3-alerts-set-aside", migrate: AlertRecord.migrateSetAside)
         return migrator
     }()
 

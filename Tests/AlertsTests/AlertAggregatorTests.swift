@@ -76,6 +76,17 @@ struct RetryPolicyTests {
         #expect(RetryPolicy.parseRetryAfter("soon", now: now) == nil)
     }
 
+    @Test func retryAfterIsHonouredUpToAnHour() {
+        let now = Date(timeIntervalSince1970: 1_784_000_000)
+        #expect(RetryPolicy.parseRetryAfter("99999999999999999", now: now) == .seconds(3600))
+        #expect(RetryPolicy.parseRetryAfter("999999999999999999999999", now: now) == .seconds(3600), "beyond Int64")
+        #expect(RetryPolicy.parseRetryAfter("Fri, 31 Dec 9999 23:59:59 GMT", now: now) == .seconds(3600))
+        #expect(RetryPolicy.parseRetryAfter("1800", now: now) == .seconds(1800))
+        #expect(RetryPolicy().delay(attempt: 0, retryAfter: .seconds(99_999_999_999_999_999)) == .seconds(3600))
+        #expect(Swift.Duration.clamped(seconds: 1e20) == .seconds(86_400))
+        #expect(Swift.Duration.clamped(seconds: -5) == .zero && Swift.Duration.clamped(seconds: .nan) == .zero)
+    }
+
     @Test func backsOffExponentiallyWithJitterUpToTheCapAndHonoursRetryAfter() {
         let policy = RetryPolicy(base: .seconds(1), cap: .seconds(60))
         var generator = SystemRandomNumberGenerator()

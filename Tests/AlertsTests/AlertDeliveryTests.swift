@@ -2,6 +2,7 @@ import Alerts
 import Foundation
 import Logging
 import Storage
+import Synchronization
 import Testing
 
 @testable import Daemon
@@ -191,5 +192,133 @@ struct AlertDeliveryTests {
         let bodies = server.accepted("/pagerduty").map(\.json)
         #expect(bodies.map { $0["event_action"] as? String } == ["trigger", "resolve"])
         #expect(bodies.map { $0["dedup_key"] as? String } == ["v-1", "v-1"])
+    }
+
+    /// A server's `Retry-After` far in the future (a huge number, an HTTP date in 9999) pauses the channel an hour
+    /// at most, and crashes nothing.
+    @Test func aHugeRetryAfterPausesTheChannelAnHourAtMost() async throws {
+        let server = try await AlertReceiver.start()
+        defer { Task { await server.stop() } }
+        server.script("/hook", [.init(429, retryAfter: "99999999999999999")])
+        server.script("/other", [.init(503, retryAfter: "Fri, 31 Dec 9999 23:59:59 GMT")])
+        let store = try StoreFile().open()
+        let route = AlertRoute(name: "security", channels: [])
+        try await store.enqueueAlerts(rows(["v-1"], destination: "security/webhook") + rows(["v-2"], destination: "security/dead"))
+        let started = Date()
+        try await running(
+            store, [destination(server, route: route, path: "/hook"), destination(server, route: route, path: "/other", name: "dead")]
+        ) {
+            #expect(await eventually { server.received.count >= 2 })
+            // Both deferred (still pending, not due now) by at most an hour.
+            #expect(await eventually {
+                let webhook = try? await store.pendingAlerts(destination: "security/webhook", limit: 10, now: Date())
+                let dead = try? await store.pendingAlerts(destination: "security/dead", limit: 10, now: Date())
+                return webhook?.isEmpty == true && dead?.isEmpty == true
+            })
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        let inAnHour = started.addingTimeInterval(3600 + 60)
+        for name in ["security/webhook", "security/dead"] {
+            let deferred = try await store.pendingAlerts(destination: name, limit: 10, now: inAnHour)
+            #expect(deferred.count == 1, "\(name) waits at most an hour")
+            #expect(deferred.first.map { $0.row.notBefore! <= inAnHour } == true)
+        }
+        await store.close()
+        #expect(server.received.count == 2)
+    }
+
+    /// A channel that records what it is sent and, at its first message, lets another instance take the lease over
+    /// (as when this one stalled past its lease).
+    final class LeaseStealingChannel: AlertChannel, Sendable {
+        let store: any StateStore
+        let lease: String
+        let sent = Mutex<[String]>([])
+
+        init(store: any StateStore, lease: String) {
+            self.store = store
+            self.lease = lease
+        }
+
+        func deliver(_ message: AlertMessage) async -> DeliveryOutcome {
+            let first = sent.withLock { $0.append(message.id); return $0.count == 1 }
+            if first {
+                _ = try? await store.acquireLease(lease, owner: "test-instance", seconds: 0)
+                // The given-up lease is free once the clock has moved past it.
+                var taken = false
+                for _ in 0..<100 where !taken {
+                    try? await Task.sleep(for: .milliseconds(20))
+                    taken = (try? await store.acquireLease(lease, owner: "other-instance", seconds: 30)) == true
+                }
+                #expect(taken)
+            }
+            return .delivered
+        }
+    }
+
+    @Test func anInstanceThatLostItsLeaseSendsNoFurtherMessage() async throws {
+        let store = try StoreFile().open()
+        let route = AlertRoute(name: "security", channels: [])
+        try await store.enqueueAlerts(rows(["v-1", "v-2", "v-3"], destination: "security/webhook"))
+        let channel = LeaseStealingChannel(store: store, lease: "alerts:security/webhook")
+        let settings = AlertChannelSettings(name: "webhook", kind: .standardError)
+        let d = AlertDispatcher.Destination(name: "security/webhook", route: route, settings: settings, channel: channel)
+        try await running(store, [d]) {
+            #expect(await eventually { !channel.sent.withLock { $0 }.isEmpty })
+            // Time for many rounds: none sends, the other instance holds the lease.
+            try await Task.sleep(for: .seconds(1))
+        }
+        #expect(channel.sent.withLock { $0 } == ["v-1"])
+        #expect(try await store.alertDepths() == ["security/webhook": 2], "the rest is left to the lease holder")
+        await store.close()
+    }
+
+    @Test func alertsOfAChannelNoLongerConfiguredAreReportedAtStart() async throws {
+        let server = try await AlertReceiver.start()
+        defer { Task { await server.stop() } }
+        let store = try StoreFile().open()
+        let route = AlertRoute(name: "security", channels: [])
+        try await store.enqueueAlerts(rows(["v-1", "v-2", "v-3"], destination: "old/slack") + rows(["v-1"], destination: "security/webhook"))
+        let metrics = DaemonMetrics()
+        try await running(store, [destination(server, route: route, path: "/hook")], metrics: metrics) {
+            #expect(await eventually { server.accepted("/hook").count == 1 })
+            #expect(await eventually { metrics.text.contains(#"consentinel_alert_queue_depth{route="security",channel="webhook"} 0"#) })
+        }
+        await store.close()
+        #expect(metrics.text.contains(#"consentinel_alerts_orphaned{destination="old/slack"} 3"#))
+        #expect(!metrics.text.contains(#"channel="slack""#), "an orphan has no queue-depth gauge of a configured channel")
+    }
+
+    /// `max_queue` 3 and a channel down: the queue stops at 3, the rest is set aside and counted; once the channel is
+    /// back, the 3 queued arrive once and one message reports the 5 set aside.
+    @Test func aChannelOverItsBoundSetsAlertsAsideAndReportsThemOnce() async throws {
+        let server = try await AlertReceiver.start()
+        defer { Task { await server.stop() } }
+        server.script("/hook", Array(repeating: .init(503), count: 100_000))
+        let store = try StoreFile().open()
+        let route = AlertRoute(name: "security", channels: [])
+        var d = destination(server, route: route, path: "/hook")
+        d.settings.maxQueue = 3
+        let expected = (1...8).map { "v-\($0)" }
+        try await store.enqueueAlerts(rows(expected, destination: "security/webhook", actor: { "actor-\($0)" }))
+        let metrics = DaemonMetrics()
+        try await running(store, [d], metrics: metrics) {
+            #expect(await eventually {
+                metrics.text.contains(#"consentinel_alerts_set_aside_total{route="security",channel="webhook"} 5"#)
+            })
+            #expect(try await store.alertDepths() == ["security/webhook": 3])
+            await server.clearScript("/hook")
+            #expect(await eventually { server.accepted("/hook").count >= 4 })
+            // Time for more rounds: nothing more arrives.
+            try await Task.sleep(for: .seconds(1.5))
+        }
+        let accepted = server.accepted("/hook").map(\.json)
+        let notices = accepted.filter { ($0["rule"] as? String) == "consentinel.alerts_set_aside" }
+        #expect(notices.count == 1)
+        #expect((notices.first?["summary"] as? String)?.contains("5 alerts for security/webhook were set aside") == true)
+        #expect(ids(server.accepted("/hook")).filter { $0.hasPrefix("v-") } == ["v-1", "v-2", "v-3"])
+        #expect(accepted.count == 4)
+        #expect(try await store.alertDepths().isEmpty)
+        #expect(try await store.setAsideSummary(destination: "security/webhook") == nil)
+        await store.close()
     }
 }

@@ -130,6 +130,9 @@ struct AlertRouteTests {
             "routes:\n    - name: a\n      channels:\n        - type: stderr\n    - name: a\n      channels:\n        - type: stderr",
             "defined twice"
         ),
+        ("routes:\n    - name: a\n      channels:\n        - type: stderr\n          timeout: 30s", "timeout must be at most 10s"),
+        ("routes:\n    - name: a\n      channels:\n        - type: stderr\n          max_queue: none", "max_queue must be a positive"),
+        ("routes:\n    - name: a\n      channels:\n        - type: stderr\n          max_queue: \"0\"", "max_queue must be a positive"),
     ])
     func refusesBadRoutes(_ alerts: String, _ expected: String) throws {
         let loaded = try pipeline("name: p\nalerts:\n  \(alerts)\n")
@@ -153,6 +156,31 @@ struct AlertRouteTests {
         #expect(AlertSettings.unknownRoutes(in: loaded) == [
             "\(loaded.rules[0].location): error: rule sharing alerts route secutiry, which alerts.routes does not define"
         ])
+    }
+
+    @Test func maxQueueIsPerChannelWithADefault() throws {
+        let loaded = try pipeline(
+            "name: p\nalerts:\n  routes:\n    - name: a\n      channels:\n        - type: stderr\n          max_queue: \"250\"\n"
+                + "          timeout: 10s\n        - type: stderr\n          name: console\n")
+        let settings = try AlertSettings.load(pipeline: loaded, environment: [:])
+        #expect(settings.routes[0].channels.map(\.maxQueue) == [250, 10_000])
+        #expect(settings.routes[0].channels[0].timeout == .seconds(10))
+    }
+
+    /// SIGHUP reloads the rules checked as at start: a rule naming an undefined route is refused with its location.
+    @Test func aReloadNamingAnUnknownRouteIsRefused() throws {
+        let loaded = try pipeline(
+            "name: p\nalerts:\n  routes:\n    - name: security\n      channels:\n        - type: stderr\n",
+            rules: defaultRules + "\n  alert: [secutiry]\n")
+        #expect {
+            try PipelineService.loadForReload(directory: loaded.directory)
+        } throws: { error in
+            "\(error)".contains("\(loaded.rules[0].location): error: rule sharing alerts route secutiry")
+        }
+        let fine = try pipeline(
+            "name: p\nalerts:\n  routes:\n    - name: security\n      channels:\n        - type: stderr\n",
+            rules: defaultRules + "\n  alert: [security]\n")
+        #expect(try PipelineService.loadForReload(directory: fine.directory).rules.count == 1)
     }
 
     @Test func aMissingSecretNamesTheVariableNotAValue() throws {

@@ -17,7 +17,7 @@ import FoundationNetworking
         .deletingLastPathComponent()
 
     /// A pipeline folder with the default rules, SQLite state, violations to a file and a webhook alert route.
-    func makePipeline(bootstrap: String, hook: String, maxPending: Int = 50_000) throws -> URL {
+    func makePipeline(bootstrap: String, hook: String, maxPending: Int = 50_000, maxQueue: Int = 10_000) throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("daemon-alerts-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         for folder in ["rules", "lists"] {
@@ -52,6 +52,7 @@ import FoundationNetworking
                   channels:
                     - type: webhook
                       url: ${HOOK_URL}
+                      max_queue: "\(maxQueue)"
             """.write(to: directory.appendingPathComponent("pipeline.yaml"), atomically: true, encoding: .utf8)
         return directory
     }
@@ -78,19 +79,24 @@ import FoundationNetworking
 
     /// Twelve shares to undisclosed recipients (twelve high violations) and quiet events an hour later that move the
     /// watermark past them.
-    func produceShares(_ cluster: MockCluster) async throws {
+    func produceShares(_ cluster: MockCluster, _ range: Range<Int> = 0..<12, hour: Int = 10) async throws {
         var config = ProducerConfiguration(bootstrapServers: [cluster.bootstrapServers])
         config.messageTimeout = .seconds(30)
         let producer = try Producer(configuration: config)
-        for i in 0..<12 {
+        for i in range {
             _ = try await producer.send(topic: "privacy.events", key: Array("s-\(i)".utf8),
-                                        value: Array(share(i, time: "2026-03-01T10:00:\(10 + i)Z").utf8))
+                                        value: Array(share(i, time: "2026-03-01T\(hour):00:\(10 + i)Z").utf8))
         }
         for p in 0..<2 {
-            let tick = #"{"id":"tick-\#(p)","type":"collect","time":"2026-03-01T11:00:00Z","subject":"tick","categories":["user.device"]}"#
+            let tick = #"{"id":"tick-\#(hour)-\#(p)","type":"collect","time":"2026-03-01T\#(hour + 1):00:00Z","subject":"tick","categories":["user.device"]}"#
             _ = try await producer.send(topic: "privacy.events", key: nil, value: Array(tick.utf8), partition: Int32(p))
         }
         await producer.shutdown()
+    }
+
+    /// Whether the metrics say consumption is paused (the gauge's line, not its help text).
+    func paused(_ metrics: String) -> Bool {
+        metrics.split(separator: "\n").contains { $0.hasPrefix("consentinel_consumption_paused 1") }
     }
 
     func violationIDs(_ directory: URL) -> Set<String> {
@@ -105,13 +111,14 @@ import FoundationNetworking
     /// A webhook that answers `status` until its script is cleared, and a pipeline on a new mock cluster whose topic
     /// already holds the shares (the caller keeps the cluster alive).
     func failingChannelWithShares(
-        status: Int, maxPending: Int = 50_000
+        status: Int, maxPending: Int = 50_000, maxQueue: Int = 10_000
     ) async throws -> (AlertReceiver, MockCluster, URL) {
         let server = try await AlertReceiver.start()
         server.script("/hook", Array(repeating: .init(status), count: 1_000_000))
         let cluster = try MockCluster(brokers: 1)
         try cluster.createTopic("privacy.events", partitions: 2)
-        let directory = try makePipeline(bootstrap: cluster.bootstrapServers, hook: server.url("/hook"), maxPending: maxPending)
+        let directory = try makePipeline(
+            bootstrap: cluster.bootstrapServers, hook: server.url("/hook"), maxPending: maxPending, maxQueue: maxQueue)
         try await produceShares(cluster)
         return (server, cluster, directory)
     }
@@ -146,28 +153,47 @@ import FoundationNetworking
         #expect(Set(delivered) == expected)
     }
 
-    @Test func alertsThatCannotBeDeliveredPauseConsumptionAtMaxPendingAndNothingIsLost() async throws {
-        let (server, cluster, directory) = try await failingChannelWithShares(status: 503, maxPending: 5)
+    /// A channel down for good: consumption never pauses for it (alerts are not outputs: `max_pending` is below the
+    /// alerts waiting), its queue stops at `max_queue`, the rest is set aside and counted; once it recovers, the queued
+    /// alerts arrive exactly once and one message reports those set aside.
+    @Test func aDeadChannelNeverPausesConsumptionAndItsQueueStopsAtTheBound() async throws {
+        let (server, cluster, directory) = try await failingChannelWithShares(status: 503, maxPending: 8, maxQueue: 5)
         defer { withExtendedLifetime(cluster) { Task { await server.stop() } } }
         defer { try? FileManager.default.removeItem(at: directory) }
 
         let (daemon, port) = try await start(directory, hook: server.url("/hook"))
         defer { daemon.cancel() }
-        // The violations are written; their alerts wait; more than max_pending wait, so consumption pauses.
         #expect(await eventually(seconds: 60) { violationIDs(directory).count == 12 })
-        #expect(await eventually(seconds: 30) {
+        let bounded = await eventually(seconds: 30) {
             let text = await metrics(port)
-            return text.contains("consentinel_consumption_paused 1")
-                && text.contains(#"consentinel_alert_queue_depth{route="security",channel="webhook"} 12"#)
+            return text.contains(#"consentinel_alert_queue_depth{route="security",channel="webhook"} 5"#)
+                && text.contains(#"consentinel_alerts_set_aside_total{route="security",channel="webhook"} 7"#)
+                && !paused(text)
+        }
+        #expect(bounded)
+        // Still consuming while the channel is down: later shares are found too, and their alerts set aside.
+        try await produceShares(cluster, 12..<15, hour: 12)
+        #expect(await eventually(seconds: 60) { violationIDs(directory).count == 15 })
+        #expect(await eventually(seconds: 30) {
+            await metrics(port).contains(#"consentinel_alerts_set_aside_total{route="security",channel="webhook"} 10"#)
         })
+        #expect(!paused(await metrics(port)))
         #expect(server.accepted("/hook").isEmpty)
-        // The channel recovers: every alert arrives once and consumption resumes.
+
+        // The channel recovers: the 5 queued alerts arrive once, and one message reports the 10 set aside.
         await server.clearScript("/hook")
-        #expect(await eventually(seconds: 60) { server.accepted("/hook").count >= 12 })
-        #expect(await eventually(seconds: 30) { await metrics(port).contains("consentinel_consumption_paused 0") })
+        #expect(await eventually(seconds: 60) { server.accepted("/hook").count >= 6 })
+        try await Task.sleep(for: .seconds(1))
         daemon.cancel()
         _ = try? await daemon.value
-        let delivered = server.accepted("/hook").compactMap { $0.json["id"] as? String }
-        #expect(delivered.count == 12 && Set(delivered) == violationIDs(directory))
+        let accepted = server.accepted("/hook").map(\.json)
+        #expect(accepted.count == 6)
+        let notices = accepted.filter { ($0["rule"] as? String) == "consentinel.alerts_set_aside" }
+        #expect(notices.count == 1)
+        #expect((notices.first?["summary"] as? String)?.contains("10 alerts for security/webhook were set aside") == true)
+        let delivered = accepted.filter { ($0["rule"] as? String) != "consentinel.alerts_set_aside" }
+            .compactMap { $0["id"] as? String }
+        #expect(delivered.count == 5 && Set(delivered).count == 5)
+        #expect(Set(delivered).isSubset(of: violationIDs(directory)))
     }
 }

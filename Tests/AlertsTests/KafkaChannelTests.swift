@@ -38,4 +38,25 @@ struct KafkaChannelTests {
         #expect(body["type"] as? String == "consentinel.alert" && body["id"] as? String == "v-7")
         #expect(body["route"] as? String == "security" && body["count"] as? Int == 1)
     }
+
+    /// A broker that never answers: the attempt fails after the channel's timeout (1 s), not the producer's message
+    /// timeout (60 s), so that it ends within the channel's lease.
+    @Test func anAttemptLastsAtMostTheChannelsTimeout() async throws {
+        var config = ProducerConfiguration(bootstrapServers: ["127.0.0.1:1"])
+        config.messageTimeout = .seconds(60)
+        let producer = try Producer(configuration: config)
+        let message = AlertMessage(route: "security", violations: [AlertViolation(violation("v-8"))])
+        let channel = KafkaAlertChannel(producer: producer, topic: "privacy.alerts", timeout: .seconds(1))
+        let started = ContinuousClock.now
+        let outcome = await channel.deliver(message)
+        let took = ContinuousClock.now - started
+        guard case .retry(_, let reason) = outcome else {
+            Issue.record("expected a retry, got \(outcome)")
+            return
+        }
+        #expect(reason.contains("no delivery report"))
+        // 1 s asked; far below the producer's 60 s (a generous margin for a loaded machine).
+        #expect(took < .seconds(20))
+        await producer.shutdown(timeout: .milliseconds(100))
+    }
 }

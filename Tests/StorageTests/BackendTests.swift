@@ -74,7 +74,7 @@ struct SQLiteBackendTests {
                 (try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid"),
                  try String.fetchOne(db, sql: "PRAGMA journal_mode"))
             }
-            #expect(names == ["v1-partitions", "v1-state", "v1-outbox", "v1-global", "v2-outbox-lease", "v2-alerts"])
+            #expect(names == ["v1-partitions", "v1-state", "v1-outbox", "v1-global", "v2-outbox-lease", "v2-alerts", "v3-alerts-set-aside"])
             #expect(names == SQLiteStateStore.migrationNames)
             #expect(mode == "wal")
         }
@@ -126,7 +126,7 @@ struct PostgresBackendTests {
                 for try await (version, name) in rows.decode((Int32, String).self) { applied.append("\(version) \(name)") }
                 return applied
             }
-            #expect(applied == ["1 v1-partitions", "2 v1-state", "3 v1-outbox", "4 v1-global", "5 v2-outbox-lease", "6 v2-alerts"])
+            #expect(applied == ["1 v1-partitions", "2 v1-state", "3 v1-outbox", "4 v1-global", "5 v2-outbox-lease", "6 v2-alerts", "7 v3-alerts-set-aside"])
         }
     }
 

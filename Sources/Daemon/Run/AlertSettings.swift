@@ -46,10 +46,16 @@ public struct AlertSettings: Sendable {
 
     /// A fault for each rule's `alert:` name that `alerts.routes` does not define (no secret is read).
     public static func unknownRoutes(in pipeline: Pipeline) -> [String] {
+        unknownRouteErrors(in: pipeline).map(\.description)
+    }
+
+    /// `unknownRoutes` as rule errors (with the rule's location), as a SIGHUP reload reports them.
+    public static func unknownRouteErrors(in pipeline: Pipeline) -> [RuleError] {
         let names = Set((pipeline.settings["alerts"]?["routes"]?.items ?? []).compactMap { $0["name"]?.string })
         return pipeline.rules.flatMap { rule in
             rule.alert.filter { !names.contains($0) }.map {
-                "\(rule.location): error: rule \(rule.id) alerts route \($0), which alerts.routes does not define"
+                RuleError(
+                    .schema, "rule \(rule.id) alerts route \($0), which alerts.routes does not define", at: rule.location)
             }
         }
     }
@@ -143,8 +149,21 @@ public struct AlertSettings: Sendable {
                 .arguments,
                 "\(item.location): unknown channel type '\(type)' (webhook, slack, pagerduty, kafka, jsonl or stderr)")
         }
-        return AlertChannelSettings(
-            name: name, kind: kind, timeout: try reader.duration(item, "timeout", path: path) ?? .seconds(10))
+        let timeout = try reader.duration(item, "timeout", path: path) ?? .seconds(10)
+        guard timeout <= AlertChannelSettings.maxTimeout else {
+            throw DaemonError(
+                .arguments,
+                "\(item.location): \(path).timeout must be at most 10s "
+                    + "(a third of the 30-second delivery lease)")
+        }
+        var maxQueue = AlertChannelSettings.defaultMaxQueue
+        if let text = try reader.string(item, "max_queue", path: path) {
+            guard let n = Int(text), n > 0 else {
+                throw DaemonError(.arguments, "\(item.location): \(path).max_queue must be a positive number, not '\(text)'")
+            }
+            maxQueue = n
+        }
+        return AlertChannelSettings(name: name, kind: kind, timeout: timeout, maxQueue: maxQueue)
     }
 }
 

@@ -26,6 +26,8 @@ public final class DaemonMetrics: Sendable {
         public static let alertRetries = "consentinel_alert_retries_total"
         public static let alertsFailed = "consentinel_alerts_failed_total"
         public static let alertQueueDepth = "consentinel_alert_queue_depth"
+        public static let alertsSetAside = "consentinel_alerts_set_aside_total"
+        public static let alertsOrphaned = "consentinel_alerts_orphaned"
     }
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -137,6 +139,20 @@ public final class DaemonMetrics: Sendable {
     public func alertQueue(route: String, channel: String, depth: Int) {
         registry.makeGauge(name: Name.alertQueueDepth, labels: [("route", route), ("channel", channel)],
                            help: "Alerts queued and not yet delivered, by route and channel").set(to: Double(depth))
+    }
+
+    /// Alerts set aside because their channel's queue was full (`max_queue`): kept in the store, not delivered.
+    public func alertsSetAside(route: String, channel: String, alerts: Int) {
+        registry.makeCounter(name: Name.alertsSetAside, labels: [("route", route), ("channel", channel)],
+                             help: "Alerts set aside because their channel's queue was full (max_queue), by route and channel")
+            .increment(by: Int64(alerts))
+    }
+
+    /// Alerts waiting, at start, for a destination (`ROUTE/CHANNEL`) that is no longer configured.
+    public func alertsOrphaned(destination: String, count: Int) {
+        registry.makeGauge(name: Name.alertsOrphaned, labels: [("destination", destination)],
+                           help: "Alerts queued, at start, for a route or channel no longer configured (never delivered)")
+            .set(to: Double(count))
     }
 
     public var text: String { registry.emitToString() }

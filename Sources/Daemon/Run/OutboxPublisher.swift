@@ -1,3 +1,4 @@
+import Alerts
 import Foundation
 import Kafka
 import Logging
@@ -29,7 +30,7 @@ final class OutboxPublisher: Service {
         var backoff = Swift.Duration.milliseconds(100)
         var draining = false
         var lastPrune = ContinuousClock.now
-        var files: [String: JSONLFile] = [:]
+        var files: [String: JSONLAppender] = [:]
         let watch = Task { [stall, logger] in await stall.watch(logger: logger) }
         defer { watch.cancel() }
         while true {
@@ -54,7 +55,7 @@ final class OutboxPublisher: Service {
     }
 
     /// Publishes one round of unsent rows; the number published, or -1 when some failed (retried later).
-    func publishOnce(files: inout [String: JSONLFile]) async throws -> Int {
+    func publishOnce(files: inout [String: JSONLAppender]) async throws -> Int {
         let rows: [OutboxRow]
         do {
             stall.enter("reading the outbox")
@@ -103,7 +104,7 @@ final class OutboxPublisher: Service {
         for row in rows where row.topic.hasPrefix("file:") {
             do {
                 let path = String(row.topic.dropFirst(5))
-                let f = try files[path] ?? JSONLFile(path: path)
+                let f = try files[path] ?? JSONLAppender(path: path)
                 files[path] = f
                 try f.append(row.value)
                 sent.append(row.id)
@@ -123,35 +124,4 @@ final class OutboxPublisher: Service {
         }
         return failed > 0 ? -1 : sent.count
     }
-}
-
-/// An append-only JSONL file that is synced before its rows are marked sent.
-final class JSONLFile {
-    let handle: FileHandle
-
-    init(path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        if !FileManager.default.fileExists(atPath: path) {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else { throw DaemonError(.output, "cannot create \(path)") }
-        }
-        // O_APPEND: every write lands at the end, even when another process appended meanwhile.
-        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
-        guard fd >= 0 else { throw DaemonError(.output, "cannot open \(path): \(String(cString: strerror(errno)))") }
-        handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
-        // A line cut short (a crash in mid-write) is ended, so that the next line starts on its own.
-        if let reader = FileHandle(forReadingAtPath: path) {
-            defer { try? reader.close() }
-            if let end = try? reader.seekToEnd(), end > 0 {
-                try reader.seek(toOffset: end - 1)
-                if reader.readData(ofLength: 1) != Data([10]) { try handle.write(contentsOf: Data([10])) }
-            }
-        }
-    }
-
-    func append(_ line: [UInt8]) throws {
-        try handle.write(contentsOf: Data(line + [10]))
-    }
-
-    func sync() throws { try handle.synchronize() }
 }

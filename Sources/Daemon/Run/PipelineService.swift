@@ -122,9 +122,10 @@ final class PipelineService: Service {
         }
     }
 
-    /// Outputs and alerts stored but not yet published or delivered.
+    /// Outputs stored but not yet published. Alerts do not count: each channel has its own bound (`max_queue`), so a
+    /// channel that is down never holds the engine back.
     private func pendingOutputs() async throws -> Int {
-        try await store.outboxDepth() + store.alertDepths().values.reduce(0, +)
+        try await store.outboxDepth()
     }
 
     /// Messages behind each partition's high watermark, from the offsets committed to the store.
@@ -135,10 +136,19 @@ final class PipelineService: Service {
         }
     }
 
+    /// The pipeline a SIGHUP reloads, checked as at start: a rule naming an alert route that `alerts.routes` does not
+    /// define is an error (the routes themselves are read at start only).
+    static func loadForReload(directory: String) throws(RuleErrors) -> Pipeline {
+        let pipeline = try PipelineLoader().load(directory: directory)
+        let unknown = AlertSettings.unknownRouteErrors(in: pipeline)
+        guard unknown.isEmpty else { throw RuleErrors(unknown) }
+        return pipeline
+    }
+
     private func watchReloads() async {
         for await _ in await UnixSignalsSequence(trapping: .sighup) {
             do {
-                let pipeline = try PipelineLoader().load(directory: directory)
+                let pipeline = try Self.loadForReload(directory: directory)
                 pendingPipeline.withLock { $0 = pipeline }
                 logger.info("SIGHUP: new rules loaded, applied with the next batch", metadata: ["rules": "\(pipeline.rules.count)"])
             } catch {
