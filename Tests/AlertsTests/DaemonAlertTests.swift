@@ -129,7 +129,7 @@ import FoundationNetworking
 
     @Test func aChannelThatFailsAcrossARestartStillGetsEveryHighViolationOnce() async throws {
         let (server, cluster, directory) = try await failingChannelWithShares(status: 500)
-        defer { withExtendedLifetime(cluster) { Task { await server.stop() } } }
+        defer { _ = withExtendedLifetime(cluster) { Task { await server.stop() } } }
         defer { try? FileManager.default.removeItem(at: directory) }
         func violationIDs() -> Set<String> { self.violationIDs(directory) }
         // First run: every delivery fails; stop the daemon once it has been trying for a while.
@@ -158,7 +158,7 @@ import FoundationNetworking
     /// alerts arrive exactly once and one message reports those set aside.
     @Test func aDeadChannelNeverPausesConsumptionAndItsQueueStopsAtTheBound() async throws {
         let (server, cluster, directory) = try await failingChannelWithShares(status: 503, maxPending: 8, maxQueue: 5)
-        defer { withExtendedLifetime(cluster) { Task { await server.stop() } } }
+        defer { _ = withExtendedLifetime(cluster) { Task { await server.stop() } } }
         defer { try? FileManager.default.removeItem(at: directory) }
 
         let (daemon, port) = try await start(directory, hook: server.url("/hook"))

@@ -35,89 +35,88 @@ public final class DaemonMetrics: Sendable {
     }
 
     public func eventIn(topic: String, type: String) {
-        registry.makeCounter(name: Name.eventsIn, labels: [("topic", topic), ("type", type)],
+        registry.counter(Name.eventsIn, labels: [("topic", topic), ("type", type)],
                              help: "Valid events read, by topic and event type").increment()
     }
 
     public func violation(rule: String, severity: String) {
-        registry.makeCounter(name: Name.violations, labels: [("rule", rule), ("severity", severity)],
+        registry.counter(Name.violations, labels: [("rule", rule), ("severity", severity)],
                              help: "Violations found, by rule and severity").increment()
     }
 
     public func deadLetter(reason: String) {
-        registry.makeCounter(name: Name.deadLetters, labels: [("reason", reason)],
+        registry.counter(Name.deadLetters, labels: [("reason", reason)],
                              help: "Invalid messages sent to the dead-letter outputs, by reason").increment()
     }
 
     public func late(_ n: Int = 1) {
-        registry.makeCounter(name: Name.lateEvents, help: "Events that arrived after the watermark had passed them")
+        registry.counter(Name.lateEvents, help: "Events that arrived after the watermark had passed them")
             .increment(by: Int64(n))
     }
 
     public func duplicate(_ n: Int = 1) {
-        registry.makeCounter(name: Name.duplicates, help: "Events ignored because their id was already seen")
+        registry.counter(Name.duplicates, help: "Events ignored because their id was already seen")
             .increment(by: Int64(n))
     }
 
     public func watermark(_ unixSeconds: Double) {
-        registry.makeGauge(name: Name.watermark, help: "The event-time watermark, in seconds since the Unix epoch")
+        registry.gauge(Name.watermark, help: "The event-time watermark, in seconds since the Unix epoch")
             .set(to: unixSeconds)
     }
 
     public func lag(topic: String, partition: Int32, messages: Int64) {
-        registry.makeGauge(name: Name.consumerLag, labels: [("topic", topic), ("partition", String(partition))],
+        registry.gauge(Name.consumerLag, labels: [("topic", topic), ("partition", String(partition))],
                            help: "Messages behind the partition's high watermark").set(to: Double(messages))
     }
 
     public func batch(_ duration: Swift.Duration) {
         registry.makeDurationHistogram(
-            name: Name.batchLatency,
+            descriptor: MetricNameDescriptor(metricName: Name.batchLatency, unitName: "", helpText: "Time to process and commit one batch"),
             buckets: [.milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
-                      .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)],
-            help: "Time to process and commit one batch").record(duration)
+                      .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5)]).record(duration)
     }
 
     public func outboxDepth(_ n: Int) {
-        registry.makeGauge(name: Name.outboxDepth, help: "Outputs stored but not yet published").set(to: Double(n))
+        registry.gauge(Name.outboxDepth, help: "Outputs stored but not yet published").set(to: Double(n))
     }
 
     public func published(kind: String, _ n: Int = 1) {
-        registry.makeCounter(name: Name.published, labels: [("kind", kind)], help: "Outputs published, by kind")
+        registry.counter(Name.published, labels: [("kind", kind)], help: "Outputs published, by kind")
             .increment(by: Int64(n))
     }
 
     public func assigned(_ n: Int) {
-        registry.makeGauge(name: Name.assignedPartitions, help: "Partitions assigned to this instance").set(to: Double(n))
+        registry.gauge(Name.assignedPartitions, help: "Partitions assigned to this instance").set(to: Double(n))
     }
 
     public func paused(_ isPaused: Bool) {
-        registry.makeGauge(name: Name.paused, help: "1 while consumption is paused for backpressure").set(to: isPaused ? 1 : 0)
+        registry.gauge(Name.paused, help: "1 while consumption is paused for backpressure").set(to: isPaused ? 1 : 0)
     }
 
     public func reload(outcome: String) {
-        registry.makeCounter(name: Name.reloads, labels: [("outcome", outcome)], help: "Rule reloads on SIGHUP, by outcome")
+        registry.counter(Name.reloads, labels: [("outcome", outcome)], help: "Rule reloads on SIGHUP, by outcome")
             .increment()
     }
 
     public func monthClosed() {
-        registry.makeCounter(name: Name.monthsClosed, help: "Months whose organisation digest this instance completed").increment()
+        registry.counter(Name.monthsClosed, help: "Months whose organisation digest this instance completed").increment()
     }
 
     public func portalRequest(outcome: String) {
-        registry.makeCounter(name: Name.portalRequests, labels: [("outcome", outcome)],
+        registry.counter(Name.portalRequests, labels: [("outcome", outcome)],
                              help: "Customer portal requests, by outcome (page, opt_out, refused, error)").increment()
     }
 
     /// A message delivered to a channel, holding `alerts` violations.
     public func alertDelivered(route: String, channel: String, alerts: Int) {
         let labels = [("route", route), ("channel", channel)]
-        registry.makeCounter(name: Name.alertsSent, labels: labels, help: "Violations delivered as alerts, by route and channel")
+        registry.counter(Name.alertsSent, labels: labels, help: "Violations delivered as alerts, by route and channel")
             .increment(by: Int64(alerts))
-        registry.makeCounter(name: Name.alertMessages, labels: labels, help: "Alert messages delivered, by route and channel")
+        registry.counter(Name.alertMessages, labels: labels, help: "Alert messages delivered, by route and channel")
             .increment()
         if alerts > 1 {
-            registry.makeCounter(
-                name: Name.alertsGrouped, labels: labels,
+            registry.counter(
+                Name.alertsGrouped, labels: labels,
                 help: "Violations delivered inside a grouped message (an aggregation window), by route and channel")
                 .increment(by: Int64(alerts))
         }
@@ -125,35 +124,47 @@ public final class DaemonMetrics: Sendable {
 
     /// A failed attempt that will be retried.
     public func alertRetried(route: String, channel: String) {
-        registry.makeCounter(name: Name.alertRetries, labels: [("route", route), ("channel", channel)],
+        registry.counter(Name.alertRetries, labels: [("route", route), ("channel", channel)],
                              help: "Alert deliveries that failed and will be retried (timeouts, 5xx, 429)").increment()
     }
 
     /// Alerts the channel refused for good (kept in the store, logged, never retried).
     public func alertFailed(route: String, channel: String, alerts: Int) {
-        registry.makeCounter(name: Name.alertsFailed, labels: [("route", route), ("channel", channel)],
+        registry.counter(Name.alertsFailed, labels: [("route", route), ("channel", channel)],
                              help: "Alerts a channel refused for good (a 4xx other than 408 and 429)")
             .increment(by: Int64(alerts))
     }
 
     public func alertQueue(route: String, channel: String, depth: Int) {
-        registry.makeGauge(name: Name.alertQueueDepth, labels: [("route", route), ("channel", channel)],
+        registry.gauge(Name.alertQueueDepth, labels: [("route", route), ("channel", channel)],
                            help: "Alerts queued and not yet delivered, by route and channel").set(to: Double(depth))
     }
 
     /// Alerts set aside because their channel's queue was full (`max_queue`): kept in the store, not delivered.
     public func alertsSetAside(route: String, channel: String, alerts: Int) {
-        registry.makeCounter(name: Name.alertsSetAside, labels: [("route", route), ("channel", channel)],
+        registry.counter(Name.alertsSetAside, labels: [("route", route), ("channel", channel)],
                              help: "Alerts set aside because their channel's queue was full (max_queue), by route and channel")
             .increment(by: Int64(alerts))
     }
 
     /// Alerts waiting, at start, for a destination (`ROUTE/CHANNEL`) that is no longer configured.
     public func alertsOrphaned(destination: String, count: Int) {
-        registry.makeGauge(name: Name.alertsOrphaned, labels: [("destination", destination)],
+        registry.gauge(Name.alertsOrphaned, labels: [("destination", destination)],
                            help: "Alerts queued, at start, for a route or channel no longer configured (never delivered)")
             .set(to: Double(count))
     }
 
     public var text: String { registry.emitToString() }
+}
+
+extension PrometheusCollectorRegistry {
+    /// The counter with this full Prometheus name (and labels), made once and then reused.
+    func counter(_ name: String, labels: [(String, String)] = [], help: String) -> Counter {
+        makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+    }
+
+    /// The gauge with this full Prometheus name (and labels), made once and then reused.
+    func gauge(_ name: String, labels: [(String, String)] = [], help: String) -> Gauge {
+        makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+    }
 }
