@@ -43,7 +43,7 @@ public final class DigestCollector: EngineObserver {
         try writer.close()
         let orgPath = dir.appendingPathComponent("org.json")
         do {
-            try Data((org.json.pretty() + "\n").utf8).write(to: orgPath)
+            try Data((org.json.pretty() + "\n").utf8).write(to: orgPath, options: .atomic)
         } catch {
             throw DaemonError(.output, "cannot write \(orgPath.path): \(error.localizedDescription)")
         }

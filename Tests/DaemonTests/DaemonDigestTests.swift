@@ -42,6 +42,15 @@ import Testing
             + samples.sum("consentinel_duplicate_events_total")
     }
 
+    /// The lines of `a` and `b` that differ, side by side (for failure messages).
+    static func differingLines(_ a: String, _ b: String) -> String {
+        let x = a.split(separator: "\n"), y = b.split(separator: "\n")
+        return (0..<max(x.count, y.count)).compactMap { i -> String? in
+            let l = i < x.count ? String(x[i]) : "", r = i < y.count ? String(y[i]) : ""
+            return l == r ? nil : "daemon: \(l)\nreplay: \(r)"
+        }.joined(separator: "\n")
+    }
+
     /// A new schema in the PostgreSQL database of `CONSENTINEL_TEST_POSTGRES_URL` (scripts/test.sh starts one).
     static func postgresURL() throws -> String {
         let base = try #require(ProcessInfo.processInfo.environment["CONSENTINEL_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 },
@@ -81,7 +90,12 @@ import Testing
         }
         let subjects = try String(contentsOf: written.appendingPathComponent("subjects.jsonl"), encoding: .utf8)
         #expect(subjects == expectedSubjects)
-        #expect(try String(contentsOf: written.appendingPathComponent("org.json"), encoding: .utf8) == expectedOrg)
+        let writtenOrg = try String(contentsOf: written.appendingPathComponent("org.json"), encoding: .utf8)
+        #expect(writtenOrg == expectedOrg, "org.json differs from the replay's:\n\(Self.differingLines(writtenOrg, expectedOrg))")
+        // Counted once the month's outputs are committed, a moment after the folder's files are written.
+        try? await waitUntil("the month counted as closed", timeout: .seconds(30)) {
+            PrometheusText.parse(await httpGet(base + "/metrics")?.1 ?? "").sum("consentinel_digest_months_closed_total") >= 1
+        }
         let metrics = PrometheusText.parse(await httpGet(base + "/metrics")?.1 ?? "")
         #expect(metrics.sum("consentinel_digest_months_closed_total") == 1)
         #expect(try OrgDigest(jsonText: expectedOrg).lateEvents == 0, "no event is late: each partition's disorder is within the lateness")

@@ -90,16 +90,19 @@ struct DaemonFixture {
         var config = ProducerConfiguration(bootstrapServers: [cluster.bootstrapServers])
         config.messageTimeout = .seconds(30)
         let producer = try Producer(configuration: config)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for (i, line) in lines.enumerated() {
-                let subject = (try? JSONValue.parse(line))?["subject"].flatMap { v -> String? in
-                    if case .string(let s) = v { return s } else { return nil }
-                } ?? "line-\(i)"
-                group.addTask { _ = try await producer.send(topic: eventsTopic, key: Array(subject.utf8), value: Array(line.utf8)) }
-                if i % 500 == 499 { try await group.waitForAll() }
+        // Queued one after another, so each partition holds its lines in the file's order (as a replay reads them).
+        var pending: [Delivery] = []
+        for (i, line) in lines.enumerated() {
+            let subject = (try? JSONValue.parse(line))?["subject"].flatMap { v -> String? in
+                if case .string(let s) = v { return s } else { return nil }
+            } ?? "line-\(i)"
+            pending.append(try producer.enqueue(topic: eventsTopic, key: Array(subject.utf8), value: Array(line.utf8)))
+            if pending.count == 500 {
+                for delivery in pending { _ = try await delivery.report() }
+                pending = []
             }
-            try await group.waitForAll()
         }
+        for delivery in pending { _ = try await delivery.report() }
         for p in 0..<partitions {
             guard let end else { break }
             let tick = #"{"id":"tick-\#(p)","type":"collect","time":"\#(end.rfc3339)","subject":"tick-\#(p)","categories":["user.device"]}"#
