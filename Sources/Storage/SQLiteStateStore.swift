@@ -169,10 +169,7 @@ public final class SQLiteStateStore: StateStore {
         let records = try await read("read the outbox") { db in
             try OutboxRecord.filter(Column("sent_at") == nil).order(Column("seq")).limit(max(0, limit)).fetchAll(db)
         }
-        var rows: [OutboxRow] = []
-        rows.reserveCapacity(records.count)
-        for record in records { rows.append(try record.row()) }
-        return rows
+        return try OutboxRecord.rows(records)
     }
 
     public func leaseOutbox(limit: Int, owner: String, for duration: Duration) async throws(StorageError) -> [OutboxRow] {
@@ -189,10 +186,7 @@ public final class SQLiteStateStore: StateStore {
             }
             return records
         }
-        var rows: [OutboxRow] = []
-        rows.reserveCapacity(records.count)
-        for record in records { rows.append(try record.row()) }
-        return rows
+        return try OutboxRecord.rows(records)
     }
 
     public func markSent(_ ids: [String]) async throws(StorageError) {
@@ -369,6 +363,13 @@ struct OutboxRecord: Codable, FetchableRecord, PersistableRecord {
         sentAt = nil
         leaseOwner = nil
         leaseUntil = nil
+    }
+
+    static func rows(_ records: [OutboxRecord]) throws(StorageError) -> [OutboxRow] {
+        var rows: [OutboxRow] = []
+        rows.reserveCapacity(records.count)
+        for record in records { rows.append(try record.row()) }
+        return rows
     }
 
     func row() throws(StorageError) -> OutboxRow {
