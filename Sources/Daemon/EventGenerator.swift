@@ -16,10 +16,13 @@ public struct EventGenerator: Sequence {
         public var duplicateRate: Double
         /// Largest disorder of arrival against event time.
         public var disorder: Duration
+        /// One bulk export (an actor sweeping 150 customers within five minutes) every this many events.
+        public var bulkExportEvery: Int
 
         public init(
             events: Int, subjects: Int, seed: UInt64 = 1, start: Timestamp = Timestamp(rfc3339: "2026-01-01T00:00:00Z")!,
-            months: Int = 1, invalidRate: Double = 0.001, duplicateRate: Double = 0.001, disorder: Duration = .minutes(2)
+            months: Int = 1, invalidRate: Double = 0.001, duplicateRate: Double = 0.001, disorder: Duration = .minutes(2),
+            bulkExportEvery: Int = 50_000
         ) {
             self.events = events
             self.subjects = Swift.max(1, subjects)
@@ -29,6 +32,7 @@ public struct EventGenerator: Sequence {
             self.invalidRate = invalidRate
             self.duplicateRate = duplicateRate
             self.disorder = disorder
+            self.bulkExportEvery = Swift.max(2, bulkExportEvery)
         }
     }
 
@@ -67,7 +71,7 @@ public struct EventGenerator: Sequence {
             let raw = Swift.max(o.start.microseconds, base - jitter)
             var time = Timestamp(microseconds: raw - raw % 1000)
             // Now and then a bulk export: one actor sweeping 150 customers within five minutes.
-            if index % 50_000 == 25_000 { burst = (time, 150) }
+            if index % o.bulkExportEvery == o.bulkExportEvery / 2 { burst = (time, 150) }
             if let (start, remaining) = burst {
                 time = start + .seconds(Int64(150 - remaining) * 2)
                 burst = remaining > 1 ? (start, remaining - 1) : nil

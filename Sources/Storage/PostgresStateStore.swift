@@ -431,6 +431,20 @@ public final class PostgresStateStore: StateStore {
         }
     }
 
+    public func loadGlobal(namespace: String, before key: String, limit: Int) async throws(StorageError) -> [StateRow] {
+        let logger = logger
+        return try await connection("load global \(namespace)") { connection in
+            var rows: [StateRow] = []
+            let result = try await connection.query(
+                "SELECT key, value FROM global_state WHERE namespace = \(namespace) AND key < \(key) ORDER BY key LIMIT \(limit)",
+                logger: logger)
+            for try await (key, value) in result.decode((String, ByteBuffer).self) {
+                rows.append(StateRow(namespace: namespace, key: key, value: Array(value.readableBytesView)))
+            }
+            return rows
+        }
+    }
+
     public func close() async {
         runTask.cancel()
         await runTask.value

@@ -225,6 +225,14 @@ public final class SQLiteStateStore: StateStore {
         }
     }
 
+    public func loadGlobal(namespace: String, before key: String, limit: Int) async throws(StorageError) -> [StateRow] {
+        try await read("load global \(namespace)") { db in
+            try GlobalRecord.filter(Column("namespace") == namespace && Column("key") < key).order(Column("key")).limit(limit)
+                .fetchAll(db)
+                .map { StateRow(namespace: $0.namespace, key: $0.key, value: [UInt8]($0.value)) }
+        }
+    }
+
     public func close() async {
         try? pool.close()
     }

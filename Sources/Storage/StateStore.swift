@@ -163,5 +163,8 @@ public protocol StateStore: AlertQueue, Sendable {
     /// One global row's value, or nil when there is none.
     func loadGlobal(namespace: String, key: String) async throws(StorageError) -> [UInt8]?
 
+    /// The global rows of a namespace whose key sorts before `key` (byte order), sorted by key, at most `limit`.
+    func loadGlobal(namespace: String, before key: String, limit: Int) async throws(StorageError) -> [StateRow]
+
     func close() async
 }

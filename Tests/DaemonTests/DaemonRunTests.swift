@@ -15,7 +15,7 @@ struct DaemonFixture {
     let cluster: MockCluster
     let directory: URL
     let eventsTopic = "privacy.events"
-    let partitions = 4
+    let partitions: Int
     var violationsFile: URL { directory.appendingPathComponent("out/violations.jsonl") }
     var deadLettersFile: URL { directory.appendingPathComponent("out/dead-letters.jsonl") }
 
@@ -24,9 +24,11 @@ struct DaemonFixture {
     init(
         stateURL: String? = nil, group: String = "consentinel-test", name: String = "daemon-test-\(UUID().uuidString.prefix(8))",
         violationsFile: String = "out/violations.jsonl", deadLettersFile: String = "out/dead-letters.jsonl",
-        kafkaSinks: Bool = true, maxPending: Int = 50_000, extraSinks: String = "", extraSettings: String = ""
+        kafkaSinks: Bool = true, maxPending: Int = 50_000, extraSinks: String = "", extraSettings: String = "",
+        partitions: Int = 4
     ) throws {
         self.name = name
+        self.partitions = partitions
         cluster = try MockCluster(brokers: 1)
         try cluster.createTopic(eventsTopic, partitions: partitions)
         try cluster.createTopic("privacy.violations", partitions: 1)
@@ -74,9 +76,9 @@ struct DaemonFixture {
 
     /// Generated traffic, and a quiet event per partition an hour after the last one, so the watermark passes
     /// everything that came before.
-    func traffic(events: Int, seed: UInt64) -> (lines: [String], end: Timestamp) {
-        let lines = Array(EventGenerator(.init(events: events, subjects: 120, seed: seed, months: 1,
-                                               invalidRate: 0.01, duplicateRate: 0.01)))
+    func traffic(events: Int, seed: UInt64, subjects: Int = 120, bulkExportEvery: Int = 50_000) -> (lines: [String], end: Timestamp) {
+        let lines = Array(EventGenerator(.init(events: events, subjects: subjects, seed: seed, months: 1,
+                                               invalidRate: 0.01, duplicateRate: 0.01, bulkExportEvery: bulkExportEvery)))
         var latest = Timestamp.distantPast
         for line in lines {
             if let v = try? JSONValue.parse(line), case .string(let t)? = v["time"], let ts = Timestamp(rfc3339: t) {
@@ -86,29 +88,33 @@ struct DaemonFixture {
         return (lines, latest + .hours(1))
     }
 
-    func produce(_ lines: [String], end: Timestamp?) async throws {
+    /// Produces `lines` keyed by subject; returns where each went.
+    @discardableResult
+    func produce(_ lines: [String], end: Timestamp?) async throws -> [DeliveryReport] {
         var config = ProducerConfiguration(bootstrapServers: [cluster.bootstrapServers])
         config.messageTimeout = .seconds(30)
         let producer = try Producer(configuration: config)
         // Queued one after another, so each partition holds its lines in the file's order (as a replay reads them).
         var pending: [Delivery] = []
+        var reports: [DeliveryReport] = []
         for (i, line) in lines.enumerated() {
             let subject = (try? JSONValue.parse(line))?["subject"].flatMap { v -> String? in
                 if case .string(let s) = v { return s } else { return nil }
             } ?? "line-\(i)"
             pending.append(try producer.enqueue(topic: eventsTopic, key: Array(subject.utf8), value: Array(line.utf8)))
             if pending.count == 500 {
-                for delivery in pending { _ = try await delivery.report() }
+                for delivery in pending { reports.append(try await delivery.report()) }
                 pending = []
             }
         }
-        for delivery in pending { _ = try await delivery.report() }
+        for delivery in pending { reports.append(try await delivery.report()) }
         for p in 0..<partitions {
             guard let end else { break }
             let tick = #"{"id":"tick-\#(p)","type":"collect","time":"\#(end.rfc3339)","subject":"tick-\#(p)","categories":["user.device"]}"#
             _ = try await producer.send(topic: eventsTopic, key: nil, value: Array(tick.utf8), partition: Int32(p))
         }
         await producer.shutdown()
+        return reports
     }
 
     /// What a replay of the same lines finds, up to the watermark the daemon reaches.

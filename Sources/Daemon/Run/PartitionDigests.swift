@@ -52,6 +52,29 @@ final class PartitionDigests: EngineObserver {
     /// Months are closed by `close(through:)` with the daemon's watermark, also on partitions without events.
     func monthEnded(_ end: Timestamp) {}
 
+    /// The end of the earliest open month (the first instant of the month after it).
+    var earliestOpenMonthEnd: Timestamp? {
+        digests.open.keys.min().flatMap { Timestamp(rfc3339: $0 + "-01T00:00:00Z") }?.startOfNextMonth
+    }
+
+    /// The open months that end at or before `watermark`, oldest first.
+    func months(endingBy watermark: Timestamp) -> [String] {
+        digests.open.keys.filter { month in
+            Timestamp(rfc3339: month + "-01T00:00:00Z").map { $0.startOfNextMonth <= watermark } ?? false
+        }.sorted()
+    }
+
+    /// Counts the keyed tasks' violations of an open month whose subjects this partition holds; returns their ids.
+    func amend(month: String, with amendments: [DigestAmendment]) -> [String] {
+        guard let subjects = digests.open[month]?.subjects else { return [] }
+        var applied: [String] = []
+        for a in amendments where subjects[a.subject] != nil {
+            digests.recordViolation(subject: a.subject, rule: a.rule, severity: a.severity, time: a.time)
+            applied.append(a.violationID)
+        }
+        return applied
+    }
+
     /// Closes the months that end at or before `watermark`; their rows are deleted with the next `stateChanges()`.
     func close(through watermark: Timestamp) -> [ClosedMonth] {
         let closed = digests.close(endingBy: watermark)

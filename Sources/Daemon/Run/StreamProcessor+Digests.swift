@@ -23,27 +23,41 @@ extension StreamProcessor {
         try PartitionDigests(restoring: rows.filter(PartitionDigests.isDigestRow), closedBefore: closedBefore)
     }
 
-    /// Closes, in every partition, the months its watermark has passed.
-    func closeDigestMonths() -> DigestOutputs {
+    /// Closes, in every partition, the months its watermark has passed, and that every keyed task has passed too:
+    /// their violations count in the digests of their subjects (`KeyedSpace.amendments`), applied here first.
+    func closeDigestMonths() async throws -> DigestOutputs {
         var out = DigestOutputs()
         let name = pipeline.name
         let topic = configuration.digests.topic.map { "kafka:" + $0 }
+        let latest = partitions.values.map(\.engine.watermark).max() ?? .distantPast
+        let due = partitions.values.contains { $0.digests.earliestOpenMonthEnd.map { $0 <= latest } ?? false }
+        let keyedWatermark = due ? try await keyedTasksWatermark() : nil
+        var amendments: [String: [DigestAmendment]] = [:]
+        var applied: Set<String> = []
         for (tp, runtime) in partitions.sorted(by: { $0.key < $1.key }) {
-            let watermark = runtime.engine.watermark
+            var watermark = runtime.engine.watermark
+            if let keyedWatermark { watermark = Swift.min(watermark, keyedWatermark) }
             guard watermark != .distantPast else { continue }
+            if keyedWatermark != nil {
+                for month in runtime.digests.months(endingBy: watermark) {
+                    if amendments[month] == nil {
+                        amendments[month] = try await store.loadGlobal(namespace: KeyedSpace.amendments(name, month: month))
+                            .map { row throws(DaemonError) in try DigestAmendment(row: row) }
+                    }
+                    let fresh = amendments[month, default: []].filter { !applied.contains($0.violationID) }
+                    for id in runtime.digests.amend(month: month, with: fresh) {
+                        applied.insert(id)
+                        out.global.append(StateRow(namespace: KeyedSpace.amendments(name, month: month), key: id, value: nil))
+                    }
+                }
+            }
             let before = runtime.digests.closedBefore
             let partition = tp.description
             for month in runtime.digests.close(through: watermark) {
                 for digest in month.subjects {
                     let line = Array(digest.json.serialized.utf8)
                     out.global.append(StateRow(namespace: DigestSpace.subjects(name, month: month.month), key: digest.subject, value: line))
-                    if let topic {
-                        out.outbox.append(OutboxRow(
-                            id: "\(topic)#digest:\(month.month):\(digest.subject)", kind: "digest", topic: topic,
-                            key: Array(digest.subject.utf8), value: line,
-                            headers: [OutboxHeader(key: "consentinel-digest", value: Array("subject".utf8)),
-                                      OutboxHeader(key: "consentinel-month", value: Array(month.month.utf8))]))
-                    }
+                    if let topic { out.outbox.append(subjectDigestRow(digest, month: month.month, topic: topic, line: line)) }
                 }
                 out.global.append(StateRow(namespace: DigestSpace.parts(name, month: month.month), key: partition,
                                            value: Array(month.org.json.serialized.utf8)))
@@ -87,11 +101,13 @@ extension StreamProcessor {
         for part in parts {
             org.add(try OrgDigest(jsonText: String(decoding: part.value ?? [], as: UTF8.self), origin: "digest part \(part.key)"))
         }
-        if let directory = configuration.digests.file { try await writeMonth(month, org: org, to: directory) }
-        var commit = BatchCommit(global: [
+        var commit = BatchCommit()
+        let amended = try await amendLeftovers(month, org: &org, commit: &commit)
+        if let directory = configuration.digests.file { try await writeMonth(month, org: org, amended: amended, to: directory) }
+        commit.global += [
             StateRow(namespace: DigestSpace.orgs(name), key: month, value: Array(org.json.serialized.utf8)),
             StateRow(namespace: DigestSpace.pending(name), key: month, value: nil),
-        ] + parts.map { StateRow(namespace: $0.namespace, key: $0.key, value: nil) })
+        ] + parts.map { StateRow(namespace: $0.namespace, key: $0.key, value: nil) }
         if let topic = configuration.digests.topic {
             commit.outbox.append(OutboxRow(
                 id: "kafka:\(topic)#org:\(month)", kind: "digest", topic: "kafka:" + topic, key: Array("org:\(month)".utf8),
@@ -104,13 +120,56 @@ extension StreamProcessor {
         logger.info("month closed", metadata: ["month": "\(month)", "subjects": "\(org.subjects)", "partitions": "\(parts.count)"])
     }
 
+    /// Counts the keyed tasks' violations that no partition applied (their subject had no digest in any partition
+    /// that month: a deadline keyed by another field that fires in a month without the subject's events): the subject
+    /// digests they change or make, stored and sent with the month.
+    private func amendLeftovers(_ month: String, org: inout OrgDigest, commit: inout BatchCommit) async throws -> [SubjectDigest] {
+        let name = pipeline.name
+        let namespace = KeyedSpace.amendments(name, month: month)
+        var amended: [String: SubjectDigest] = [:]
+        for row in try await store.loadGlobal(namespace: namespace) {
+            let a = try DigestAmendment(row: row)
+            if amended[a.subject] == nil {
+                if let stored = try await store.loadGlobal(namespace: DigestSpace.subjects(name, month: month), key: a.subject) {
+                    amended[a.subject] = try SubjectDigest(jsonText: String(decoding: stored, as: UTF8.self), origin: "digest \(a.subject)")
+                } else {
+                    amended[a.subject] = SubjectDigest(subject: a.subject, month: month)
+                    org.subjects += 1
+                }
+            }
+            if amended[a.subject]!.violationTotal == 0 { org.subjectsWithViolations += 1 }
+            amended[a.subject]!.recordViolation(rule: a.rule)
+            org.violationTotal += 1
+            org.violationsByRule[a.rule, default: 0] += 1
+            org.violationsBySeverity[a.severity, default: 0] += 1
+            commit.global.append(StateRow(namespace: namespace, key: row.key, value: nil))
+        }
+        let digests = amended.values.sorted { $0.subject.utf8.lexicographicallyPrecedes($1.subject.utf8) }
+        for digest in digests {
+            let line = Array(digest.json.serialized.utf8)
+            commit.global.append(StateRow(namespace: DigestSpace.subjects(name, month: month), key: digest.subject, value: line))
+            if let topic = configuration.digests.topic.map({ "kafka:" + $0 }) {
+                commit.outbox.append(subjectDigestRow(digest, month: month, topic: topic, line: line))
+            }
+        }
+        return digests
+    }
+
+    func subjectDigestRow(_ digest: SubjectDigest, month: String, topic: String, line: [UInt8]) -> OutboxRow {
+        OutboxRow(id: "\(topic)#digest:\(month):\(digest.subject)", kind: "digest", topic: topic,
+                  key: Array(digest.subject.utf8), value: line,
+                  headers: [OutboxHeader(key: "consentinel-digest", value: Array("subject".utf8)),
+                            OutboxHeader(key: "consentinel-month", value: Array(month.utf8))])
+    }
+
     /// `DIR/YYYY-MM/subjects.jsonl` (sorted by subject, byte order) and `org.json`, as a replay writes them; each
     /// file replaced whole, so a reader never sees half of one.
-    private func writeMonth(_ month: String, org: OrgDigest, to directory: String) async throws {
-        let rows = try await store.loadGlobal(namespace: DigestSpace.subjects(pipeline.name, month: month))
-            .sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+    private func writeMonth(_ month: String, org: OrgDigest, amended: [SubjectDigest], to directory: String) async throws {
+        var rows: [String: [UInt8]] = [:]
+        for row in try await store.loadGlobal(namespace: DigestSpace.subjects(pipeline.name, month: month)) { rows[row.key] = row.value }
+        for digest in amended { rows[digest.subject] = Array(digest.json.serialized.utf8) }
         var lines: [UInt8] = []
-        for row in rows { lines += (row.value ?? []) + [10] }
+        for subject in rows.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) { lines += rows[subject]! + [10] }
         let folder = URL(fileURLWithPath: directory).appendingPathComponent(month)
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

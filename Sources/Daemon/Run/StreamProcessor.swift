@@ -16,8 +16,12 @@ final class StreamProcessor {
         /// The offset the store holds for this partition (what our next commit must find there).
         var storedOffset: Int64?
         var lastMessage: ContinuousClock.Instant
-        /// The partition's monthly digests, the engine's observer.
-        var digests: PartitionDigests
+        /// The engine's observer: the partition's monthly digests and the events its keyed stages need.
+        var observer: PartitionObserver
+        /// The watermark last written for the keyed stages.
+        var recordedWatermark: Timestamp?
+
+        var digests: PartitionDigests { observer.digests }
     }
 
     private(set) var pipeline: Pipeline
@@ -26,12 +30,14 @@ final class StreamProcessor {
     let metrics: DaemonMetrics
     let logger: Logger
     let stall: StallWatch
-    private var decoder: EventDecoder
+    private(set) var decoder: EventDecoder
     private(set) var partitions: [TopicPartition: PartitionRuntime] = [:]
     /// Partitions per source topic (from the cluster's metadata): a month's organisation digest waits for all.
     var sourcePartitionCounts: [String: Int] = [:]
     /// A month's organisation digest could not be completed: try again after the next batch.
     var retriesOrgDigests = false
+    /// The repartition step, when the pipeline has rules keyed by other than the subject (`KeyedStage.swift`).
+    var keyed: KeyedRuntime?
 
     init(pipeline: Pipeline, configuration: DaemonConfiguration, store: any StateStore, metrics: DaemonMetrics, logger: Logger,
          stall: StallWatch = StallWatch(service: "pipeline")) {
@@ -48,13 +54,10 @@ final class StreamProcessor {
     func assign(_ assigned: [TopicPartition]) async throws -> [TopicPartitionOffset] {
         var seeks: [TopicPartitionOffset] = []
         let progress = try await loadDigestProgress()
+        try await setUpKeyedLayout()
         for tp in assigned {
             let claim = try await store.claim(PartitionID(topic: tp.topic, partition: tp.partition), pipeline: pipeline.name)
-            let engine = try makeEngine(restoring: claim.state)
-            let digests = try makeDigests(restoring: claim.state, closedBefore: progress[tp.description])
-            engine.observer = digests
-            partitions[tp] = PartitionRuntime(engine: engine, epoch: claim.epoch, storedOffset: claim.nextOffset,
-                                              lastMessage: .now, digests: digests)
+            partitions[tp] = try makeRuntime(tp, claim: claim, closedBefore: progress[tp.description], lastMessage: .now)
             if let offset = claim.nextOffset { seeks.append(TopicPartitionOffset(tp, offset: offset)) }
             logger.info("partition assigned", metadata: [
                 "partition": "\(tp)", "epoch": "\(claim.epoch)", "offset": "\(claim.nextOffset.map(String.init) ?? "start")",
@@ -62,12 +65,14 @@ final class StreamProcessor {
             ])
         }
         metrics.assigned(partitions.count)
+        try await claimKeyedTasks()
         return seeks
     }
 
     /// Forgets revoked partitions: everything they did is already committed with their batches.
     func revoke(_ revoked: [TopicPartition]) {
         for tp in revoked { partitions.removeValue(forKey: tp) }
+        releaseKeyedTasks()
         metrics.assigned(partitions.count)
         logger.info("partitions revoked", metadata: ["partitions": "\(revoked.map(\.description))"])
     }
@@ -76,30 +81,34 @@ final class StreamProcessor {
     func reload(_ newPipeline: Pipeline) async throws {
         var rebuilt: [TopicPartition: PartitionRuntime] = [:]
         let progress = try await loadDigestProgress()
+        pipeline = newPipeline
+        keyed = nil
+        try await setUpKeyedLayout()
         for (tp, runtime) in partitions {
             let claim = try await store.claim(PartitionID(topic: tp.topic, partition: tp.partition), pipeline: newPipeline.name)
-            var fresh = runtime
-            fresh.epoch = claim.epoch
-            fresh.storedOffset = claim.nextOffset
-            pipeline = newPipeline
-            fresh.engine = try makeEngine(restoring: claim.state)
-            fresh.digests = try makeDigests(restoring: claim.state, closedBefore: progress[tp.description])
-            fresh.engine.observer = fresh.digests
-            rebuilt[tp] = fresh
+            rebuilt[tp] = try makeRuntime(tp, claim: claim, closedBefore: progress[tp.description], lastMessage: runtime.lastMessage)
         }
-        pipeline = newPipeline
         decoder = EventDecoder(taxonomy: newPipeline.taxonomy)
         partitions = rebuilt
+        try await claimKeyedTasks()
     }
 
-    private func makeEngine(restoring rows: [StateRow]) throws -> Engine {
-        let engine = Engine(pipeline: pipeline)
+    /// A claimed partition's engine (the rules that are not repartitioned), digests and forwarder, from its state.
+    private func makeRuntime(
+        _ tp: TopicPartition, claim: PartitionClaim, closedBefore: String?, lastMessage: ContinuousClock.Instant
+    ) throws -> PartitionRuntime {
+        let engine = Engine(pipeline: keyed == nil ? pipeline : pipeline.restricted { $0.repartitionKey == nil })
         engine.advancesOwnWatermark = false
-        try engine.restore(rows.filter { !PartitionDigests.isDigestRow($0) }.map {
+        try engine.restore(claim.state.filter { !PartitionDigests.isDigestRow($0) }.map {
             StateChange(namespace: $0.namespace, key: $0.key, value: $0.value)
         })
         engine.trackChanges()
-        return engine
+        let digests = try makeDigests(restoring: claim.state, closedBefore: closedBefore)
+        let forwarder = keyed.map { KeyedForwarder(layout: $0.layout, source: tp, restoring: claim.state) }
+        let observer = PartitionObserver(digests: digests, forwarder: forwarder)
+        engine.observer = observer
+        return PartitionRuntime(engine: engine, epoch: claim.epoch, storedOffset: claim.nextOffset, lastMessage: lastMessage,
+                                observer: observer, recordedWatermark: nil)
     }
 
     /// Processes one batch and commits its effects; the caller then marks the batch processed in Kafka.
@@ -138,9 +147,11 @@ final class StreamProcessor {
                 alerts += alertRows(v)
             }
         }
-        let digests = closeDigestMonths()
-        try await commit(nextOffsets: nextOffsets, outbox: outbox + digests.outbox, global: digests.global,
-                         alerts: alerts)
+        try await commit(nextOffsets: nextOffsets, outbox: outbox, global: [], alerts: alerts)
+        if keyed != nil { try await runKeyedTasks() }
+        // After the keyed tasks: a month closes once they have passed it too.
+        let digests = try await closeDigestMonths()
+        if !digests.global.isEmpty { try await commit(nextOffsets: [:], outbox: digests.outbox, global: digests.global, alerts: []) }
         if !digests.global.isEmpty || retriesOrgDigests { try await completeOrgDigests() }
         metrics.batch(ContinuousClock.now - started)
     }
@@ -162,22 +173,32 @@ final class StreamProcessor {
     ) async throws {
         var batch = BatchCommit(outbox: outbox, global: global, alerts: alerts)
         var committed: [TopicPartition: Int64] = [:]
+        var recorded: [TopicPartition: Timestamp] = [:]
         for (tp, runtime) in partitions {
             let changes = runtime.engine.takeStateChanges()
             let digestChanges = runtime.digests.stateChanges()
+            let forwarded = runtime.observer.forwarder?.take() ?? (inbox: [], state: [])
+            batch.global += forwarded.inbox
+            if let keyed, runtime.engine.watermark != .distantPast, runtime.recordedWatermark != runtime.engine.watermark {
+                batch.global.append(StateRow(namespace: KeyedSpace.watermarks(keyed.layout.pipeline), key: tp.description,
+                                             value: KeyedSpace.micros(runtime.engine.watermark)))
+                recorded[tp] = runtime.engine.watermark
+            }
             guard let next = nextOffsets[tp] ?? runtime.storedOffset else { continue }
             let id = PartitionID(topic: tp.topic, partition: tp.partition)
             batch.claims[id] = PartitionCommit(expectedOffset: runtime.storedOffset, epoch: runtime.epoch, nextOffset: next)
             batch.state[id] = changes.map { StateRow(namespace: $0.namespace, key: $0.key, value: $0.value) } + digestChanges
+                + forwarded.state
             committed[tp] = next
         }
         guard !batch.claims.isEmpty || !batch.outbox.isEmpty || !batch.global.isEmpty || !batch.alerts.isEmpty else { return }
         stall.enter("committing a batch to the state store")
         try await store.commit(batch, pipeline: pipeline.name)
         for (tp, next) in committed { partitions[tp]?.storedOffset = next }
+        for (tp, mark) in recorded { partitions[tp]?.recordedWatermark = mark }
     }
 
-    private func violationRows(_ v: Violation) -> [OutboxRow] {
+    func violationRows(_ v: Violation) -> [OutboxRow] {
         let value = Array(v.json.serialized.utf8)
         let headers = [OutboxHeader(key: "consentinel-violation-id", value: Array(v.id.utf8)),
                        OutboxHeader(key: "consentinel-rule", value: Array(v.rule.utf8)),
@@ -190,7 +211,7 @@ final class StreamProcessor {
     }
 
     /// One queued alert per destination (`ROUTE/CHANNEL`) of the routes that take the violation.
-    private func alertRows(_ v: Violation) -> [AlertRow] {
+    func alertRows(_ v: Violation) -> [AlertRow] {
         let destinations = configuration.alerts.routes.destinations(for: v)
         guard !destinations.isEmpty else { return [] }
         let value = Array(v.json.serialized.utf8)

@@ -119,6 +119,26 @@ public final class Engine {
         release(inclusive: false)
     }
 
+    /// Processes events that are already de-duplicated and in event-time order (equal times in arrival order), then
+    /// moves the watermark to `target`: the daemon's keyed stage, whose input the partitions have released in order.
+    /// Timers due at or before an event's time fire before it; an event before the watermark is late.
+    public func process(ordered events: [Event], through target: Timestamp) {
+        for event in events {
+            counters.accepted += 1
+            if event.time < watermark {
+                counters.late += 1
+                process(event, late: true)
+                continue
+            }
+            while let timer = context.timers.min, timer.time <= event.time {
+                context.timers.popMin()
+                fire(timer)
+            }
+            process(event, late: false)
+        }
+        advanceWatermark(to: target)
+    }
+
     /// The watermark this engine's own events would allow: the largest event time seen minus `lateness`.
     public var localWatermark: Timestamp? { maxEventTime.map { $0 - pipeline.lateness } }
 

@@ -1,0 +1,98 @@
+import Daemon
+import Digests
+import Events
+import Foundation
+import Kafka
+import Rules
+import Testing
+
+/// Rules keyed by other than the subject (`bulk-access`: a threshold grouped by actor) see all their traffic in the
+/// daemon, whatever the partitioning: every output is the replay's.
+@Suite(.serialized) struct RepartitionTests {
+    static let month = Timestamp(rfc3339: "2026-01-01T00:00:00Z")!
+
+    /// What a replay of the same lines writes: violations, dead letters and January's digests.
+    struct Outputs {
+        var violations: Set<String>
+        var deadLetters: [String]
+        var subjects: String
+        var org: String
+
+        var bulkAccess: Int { violations.filter { $0.contains(#""rule":"bulk-access""#) }.count }
+    }
+
+    static func replay(_ fixture: DaemonFixture, _ lines: [String], until: Timestamp) throws -> Outputs {
+        let input = fixture.directory.appendingPathComponent("replay-input.jsonl")
+        try Fixtures.write(lines, to: input)
+        let out = fixture.directory.appendingPathComponent("replay")
+        let pipeline = try PipelineLoader().load(directory: fixture.directory.path)
+        _ = try ReplayJob(pipeline: pipeline, options: .init(
+            inputs: [input.path], until: until, violations: out.appendingPathComponent("violations.jsonl").path,
+            deadLetters: out.appendingPathComponent("dead-letters.jsonl").path, digests: out.appendingPathComponent("digests").path)).run()
+        return try outputs(in: out, violations: "violations.jsonl", deadLetters: "dead-letters.jsonl", digests: "digests")
+    }
+
+    static func outputs(in folder: URL, violations: String, deadLetters: String, digests: String) throws -> Outputs {
+        func lines(_ name: String) -> [String] {
+            ((try? String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+        let monthFolder = folder.appendingPathComponent(digests).appendingPathComponent(month.monthKey)
+        // Dead letters compared by reason and raw bytes: their origins differ (file lines vs. offsets).
+        let dead = try lines(deadLetters).map { line -> String in
+            let v = try JSONValue.parse(line)
+            return "\(v["reason"].map { "\($0)" } ?? "")|\(v["raw"].map { "\($0)" } ?? "")"
+        }.sorted()
+        return Outputs(
+            violations: Set(lines(violations)), deadLetters: dead,
+            subjects: (try? String(contentsOf: monthFolder.appendingPathComponent("subjects.jsonl"), encoding: .utf8)) ?? "",
+            org: (try? String(contentsOf: monthFolder.appendingPathComponent("org.json"), encoding: .utf8)) ?? "")
+    }
+
+    static func fixture(stateURL: String? = nil, group: String = "repartition", instanceFiles: Bool = false) throws -> DaemonFixture {
+        let prefix = instanceFiles ? "${INSTANCE}-" : ""
+        let fixture = try DaemonFixture(
+            stateURL: stateURL, group: group, violationsFile: "out/\(prefix)violations.jsonl",
+            deadLettersFile: "out/\(prefix)dead-letters.jsonl", extraSinks: "digests: { topic: privacy.digests, file: out/digests }",
+            partitions: 6)
+        try fixture.cluster.createTopic("privacy.digests", partitions: 1)
+        return fixture
+    }
+
+    /// Traffic of one month with a bulk export every 1,000 events (about half of them stay within one 10-minute window), each sweeping customers of every partition.
+    static func traffic(_ fixture: DaemonFixture, seed: UInt64) -> (lines: [String], end: Timestamp) {
+        fixture.traffic(events: 12_000, seed: seed, subjects: 600, bulkExportEvery: 1_000)
+    }
+
+    static func expectSame(_ daemon: Outputs, _ replay: Outputs) {
+        #expect(daemon.violations.count == replay.violations.count)
+        #expect(daemon.violations == replay.violations,
+                "only in the daemon: \(daemon.violations.subtracting(replay.violations).prefix(2)); only in the replay: \(replay.violations.subtracting(daemon.violations).prefix(2))")
+        #expect(daemon.bulkAccess == replay.bulkAccess)
+        #expect(daemon.deadLetters == replay.deadLetters)
+        #expect(daemon.subjects == replay.subjects, "\(DaemonDigestTests.differingLines(daemon.subjects, replay.subjects).prefix(1_500))")
+        #expect(daemon.org == replay.org, "org.json differs:\n\(DaemonDigestTests.differingLines(daemon.org, replay.org))")
+    }
+
+    @Test func bulkExportsAcrossSixPartitionsAreFoundAsInAReplay() async throws {
+        let fixture = try Self.fixture()
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
+        let (lines, end) = Self.traffic(fixture, seed: 81)
+        let expected = try Self.replay(fixture, lines, until: end - .minutes(5))
+        #expect(expected.bulkAccess >= 4, "the traffic holds bulk exports")
+        #expect(!expected.subjects.isEmpty)
+
+        let (daemon, _) = try await fixture.startInProcess(logLevel: .warning)
+        defer { daemon.cancel() }
+        let reports = try await fixture.produce(lines, end: end)
+        let exporterPartitions = Set(zip(lines, reports).filter { $0.0.contains("exporter@corp") }.map(\.1.partition))
+        #expect(exporterPartitions.count == 6, "the exporter's accesses are spread over every partition")
+
+        let out = fixture.directory.appendingPathComponent("out")
+        try? await waitUntil("the month's digests and every violation", timeout: .seconds(120)) {
+            let o = try? Self.outputs(in: out, violations: "violations.jsonl", deadLetters: "dead-letters.jsonl", digests: "digests")
+            return o.map { !$0.org.isEmpty && $0.violations.count >= expected.violations.count } ?? false
+        }
+        Self.expectSame(try Self.outputs(in: out, violations: "violations.jsonl", deadLetters: "dead-letters.jsonl", digests: "digests"),
+                        expected)
+    }
+}
