@@ -138,6 +138,8 @@ public struct ConsumerConfiguration: KafkaClientConfiguration {
     public var batchLinger: Duration = .milliseconds(20)
     /// How many batches may wait for the caller before the consuming thread stops polling (backpressure).
     public var bufferedBatches: Int = 4
+    /// When set, a reader that waited this long without an event gets `.idle`.
+    public var idleInterval: Duration?
     /// How long an assignment or revocation waits for the caller to take it (and, for a revocation, to finish the
     /// batches before it) before the consumer goes on without it.
     public var rebalanceTimeout: Duration = .seconds(30)

@@ -39,6 +39,8 @@ final class ConsumerCore: Sendable {
         var queue: [Entry] = []
         var queuedBatches = 0
         var waiter: Waiter?
+        /// Numbers the waits, so that an idle timer resumes only the wait it was started for.
+        var waits: UInt64 = 0
         /// The token of the last assignment change handed to the reader, acknowledged by its next `next()`.
         var handedOut: UInt64?
         var acknowledgedThrough: UInt64 = 0
@@ -68,6 +70,7 @@ final class ConsumerCore: Sendable {
     private let batchLinger: Duration
     private let bufferedBatches: Int
     private let rebalanceTimeout: Duration
+    private let idleInterval: Duration?
     private let logHandler: KafkaLogHandler?
     private let shared = Mutex(Shared())
     private let processed = Mutex(ProcessedOffsets())
@@ -80,6 +83,7 @@ final class ConsumerCore: Sendable {
         batchLinger = configuration.batchLinger
         bufferedBatches = max(1, configuration.bufferedBatches)
         rebalanceTimeout = configuration.rebalanceTimeout
+        idleInterval = configuration.idleInterval
         logHandler = configuration.logHandler
     }
 
@@ -450,7 +454,7 @@ final class ConsumerCore: Sendable {
     func next() async throws(KafkaError) -> ConsumerEvent? {
         let result = await withTaskCancellationHandler {
             await withCheckedContinuation { (waiter: Waiter) in
-                let (ready, signal) = shared.withLock { s -> (Result<ConsumerEvent?, KafkaError>?, Bool) in
+                let (ready, signal, wait) = shared.withLock { s -> (Result<ConsumerEvent?, KafkaError>?, Bool, UInt64) in
                     var signal = false
                     if let token = s.handedOut {
                         s.acknowledgedThrough = max(s.acknowledgedThrough, token)
@@ -461,15 +465,20 @@ final class ConsumerCore: Sendable {
                         let entry = s.queue.removeFirst()
                         if case .messages = entry.event { s.queuedBatches -= 1 }
                         s.handedOut = entry.token
-                        return (.success(entry.event), true)
+                        return (.success(entry.event), true, 0)
                     }
-                    if s.finished { return (s.failure.map { .failure($0) } ?? .success(nil), signal) }
-                    if Task.isCancelled { return (.success(nil), signal) }
+                    if s.finished { return (s.failure.map { .failure($0) } ?? .success(nil), signal, 0) }
+                    if Task.isCancelled { return (.success(nil), signal, 0) }
                     s.waiter = waiter
-                    return (nil, signal)
+                    s.waits += 1
+                    return (nil, signal, s.waits)
                 }
                 if signal { wake.signal() }
-                if let ready { waiter.resume(returning: ready) }
+                if let ready {
+                    waiter.resume(returning: ready)
+                } else if let idleInterval {
+                    resumeIdle(after: idleInterval, wait: wait)
+                }
             }
         } onCancel: {
             let waiter = shared.withLock { s in
@@ -479,6 +488,19 @@ final class ConsumerCore: Sendable {
             waiter?.resume(returning: .success(nil))
         }
         return try result.get()
+    }
+
+    /// Hands the reader `.idle` if the wait `wait` is still going on after `interval`.
+    private func resumeIdle(after interval: Duration, wait: UInt64) {
+        Task { [self] in
+            try? await Task.sleep(for: interval)
+            let waiter = shared.withLock { s -> Waiter? in
+                guard s.waits == wait, let waiter = s.waiter else { return nil }
+                s.waiter = nil
+                return waiter
+            }
+            waiter?.resume(returning: .success(.idle))
+        }
     }
 
     func readerAttached() {

@@ -118,4 +118,6 @@ public enum ConsumerEvent: Sendable {
     /// Partitions taken away. Every batch of these partitions comes before this event; the revocation waits until
     /// the caller asks for the next event (so it can flush per-partition state), then commits the stored offsets.
     case revoked(AssignmentChange)
+    /// Nothing came for `ConsumerConfiguration.idleInterval`: a moment for periodic work while no message flows.
+    case idle
 }

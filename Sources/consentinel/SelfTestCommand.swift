@@ -71,7 +71,7 @@ struct SelfTest: AsyncParsableCommand {
             switch event {
             case .assigned(let change):
                 assigned += change.partitions.count
-            case .revoked:
+            case .revoked, .idle:
                 break
             case .messages(let batch):
                 for message in batch.messages {

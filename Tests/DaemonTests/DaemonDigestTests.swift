@@ -11,15 +11,11 @@ import Testing
 @Suite(.serialized) struct DaemonDigestTests {
     static let month = Timestamp(rfc3339: "2026-01-01T00:00:00Z")!
 
-    /// A daemon with digests to a topic and a folder; without `bulk-access`, which counts per partition in the daemon.
+    /// A daemon with digests to a topic and a folder.
     static func fixture(stateURL: String? = nil, extraSettings: String = "") throws -> DaemonFixture {
         let fixture = try DaemonFixture(stateURL: stateURL, extraSinks: "digests: { topic: privacy.digests, file: out/digests }",
                                         extraSettings: extraSettings)
         try fixture.cluster.createTopic("privacy.digests", partitions: 1)
-        let rules = fixture.directory.appendingPathComponent("rules/access.yaml")
-        let text = try String(contentsOf: rules, encoding: .utf8)
-        try text.replacingOccurrences(of: "  kind: threshold\n", with: "  kind: threshold\n  enabled: false\n")
-            .write(to: rules, atomically: true, encoding: .utf8)
         return fixture
     }
 

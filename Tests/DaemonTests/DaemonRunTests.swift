@@ -125,14 +125,37 @@ struct DaemonFixture {
         let pipeline = try PipelineLoader().load(directory: Fixtures.defaultPipeline)
         _ = try ReplayJob(pipeline: pipeline, options: .init(inputs: [input.path], until: end - .minutes(5), violations: out.path)).run()
         return Set(try JSONValue.lines(ofFile: out.path).compactMap { v -> String? in
-            guard case .string(let rule)? = v["rule"], rule != "bulk-access", case .string(let id)? = v["id"] else { return nil }
+            guard case .string(let id)? = v["id"] else { return nil }
             return id
         })
     }
 
+    /// A violation of a replay, as far as the tests need it.
+    struct ReplayedViolation {
+        var rule: String
+        var actor: String?
+        /// A threshold's window (from its evidence).
+        var window: Range<Timestamp>?
+    }
+
+    /// The violations a replay of the same lines finds (see `replayIDs`).
+    func replayViolations(_ lines: [String], end: Timestamp) throws -> [ReplayedViolation] {
+        _ = try replayIDs(lines, end: end)
+        return try JSONValue.lines(ofFile: directory.appendingPathComponent("replay-violations.jsonl").path).compactMap { v in
+            guard case .string(let rule)? = v["rule"] else { return nil }
+            var found = ReplayedViolation(rule: rule)
+            if case .string(let a)? = v["actor"] { found.actor = a }
+            if case .string(let s)? = v["evidence"]?["window_start"], case .string(let e)? = v["evidence"]?["window_end"],
+               let start = Timestamp(rfc3339: s), let end = Timestamp(rfc3339: e) {
+                found.window = start..<end
+            }
+            return found
+        }
+    }
+
     func fileIDs() -> [String] {
         ((try? JSONValue.lines(ofFile: violationsFile.path)) ?? []).compactMap { v in
-            guard case .string(let rule)? = v["rule"], rule != "bulk-access", case .string(let id)? = v["id"] else { return nil }
+            guard case .string(let id)? = v["id"] else { return nil }
             return id
         }
     }

@@ -95,4 +95,49 @@ import Testing
         Self.expectSame(try Self.outputs(in: out, violations: "violations.jsonl", deadLetters: "dead-letters.jsonl", digests: "digests"),
                         expected)
     }
+
+    @Test func twoInstancesOnPostgreSQLOneStoppedMidStreamFindWhatAReplayFinds() async throws {
+        let fixture = try Self.fixture(stateURL: try DaemonDigestTests.postgresURL(), group: "repartition-pg", instanceFiles: true)
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
+        let (lines, end) = Self.traffic(fixture, seed: 82)
+        let expected = try Self.replay(fixture, lines, until: end - .minutes(5))
+        #expect(expected.bulkAccess >= 4, "the traffic holds bulk exports")
+
+        let config = fixture.directory.appendingPathComponent("pipeline.yaml")
+        func start(_ name: String) throws -> DaemonProcessTests.DaemonProcess {
+            try DaemonProcessTests.DaemonProcess(config: config, environment: fixture.environment.merging(["INSTANCE": name]) { _, n in n },
+                                                 log: fixture.directory.appendingPathComponent("\(name).log"))
+        }
+        let a = try start("a"), b = try start("b")
+        defer { a.kill(SIGKILL); b.kill(SIGKILL) }
+        try await waitUntil("both instances to own partitions and keyed tasks", timeout: .seconds(60)) {
+            a.logText.contains("keyed task assigned") && b.logText.contains("keyed task assigned")
+        }
+        let half = lines.count / 2
+        try await fixture.produce(Array(lines[..<half]), end: nil)
+        a.kill(SIGTERM)
+        #expect(await a.exitCode(within: .seconds(20)) == 0)
+        try await fixture.produce(Array(lines[half...]), end: end)
+
+        let out = fixture.directory.appendingPathComponent("out")
+        func outputs() throws -> Outputs {
+            var all = try Self.outputs(in: out, violations: "a-violations.jsonl", deadLetters: "a-dead-letters.jsonl", digests: "digests")
+            let other = try Self.outputs(in: out, violations: "b-violations.jsonl", deadLetters: "b-dead-letters.jsonl", digests: "digests")
+            all.violations.formUnion(other.violations)
+            all.deadLetters = (all.deadLetters + other.deadLetters).sorted()
+            return all
+        }
+        try? await waitUntil("the month's digests and every violation", timeout: .seconds(120)) {
+            (try? outputs()).map { !$0.org.isEmpty && $0.violations.count >= expected.violations.count } ?? false
+        }
+        let found = try outputs()
+        Self.expectSame(found, expected)
+        func tasks(_ log: String) -> Set<String> {
+            Set(log.split(separator: "\n").filter { $0.contains("keyed task assigned") }.compactMap { line in
+                line.range(of: #"bulk-access\[[0-9]+\]"#, options: .regularExpression).map { String(line[$0]) }
+            })
+        }
+        #expect(!tasks(a.logText).isEmpty && tasks(a.logText).count < 6, "the group split the keyed tasks: \(tasks(a.logText))")
+        #expect(tasks(b.logText).count == 6, "the survivor took over the stopped instance's keyed tasks: \(tasks(b.logText))")
+    }
 }

@@ -126,6 +126,8 @@ final class Recorder: Sendable {
                             $0.assignment.subtract(change.partitions)
                             $0.revocations.append(change)
                         }
+                    case .idle:
+                        break
                     case .messages(let batch):
                         if processing > .zero { try await Task.sleep(for: processing) }
                         let mark = shouldMark(batch, state.withLock { $0 })

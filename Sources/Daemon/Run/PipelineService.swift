@@ -37,6 +37,7 @@ final class PipelineService: Service {
             bootstrapServers: configuration.source.bootstrapServers.split(separator: ",").map(String.init),
             groupID: configuration.source.group, topics: configuration.source.topics)
         consumerConfig.properties = configuration.source.properties
+        consumerConfig.idleInterval = .seconds(1)
         let log = logger
         consumerConfig.logHandler = { record in
             log.debug("\(record.message)", metadata: ["facility": "\(record.facility)", "librdkafka_level": "\(record.level)"])
@@ -84,6 +85,8 @@ final class PipelineService: Service {
                 processor.revoke(change.partitions)
                 assigned.subtract(change.partitions)
                 status.assigned(assigned.count)
+            case .idle:
+                try await processor.tick()
             case .messages(let batch):
                 try await processor.process(batch)
                 stall.enter("storing consumed offsets")

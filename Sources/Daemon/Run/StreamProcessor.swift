@@ -148,12 +148,25 @@ final class StreamProcessor {
             }
         }
         try await commit(nextOffsets: nextOffsets, outbox: outbox, global: [], alerts: alerts)
+        try await advanceStages()
+        metrics.batch(ContinuousClock.now - started)
+    }
+
+    /// Periodic work while no message comes: the keyed tasks run over what other instances have released since, and
+    /// the months that lets close are closed.
+    func tick() async throws {
+        guard keyed != nil || retriesOrgDigests else { return }
+        stall.enter("periodic work")
+        try await advanceStages()
+    }
+
+    /// After a batch's commit: the keyed tasks, then the months every stage has passed (each its own transaction),
+    /// then the organisation digests of months every partition has closed.
+    private func advanceStages() async throws {
         if keyed != nil { try await runKeyedTasks() }
-        // After the keyed tasks: a month closes once they have passed it too.
         let digests = try await closeDigestMonths()
         if !digests.global.isEmpty { try await commit(nextOffsets: [:], outbox: digests.outbox, global: digests.global, alerts: []) }
         if !digests.global.isEmpty || retriesOrgDigests { try await completeOrgDigests() }
-        metrics.batch(ContinuousClock.now - started)
     }
 
     /// The minimum, over partitions that are not idle, of their largest event time minus the lateness.
