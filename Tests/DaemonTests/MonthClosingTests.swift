@@ -101,4 +101,60 @@ import Testing
         #expect(try await store.loadGlobal(namespace: DigestSpace.pending(pipeline.name)).map(\.key) == ["2026-01"])
         await store.close()
     }
+
+    /// A deadline keyed by system fires in February for a subject with no event that month: no partition holds a
+    /// digest of that subject for February, so the month's completion makes one, as a replay's digests have it.
+    @Test func aKeyedViolationOfASubjectWithoutEventsThatMonthGetsADigest() async throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pipelineDir = dir.appendingPathComponent("pipeline")
+        try FileManager.default.copyItem(atPath: Fixtures.defaultPipeline, toPath: pipelineDir.path)
+        try """
+        - rule: crm-review
+          kind: deadline
+          severity: medium
+          start: event.type == "collect" and event.system == "crm"
+          satisfied_by: event.type == "delete"
+          within: 20d
+          key: system
+        """.write(to: pipelineDir.appendingPathComponent("rules/zz-crm.yaml"), atomically: true, encoding: .utf8)
+        let pipeline = try PipelineLoader().load(directory: pipelineDir.path)
+        #expect(pipeline.repartitionedRules.map(\.id) == ["bulk-access", "crm-review"])
+        let byPartition: [Int32: [String]] = [
+            0: [#"{"id":"c1","type":"collect","time":"2026-01-25T10:00:00Z","subject":"s1","system":"crm","categories":["user.device"]}"#],
+            1: [#"{"id":"u2","type":"use","time":"2026-02-10T10:00:00Z","subject":"s2","actor":"svc","purpose":"analytics","categories":["user.contact.email"]}"#],
+        ]
+        var messages: [ConsumerMessage] = []
+        var lines: [String] = []
+        for p in Int32(0)..<4 {
+            let tick = #"{"id":"t-\#(p)","type":"collect","time":"2026-03-02T01:00:00Z","subject":"t\#(p)","categories":["user.device"]}"#
+            for (offset, line) in (byPartition[p, default: []] + [tick]).enumerated() {
+                messages.append(ConsumerMessage(topic: Self.topic, partition: p, offset: Int64(offset), key: nil, value: Array(line.utf8)))
+                lines.append(line)
+            }
+        }
+        let replayed = dir.appendingPathComponent("replay")
+        let input = dir.appendingPathComponent("events.jsonl")
+        try Fixtures.write(lines.sorted { $0.contains("2026-03") ? false : $1.contains("2026-03") }, to: input)
+        _ = try ReplayJob(pipeline: pipeline, options: .init(
+            inputs: [input.path], until: Timestamp(rfc3339: "2026-03-02T00:55:00Z"),
+            violations: replayed.appendingPathComponent("violations.jsonl").path, digests: replayed.appendingPathComponent("digests").path)).run()
+
+        let store = try await StateStores.open(url: dir.appendingPathComponent("state.db").path)
+        let folder = dir.appendingPathComponent("daemon-digests")
+        let processor = Self.processor(pipeline, store, folder: folder.path)
+        _ = try await processor.assign((0..<4).map { TopicPartition(topic: Self.topic, partition: $0) })
+        try await processor.process(ConsumerBatch(messages: messages))
+        for month in ["2026-01", "2026-02"] {
+            for file in ["subjects.jsonl", "org.json"] {
+                let expected = try String(contentsOf: replayed.appendingPathComponent("digests/\(month)/\(file)"), encoding: .utf8)
+                let written = try String(contentsOf: folder.appendingPathComponent("\(month)/\(file)"), encoding: .utf8)
+                #expect(written == expected, "\(month)/\(file)")
+            }
+        }
+        let february = try String(contentsOf: folder.appendingPathComponent("2026-02/subjects.jsonl"), encoding: .utf8)
+        #expect(february.contains(#""subject":"s1""#) && february.contains("crm-review"), "s1's February digest holds the violation")
+        #expect(try await store.loadGlobal(namespace: KeyedSpace.amendments(pipeline.name, month: "2026-02")).isEmpty)
+        await store.close()
+    }
 }
