@@ -70,7 +70,9 @@ public struct Demo {
         while port.withLock({ $0 }) == 0, ContinuousClock.now - started < .seconds(30) { try await Task.sleep(for: .milliseconds(100)) }
         output("metrics at http://127.0.0.1:\(port.withLock { $0 })/metrics, health at /healthz and /readyz")
 
-        let lines = Array(EventGenerator(.init(events: events, subjects: Swift.max(50, events / 15), seed: 2026, start: Self.month)))
+        // One bulk export in the middle of the month, over customers of every partition, within one 10-minute window.
+        let lines = Array(EventGenerator(.init(events: events, subjects: Swift.max(300, events / 15), seed: 2026, start: Self.month,
+                                               bulkExportEvery: events, bulkExportWindow: .minutes(10))))
         let end = Self.month.startOfNextMonth + .minutes(10)
         let violationsFile = pipelineDir.appendingPathComponent("out/violations.jsonl")
         var shown = 0

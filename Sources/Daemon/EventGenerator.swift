@@ -18,11 +18,14 @@ public struct EventGenerator: Sequence {
         public var disorder: Duration
         /// One bulk export (an actor sweeping 150 customers within five minutes) every this many events.
         public var bulkExportEvery: Int
+        /// When set, each bulk export fits in the tumbling window of this size in which it starts (its accesses
+        /// closer together when needed), so that a threshold over such windows sees all of it.
+        public var bulkExportWindow: Duration?
 
         public init(
             events: Int, subjects: Int, seed: UInt64 = 1, start: Timestamp = Timestamp(rfc3339: "2026-01-01T00:00:00Z")!,
             months: Int = 1, invalidRate: Double = 0.001, duplicateRate: Double = 0.001, disorder: Duration = .minutes(2),
-            bulkExportEvery: Int = 50_000
+            bulkExportEvery: Int = 50_000, bulkExportWindow: Duration? = nil
         ) {
             self.events = events
             self.subjects = Swift.max(1, subjects)
@@ -33,6 +36,7 @@ public struct EventGenerator: Sequence {
             self.duplicateRate = duplicateRate
             self.disorder = disorder
             self.bulkExportEvery = Swift.max(2, bulkExportEvery)
+            self.bulkExportWindow = bulkExportWindow
         }
     }
 
@@ -47,7 +51,8 @@ public struct EventGenerator: Sequence {
         var index = 0
         var emitted = 0
         var pendingDuplicate: String?
-        var burst: (Timestamp, Int)?
+        /// A bulk export under way: its start, the gap between its accesses, and how many are left.
+        var burst: (start: Timestamp, gap: Duration, remaining: Int)?
         let span: Int64
 
         init(_ o: Options) {
@@ -71,10 +76,17 @@ public struct EventGenerator: Sequence {
             let raw = Swift.max(o.start.microseconds, base - jitter)
             var time = Timestamp(microseconds: raw - raw % 1000)
             // Now and then a bulk export: one actor sweeping 150 customers within five minutes.
-            if index % o.bulkExportEvery == o.bulkExportEvery / 2 { burst = (time, 150) }
-            if let (start, remaining) = burst {
-                time = start + .seconds(Int64(150 - remaining) * 2)
-                burst = remaining > 1 ? (start, remaining - 1) : nil
+            if index % o.bulkExportEvery == o.bulkExportEvery / 2 {
+                var gap = Duration.seconds(2)
+                if let window = o.bulkExportWindow, window.microseconds > 0 {
+                    let left = window.microseconds - ((time.microseconds % window.microseconds) + window.microseconds) % window.microseconds
+                    gap = Duration(microseconds: Swift.min(gap.microseconds, Swift.max(1, left / 150)))
+                }
+                burst = (time, gap, 150)
+            }
+            if let (start, gap, remaining) = burst {
+                time = start + Duration(microseconds: gap.microseconds * Int64(150 - remaining))
+                burst = remaining > 1 ? (start, gap, remaining - 1) : nil
                 return exporterAccess(time)
             }
             if rng.chance(o.invalidRate) { return broken(time) }

@@ -21,6 +21,8 @@ import Testing
         #expect(text.contains("metrics at http://127.0.0.1:"))
         let violationLines = text.split(separator: "\n").filter { $0.contains("  HIGH ") || $0.contains("  CRITICAL ") || $0.contains("  MEDIUM ") }
         #expect(violationLines.count > 10, "\(text)")
+        #expect(violationLines.contains { $0.contains("CRITICAL bulk-access:") }, "the bulk export is caught: \(text)")
+        #expect(text.contains("  bulk-access: 1"), "and counted in the summary")
         #expect(!text.contains("\u{1B}["), "no colours when not on a terminal")
         #expect(text.contains("Month closed: digests for 2026-01"), "\(text)")
         let paths = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
