@@ -34,6 +34,7 @@ let package = Package(
         .target(name: "Events"),
         .target(name: "Rules", dependencies: ["Events", .product(name: "Yams", package: "Yams")]),
         .target(name: "Digests", dependencies: ["Events"]),
+        .target(name: "Processing", dependencies: ["Events", "Rules", "Digests"]),
         .target(
             name: "Storage",
             dependencies: [
@@ -54,7 +55,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "Kafka", "Events", "Rules", "Digests", "Storage", "Alerts", "CZlib",
+                "Kafka", "Events", "Rules", "Digests", "Processing", "Storage", "Alerts", "CZlib",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -94,7 +95,7 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "Daemon", "Rules", "Events", "Digests", "Kafka", "Storage",
+                "Daemon", "Rules", "Events", "Digests", "Processing", "Kafka", "Storage",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,6 +1,7 @@
 import Alerts
 import Events
 import Foundation
+import Processing
 import Rules
 
 /// Replays events through the engine: the same engine as the daemon, with JSONL files (`run()`) or a time range of
@@ -80,7 +81,7 @@ public final class ReplayJob {
             do {
                 try reader.forEachLine { bytes, line in
                     try run.offer(bytes, origin: .file(path: input, line: line))
-                    if run.summary.lines & 4095 == 0, let progress {
+                    if run.intake.counters.lines & 4095 == 0, let progress {
                         progress(run.progress(position: done + reader.bytesRead, total: total, unit: .bytes))
                     }
                 }
@@ -128,24 +129,25 @@ public struct ReplayProgress: Sendable {
     public var finished: Bool
 }
 
-/// One replay's state: decoder, engine(s), writers and counts. Sources call `offer` per line or message.
+/// One replay on the processing core: one lane (an engine over every event, its digests), the files it writes, and
+/// the what-if engine of `--compare`. Sources call `offer` per line or message.
 final class ReplayRun {
     let options: ReplayJob.Options
+    let intake: EventIntake
     let engine: Engine
     let other: Engine?
-    let decoder: EventDecoder
+    let digests = DigestBook()
+    let folder: DigestFolder?
     let violationsOut: JSONLWriter
     let deadOut: JSONLWriter?
-    let digests: DigestCollector?
     let comparison: ViolationComparison?
     var summary = ReplayJob.Summary()
     var violationCount = 0
-    var writeError: DaemonError?
 
     init(pipeline: Pipeline, options: ReplayJob.Options) throws(DaemonError) {
         self.options = options
         engine = Engine(pipeline: pipeline)
-        decoder = EventDecoder(taxonomy: pipeline.taxonomy)
+        intake = EventIntake(taxonomy: pipeline.taxonomy, until: options.until)
         if let compare = options.compare {
             guard compare.taxonomy.sameKeys(as: pipeline.taxonomy) else {
                 throw DaemonError(.arguments, "--compare needs a pipeline with the same taxonomy as --pipeline "
@@ -157,40 +159,36 @@ final class ReplayRun {
             other = nil
             comparison = nil
         }
-        violationsOut = try JSONLWriter(path: options.violations)
-        deadOut = try options.deadLetters.map { path throws(DaemonError) in try JSONLWriter(path: path) }
-        digests = options.digests.map { DigestCollector(directory: $0, pipeline: pipeline) }
-        engine.observer = digests
+        do {
+            violationsOut = try JSONLWriter(path: options.violations)
+            deadOut = try options.deadLetters.map { path throws(ProcessingError) in try JSONLWriter(path: path) }
+        } catch {
+            throw DaemonError(error)
+        }
+        folder = options.digests.map(DigestFolder.init(directory:))
+        if folder != nil { engine.observer = digests }
     }
 
     /// One line or message.
     func offer(_ bytes: UnsafeRawBufferPointer, origin: @autoclosure () -> Origin) throws(DaemonError) {
-        summary.lines += 1
-        if bytes.allSatisfy({ $0 == 32 || $0 == 9 }) { return }
-        switch decoder.decode(bytes) {
-        case .failure(let error):
-            summary.deadLetters[error.reason.rawValue, default: 0] += 1
-            try deadOut?.write(DeadLetter(error, origin: origin(), raw: bytes).json)
-        case .success(let event):
-            if let until = options.until, event.time > until {
-                summary.afterUntil += 1
-                return
+        do {
+            switch intake.take(bytes, origin: origin(), into: engine, skipsBlank: true) {
+            case .blank, .afterUntil: break
+            case .deadLetter(let dead): try deadOut?.write(dead.json)
+            case .event(let event, _):
+                if let other { other.offer(event) }
+                try drain()
             }
-            summary.events += 1
-            switch engine.offer(event) {
-            case .duplicate: summary.duplicates += 1
-            case .late: summary.late += 1
-            case .accepted: break
-            }
-            if let other { other.offer(event) }
-            drain()
+        } catch {
+            throw DaemonError(error)
         }
-        if let writeError { throw writeError }
     }
 
-    private func drain() {
-        for v in engine.drainViolations() {
-            summary.violations[v.rule, default: 0] += 1
+    /// Writes the violations found so far, and the months the watermark has passed.
+    private func drain() throws(ProcessingError) {
+        let found = engine.drainViolations()
+        intake.count(found)
+        for v in found {
             violationCount += 1
             comparison?.addOld(v)
             if let routes = options.alerts?.routes {
@@ -201,30 +199,42 @@ final class ReplayRun {
                         AlertAggregator.Pending(id: "\(destination)#\(v.id)", group: alert.group, at: at, violation: alert))
                 }
             }
-            do { try violationsOut.write(v.json) } catch { writeError = error }
+            try violationsOut.write(v.json)
         }
         if let other, let comparison {
             for v in other.drainViolations() { comparison.addNew(v) }
         }
+        if let folder, let end = digests.earliestOpenMonthEnd, end <= engine.watermark {
+            for month in digests.close(through: engine.watermark) {
+                try folder.write(month: month.month, subjects: month.subjects.lazy.map { Array($0.json.serialized.utf8) }, org: month.org)
+                summary.months.append(month.month)
+            }
+        }
     }
 
     func progress(position: Int, total: Int, unit: ReplayProgress.Unit, finished: Bool = false) -> ReplayProgress {
-        ReplayProgress(position: position, total: total, unit: unit, lines: summary.lines, events: summary.events,
+        ReplayProgress(position: position, total: total, unit: unit, lines: intake.counters.lines, events: intake.counters.events,
                        violations: violationCount, finished: finished)
     }
 
     func finish() throws(DaemonError) -> ReplayJob.Summary {
         engine.finish(until: options.until)
         other?.finish(until: options.until)
-        drain()
-        if let writeError { throw writeError }
-        try violationsOut.close()
-        try deadOut?.close()
-        if let digests {
-            try digests.finish()
-            if let error = digests.error { throw error }
-            summary.months = digests.writtenMonths
+        do {
+            try drain()
+            try violationsOut.close()
+            try deadOut?.close()
+        } catch {
+            throw DaemonError(error)
         }
+        let c = intake.counters
+        summary.lines = c.lines
+        summary.events = c.events
+        summary.duplicates = c.duplicates
+        summary.late = c.late
+        summary.afterUntil = c.afterUntil
+        summary.deadLetters = c.deadLetters
+        summary.violations = c.violations
         summary.comparison = comparison?.report()
         return summary
     }

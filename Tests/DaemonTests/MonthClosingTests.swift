@@ -4,6 +4,7 @@ import Events
 import Foundation
 import Kafka
 import Logging
+import Processing
 import Rules
 import Storage
 import Testing
@@ -83,7 +84,7 @@ import Testing
         let stored = try #require(try await store.loadGlobal(namespace: DigestSpace.subjects(pipeline.name, month: "2026-01"), key: "s0"))
         #expect(try SubjectDigest(jsonText: String(decoding: stored, as: UTF8.self)).useTotal == 1, "a closed month is not counted again")
         let claim = try await store.claim(PartitionID(topic: Self.topic, partition: 0), pipeline: pipeline.name)
-        #expect(claim.state.filter { PartitionDigests.isDigestRow($0) && ($0.namespace.hasSuffix("2026-01") || $0.key == "2026-01") }.isEmpty,
+        #expect(claim.state.filter { DigestBook.isDigestRow(namespace: $0.namespace) && ($0.namespace.hasSuffix("2026-01") || $0.key == "2026-01") }.isEmpty,
                 "a closed month's rows are gone from the partition's state")
         await store.close()
     }

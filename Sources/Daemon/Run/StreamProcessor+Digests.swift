@@ -1,6 +1,8 @@
 import Digests
 import Events
 import Foundation
+import Processing
+import Rules
 import Storage
 
 /// Closing months in the daemon. Each partition closes a month when its watermark passes the month's end: its
@@ -17,10 +19,6 @@ extension StreamProcessor {
     func loadDigestProgress() async throws -> [String: String] {
         let rows = try await store.loadGlobal(namespace: DigestSpace.progress(pipeline.name))
         return Dictionary(rows.map { ($0.key, String(decoding: $0.value ?? [], as: UTF8.self)) }, uniquingKeysWith: { a, _ in a })
-    }
-
-    func makeDigests(restoring rows: [StateRow], closedBefore: String?) throws -> PartitionDigests {
-        try PartitionDigests(restoring: rows.filter(PartitionDigests.isDigestRow), closedBefore: closedBefore)
     }
 
     /// Closes, in every partition, the months its watermark has passed, and that every keyed task has passed too:
@@ -42,12 +40,13 @@ extension StreamProcessor {
                 for month in runtime.digests.months(endingBy: watermark) {
                     if amendments[month] == nil {
                         amendments[month] = try await store.loadGlobal(namespace: KeyedSpace.amendments(name, month: month))
-                            .map { row throws(DaemonError) in try DigestAmendment(row: row) }
+                            .map { row throws(ProcessingError) in try DigestAmendment(row: StateChange(row)) }
                     }
-                    let fresh = amendments[month, default: []].filter { !applied.contains($0.violationID) }
-                    for id in runtime.digests.amend(month: month, with: fresh) {
-                        applied.insert(id)
-                        out.global.append(StateRow(namespace: KeyedSpace.amendments(name, month: month), key: id, value: nil))
+                    // The keyed tasks' violations of this partition's subjects count in their digests.
+                    for a in amendments[month, default: []] where !applied.contains(a.violationID) && runtime.digests.holds(a.subject, in: month) {
+                        runtime.digests.recordViolation(subject: a.subject, rule: a.rule, severity: a.severity, time: a.time)
+                        applied.insert(a.violationID)
+                        out.global.append(StateRow(namespace: KeyedSpace.amendments(name, month: month), key: a.violationID, value: nil))
                     }
                 }
             }
@@ -128,7 +127,7 @@ extension StreamProcessor {
         let namespace = KeyedSpace.amendments(name, month: month)
         var amended: [String: SubjectDigest] = [:]
         for row in try await store.loadGlobal(namespace: namespace) {
-            let a = try DigestAmendment(row: row)
+            let a = try DigestAmendment(row: StateChange(row))
             if amended[a.subject] == nil {
                 if let stored = try await store.loadGlobal(namespace: DigestSpace.subjects(name, month: month), key: a.subject) {
                     amended[a.subject] = try SubjectDigest(jsonText: String(decoding: stored, as: UTF8.self), origin: "digest \(a.subject)")
@@ -168,15 +167,7 @@ extension StreamProcessor {
         var rows: [String: [UInt8]] = [:]
         for row in try await store.loadGlobal(namespace: DigestSpace.subjects(pipeline.name, month: month)) { rows[row.key] = row.value }
         for digest in amended { rows[digest.subject] = Array(digest.json.serialized.utf8) }
-        var lines: [UInt8] = []
-        for subject in rows.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) { lines += rows[subject]! + [10] }
-        let folder = URL(fileURLWithPath: directory).appendingPathComponent(month)
-        do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            try Data(lines).write(to: folder.appendingPathComponent("subjects.jsonl"), options: .atomic)
-            try Data((org.json.pretty() + "\n").utf8).write(to: folder.appendingPathComponent("org.json"), options: .atomic)
-        } catch {
-            throw DaemonError(.output, "cannot write the digests of \(month) to \(folder.path): \(error.localizedDescription)")
-        }
+        let subjects = rows.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        try DigestFolder(directory: directory).write(month: month, subjects: subjects.lazy.map { rows[$0] ?? [] }, org: org)
     }
 }

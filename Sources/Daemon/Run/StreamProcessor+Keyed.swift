@@ -1,6 +1,7 @@
 import Events
 import Kafka
 import Logging
+import Processing
 import Rules
 import Storage
 
@@ -41,7 +42,7 @@ extension StreamProcessor {
     /// Claims the keyed tasks that go with the assigned partitions and loads their state.
     func claimKeyedTasks() async throws {
         guard let keyed else { return }
-        for id in keyed.layout.tasks(with: partitions.keys) where keyed.tasks[id] == nil {
+        for id in keyed.layout.tasks(with: partitions.keys.map(\.source)) where keyed.tasks[id] == nil {
             guard let rule = keyed.layout.rules.first(where: { $0.id == id.rule }) else { continue }
             let claim = try await store.claim(id.storeID, pipeline: pipeline.name)
             let engine = Engine(pipeline: pipeline.restricted { $0.id == rule.id })
@@ -59,7 +60,7 @@ extension StreamProcessor {
     /// Forgets the keyed tasks whose leader partition was revoked.
     func releaseKeyedTasks() {
         guard let keyed else { return }
-        let kept = Set(keyed.layout.tasks(with: partitions.keys))
+        let kept = Set(keyed.layout.tasks(with: partitions.keys.map(\.source)))
         for id in keyed.tasks.keys where !kept.contains(id) { keyed.tasks.removeValue(forKey: id) }
     }
 
@@ -98,7 +99,7 @@ extension StreamProcessor {
             var events: [Event] = []
             events.reserveCapacity(rows.count)
             for row in rows {
-                let decoded = (row.value ?? []).withUnsafeBytes { decoder.decode($0) }
+                let decoded = (row.value ?? []).withUnsafeBytes { intake.decoder.decode($0) }
                 switch decoded {
                 case .success(let event): events.append(event)
                 case .failure(let error):

@@ -3,6 +3,7 @@ import Events
 import Foundation
 import Kafka
 import Logging
+import Processing
 import Rules
 import Storage
 
@@ -17,11 +18,11 @@ final class StreamProcessor {
         var storedOffset: Int64?
         var lastMessage: ContinuousClock.Instant
         /// The engine's observer: the partition's monthly digests and the events its keyed stages need.
-        var observer: PartitionObserver
+        var observer: LaneObserver
         /// The watermark last written for the keyed stages.
         var recordedWatermark: Timestamp?
 
-        var digests: PartitionDigests { observer.digests }
+        var digests: DigestBook { observer.digests }
     }
 
     private(set) var pipeline: Pipeline
@@ -30,7 +31,8 @@ final class StreamProcessor {
     let metrics: DaemonMetrics
     let logger: Logger
     let stall: StallWatch
-    private(set) var decoder: EventDecoder
+    /// Decoding and admission, with the run's counters: the first step of the processing core.
+    let intake: EventIntake
     private(set) var partitions: [TopicPartition: PartitionRuntime] = [:]
     /// Partitions per source topic (from the cluster's metadata): a month's organisation digest waits for all.
     var sourcePartitionCounts: [String: Int] = [:]
@@ -47,7 +49,7 @@ final class StreamProcessor {
         self.store = store
         self.metrics = metrics
         self.logger = logger
-        decoder = EventDecoder(taxonomy: pipeline.taxonomy)
+        intake = EventIntake(taxonomy: pipeline.taxonomy)
     }
 
     /// Claims the partitions in the store and loads their state; returns where the consumer must start each.
@@ -88,7 +90,7 @@ final class StreamProcessor {
             let claim = try await store.claim(PartitionID(topic: tp.topic, partition: tp.partition), pipeline: newPipeline.name)
             rebuilt[tp] = try makeRuntime(tp, claim: claim, closedBefore: progress[tp.description], lastMessage: runtime.lastMessage)
         }
-        decoder = EventDecoder(taxonomy: newPipeline.taxonomy)
+        intake.use(newPipeline.taxonomy)
         partitions = rebuilt
         try await claimKeyedTasks()
     }
@@ -99,13 +101,12 @@ final class StreamProcessor {
     ) throws -> PartitionRuntime {
         let engine = Engine(pipeline: keyed == nil ? pipeline : pipeline.restricted { $0.repartitionKey == nil })
         engine.advancesOwnWatermark = false
-        try engine.restore(claim.state.filter { !PartitionDigests.isDigestRow($0) }.map {
-            StateChange(namespace: $0.namespace, key: $0.key, value: $0.value)
-        })
+        let rows = claim.state.map { StateChange(namespace: $0.namespace, key: $0.key, value: $0.value) }
+        try engine.restore(rows.filter { !DigestBook.isDigestRow(namespace: $0.namespace) })
         engine.trackChanges()
-        let digests = try makeDigests(restoring: claim.state, closedBefore: closedBefore)
-        let forwarder = keyed.map { KeyedForwarder(layout: $0.layout, source: tp, restoring: claim.state) }
-        let observer = PartitionObserver(digests: digests, forwarder: forwarder)
+        let digests = try DigestBook(restoring: rows, closedBefore: closedBefore)
+        let forwarder = keyed.map { KeyedForwarder(layout: $0.layout, source: tp.source, restoring: rows) }
+        let observer = LaneObserver(digests: digests, forwarder: forwarder)
         engine.observer = observer
         return PartitionRuntime(engine: engine, epoch: claim.epoch, storedOffset: claim.nextOffset, lastMessage: lastMessage,
                                 observer: observer, recordedWatermark: nil)
@@ -124,14 +125,17 @@ final class StreamProcessor {
             runtime.lastMessage = started
             nextOffsets[tp] = message.offset + 1
             let origin = Origin.kafka(topic: message.topic, partition: message.partition, offset: message.offset)
-            let result = message.value.withUnsafeBytes { decoder.decode($0) }
-            switch result {
-            case .failure(let error):
-                metrics.deadLetter(reason: error.reason.rawValue)
-                let dead = message.value.withUnsafeBytes { DeadLetter(error, origin: origin, raw: $0) }
+            let engine = runtime.engine
+            let taken = message.value.withUnsafeBytes { bytes -> Intake in
+                intake.take(bytes, origin: origin, into: engine, skipsBlank: false)
+            }
+            switch taken {
+            case .blank, .afterUntil: break
+            case .deadLetter(let dead):
+                metrics.deadLetter(reason: dead.reason)
                 outbox += deadLetterRows(dead, message: message)
-            case .success(let event):
-                switch runtime.engine.offer(event) {
+            case .event(let event, let admission):
+                switch admission {
                 case .duplicate: metrics.duplicate()
                 case .late: metrics.late(); metrics.eventIn(topic: message.topic, type: event.type.name)
                 case .accepted: metrics.eventIn(topic: message.topic, type: event.type.name)
@@ -188,10 +192,9 @@ final class StreamProcessor {
         var committed: [TopicPartition: Int64] = [:]
         var recorded: [TopicPartition: Timestamp] = [:]
         for (tp, runtime) in partitions {
-            let changes = runtime.engine.takeStateChanges()
-            let digestChanges = runtime.digests.stateChanges()
+            let changes = runtime.engine.takeStateChanges() + runtime.digests.stateChanges()
             let forwarded = runtime.observer.forwarder?.take() ?? (inbox: [], state: [])
-            batch.global += forwarded.inbox
+            batch.global += forwarded.inbox.map(StateRow.init)
             if let keyed, runtime.engine.watermark != .distantPast, runtime.recordedWatermark != runtime.engine.watermark {
                 batch.global.append(StateRow(namespace: KeyedSpace.watermarks(keyed.layout.pipeline), key: tp.description,
                                              value: KeyedSpace.micros(runtime.engine.watermark)))
@@ -200,8 +203,7 @@ final class StreamProcessor {
             guard let next = nextOffsets[tp] ?? runtime.storedOffset else { continue }
             let id = PartitionID(topic: tp.topic, partition: tp.partition)
             batch.claims[id] = PartitionCommit(expectedOffset: runtime.storedOffset, epoch: runtime.epoch, nextOffset: next)
-            batch.state[id] = changes.map { StateRow(namespace: $0.namespace, key: $0.key, value: $0.value) } + digestChanges
-                + forwarded.state
+            batch.state[id] = (changes + forwarded.state).map(StateRow.init)
             committed[tp] = next
         }
         guard !batch.claims.isEmpty || !batch.outbox.isEmpty || !batch.global.isEmpty || !batch.alerts.isEmpty else { return }
@@ -248,4 +250,21 @@ final class StreamProcessor {
     private func destinations(_ sink: DaemonConfiguration.Sink) -> [String] {
         (sink.topic.map { ["kafka:" + $0] } ?? []) + (sink.file.map { ["file:" + $0] } ?? [])
     }
+}
+
+extension StateRow {
+    init(_ change: StateChange) { self.init(namespace: change.namespace, key: change.key, value: change.value) }
+}
+
+extension StateChange {
+    init(_ row: StateRow) { self.init(namespace: row.namespace, key: row.key, value: row.value) }
+}
+
+extension TopicPartition {
+    var source: SourcePartition { SourcePartition(topic: topic, partition: partition) }
+}
+
+extension KeyedTaskID {
+    /// The task's claim in the store (its state, epoch and processed watermark), beside the source partitions'.
+    var storeID: PartitionID { PartitionID(topic: storeTopic, partition: partition) }
 }

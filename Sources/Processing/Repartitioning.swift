@@ -1,7 +1,5 @@
 import Events
-import Kafka
 import Rules
-import Storage
 
 /// The daemon's repartition step. Source partitions hold each subject's events, so a rule whose state is keyed by
 /// something else (`Rule.repartitionKey`: a threshold grouped by actor, say) cannot run in them. Each such rule runs
@@ -13,56 +11,61 @@ import Storage
 /// Task `q` of every rule belongs to the instance that owns partition `q` of the leader topic (the source topic with
 /// most partitions), so the consumer group spreads tasks as it spreads partitions; the store's epochs fence a task's
 /// old owner as they fence a partition's.
-struct KeyedLayout {
-    let pipeline: String
-    let rules: [Rule]
+public struct KeyedLayout: Sendable {
+    public let pipeline: String
+    public let rules: [Rule]
     /// Tasks per rule; fixed in the store at first start, so a key always hashes to the same task.
-    let partitions: Int32
-    let leaderTopic: String
+    public let partitions: Int32
+    public let leaderTopic: String
     /// Every partition of every source topic: the keyed stages wait for all of them.
-    let sources: [TopicPartition]
-    private let sourceIndex: [TopicPartition: Int]
+    public let sources: [SourcePartition]
+    private let sourceIndex: [SourcePartition: Int]
 
-    init(pipeline: String, rules: [Rule], partitions: Int32, partitionCounts: [String: Int]) {
+    public init(pipeline: String, rules: [Rule], partitions: Int32, partitionCounts: [String: Int]) {
         self.pipeline = pipeline
         self.rules = rules
         self.partitions = partitions
         let topics = partitionCounts.keys.sorted()
         leaderTopic = topics.max { (partitionCounts[$0]!, $1) < (partitionCounts[$1]!, $0) } ?? ""
-        sources = topics.flatMap { t in (0..<partitionCounts[t]!).map { TopicPartition(topic: t, partition: Int32($0)) } }
+        sources = topics.flatMap { t in (0..<partitionCounts[t]!).map { SourcePartition(topic: t, partition: Int32($0)) } }
         sourceIndex = Dictionary(uniqueKeysWithValues: sources.enumerated().map { ($1, $0) })
     }
 
     /// The task of a key: FNV-1a over its bytes, modulo `partitions` (stable across versions and platforms).
-    func task(ofKey key: String) -> Int32 {
+    public func task(ofKey key: String) -> Int32 {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in key.utf8 { h = (h ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
         return Int32(truncatingIfNeeded: h % UInt64(partitions))
     }
 
     /// The keyed tasks that go with the assigned source partitions.
-    func tasks(with assigned: some Sequence<TopicPartition>) -> [KeyedTaskID] {
+    public func tasks(with assigned: some Sequence<SourcePartition>) -> [KeyedTaskID] {
         let owned = assigned.filter { $0.topic == leaderTopic && $0.partition < partitions }.map(\.partition).sorted()
         return rules.flatMap { rule in owned.map { KeyedTaskID(rule: rule.id, partition: $0) } }
     }
 
-    var allTasks: [KeyedTaskID] {
+    public var allTasks: [KeyedTaskID] {
         rules.flatMap { rule in (0..<partitions).map { KeyedTaskID(rule: rule.id, partition: $0) } }
     }
 
     /// The position of a source partition among `sources`, for the order of events with equal times.
-    func index(of source: TopicPartition) -> Int { sourceIndex[source] ?? sources.count }
+    public func index(of source: SourcePartition) -> Int { sourceIndex[source] ?? sources.count }
 }
 
 /// One keyed task: partition `partition` of rule `rule`'s keyed stage.
-struct KeyedTaskID: Hashable, Comparable, CustomStringConvertible {
-    var rule: String
-    var partition: Int32
+public struct KeyedTaskID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var rule: String
+    public var partition: Int32
+
+    public init(rule: String, partition: Int32) {
+        self.rule = rule
+        self.partition = partition
+    }
 
     /// The task's claim in the store (its state, epoch and processed watermark), beside the source partitions'.
-    var storeID: PartitionID { PartitionID(topic: "repartition:" + rule, partition: partition) }
-    var description: String { "\(rule)[\(partition)]" }
-    static func < (a: KeyedTaskID, b: KeyedTaskID) -> Bool { (a.rule, a.partition) < (b.rule, b.partition) }
+    public var storeTopic: String { "repartition:" + rule }
+    public var description: String { "\(rule)[\(partition)]" }
+    public static func < (a: KeyedTaskID, b: KeyedTaskID) -> Bool { (a.rule, a.partition) < (b.rule, b.partition) }
 }
 
 /// Where the repartition step keeps its data in the store's global space.
@@ -73,23 +76,23 @@ struct KeyedTaskID: Hashable, Comparable, CustomStringConvertible {
 ///   (microseconds), written with the events it sent.
 /// - `keyed-progress:<pipeline>`, key `rule[q]`: the watermark task q has processed through (microseconds).
 /// - `digest-amend:<pipeline>:<month>`, key violation id: a keyed task's violation, for its subject's digest.
-enum KeyedSpace {
-    static func layout(_ pipeline: String) -> String { "keyed-layout:\(pipeline)" }
-    static func inbox(_ pipeline: String, _ task: KeyedTaskID) -> String { "keyed-inbox:\(pipeline):\(task.rule):\(task.partition)" }
-    static func watermarks(_ pipeline: String) -> String { "keyed-watermarks:\(pipeline)" }
-    static func progress(_ pipeline: String) -> String { "keyed-progress:\(pipeline)" }
-    static func amendments(_ pipeline: String, month: String) -> String { "digest-amend:\(pipeline):\(month)" }
+public enum KeyedSpace {
+    public static func layout(_ pipeline: String) -> String { "keyed-layout:\(pipeline)" }
+    public static func inbox(_ pipeline: String, _ task: KeyedTaskID) -> String { "keyed-inbox:\(pipeline):\(task.rule):\(task.partition)" }
+    public static func watermarks(_ pipeline: String) -> String { "keyed-watermarks:\(pipeline)" }
+    public static func progress(_ pipeline: String) -> String { "keyed-progress:\(pipeline)" }
+    public static func amendments(_ pipeline: String, month: String) -> String { "digest-amend:\(pipeline):\(month)" }
 
     /// Digits only, fixed width, so byte order is event-time order, then source partition, then the order the
     /// partition processed them in: 18 digits of biased event time, 6 of source index, 12 of sequence.
-    static func inboxKey(time: Timestamp, source: Int, sequence: UInt64) -> String {
+    public static func inboxKey(time: Timestamp, source: Int, sequence: UInt64) -> String {
         digits(UInt64(bitPattern: time.microseconds &+ timeBias), 18) + digits(UInt64(source), 6) + digits(sequence, 12)
     }
 
     /// Inbox keys below this one hold events before `time`.
-    static func inboxBound(_ time: Timestamp) -> String { digits(UInt64(bitPattern: time.microseconds &+ timeBias), 18) }
+    public static func inboxBound(_ time: Timestamp) -> String { digits(UInt64(bitPattern: time.microseconds &+ timeBias), 18) }
 
-    static func time(ofInboxKey key: String) -> Timestamp? {
+    public static func time(ofInboxKey key: String) -> Timestamp? {
         guard let biased = Int64(key.prefix(18)) else { return nil }
         return Timestamp(microseconds: biased - timeBias)
     }
@@ -102,91 +105,76 @@ enum KeyedSpace {
         return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
 
-    static func micros(_ t: Timestamp) -> [UInt8] { Array(String(t.microseconds).utf8) }
-    static func timestamp(_ bytes: [UInt8]?) -> Timestamp? {
+    public static func micros(_ t: Timestamp) -> [UInt8] { Array(String(t.microseconds).utf8) }
+    public static func timestamp(_ bytes: [UInt8]?) -> Timestamp? {
         bytes.flatMap { Int64(String(decoding: $0, as: UTF8.self)) }.map(Timestamp.init(microseconds:))
     }
 }
 
 /// A source partition's side of the repartition step: the events its engine processes that a keyed rule uses,
 /// as inbox rows for the task of their key. Numbered in processing order (kept in the partition's state).
-final class KeyedForwarder {
-    static let stateNamespace = "keyed-forwarder"
+public final class KeyedForwarder {
+    public static let stateNamespace = "keyed-forwarder"
     let layout: KeyedLayout
     let source: Int
     private var sequence: UInt64
-    private var rows: [StateRow] = []
+    private var rows: [StateChange] = []
 
-    init(layout: KeyedLayout, source: TopicPartition, restoring state: [StateRow]) {
+    public init(layout: KeyedLayout, source: SourcePartition, restoring state: [StateChange]) {
         self.layout = layout
         self.source = layout.index(of: source)
         sequence = state.first { $0.namespace == Self.stateNamespace && $0.key == "sequence" }
             .flatMap { $0.value.flatMap { UInt64(String(decoding: $0, as: UTF8.self)) } } ?? 0
     }
 
-    func forward(_ event: Event) {
+    public func forward(_ event: Event) {
         var json: [UInt8]?
         for rule in layout.rules where rule.uses(event) {
             guard let key = rule.repartitionKeyText(of: event) else { continue }
             sequence += 1
             if json == nil { json = Array(event.json.serialized.utf8) }
             let task = KeyedTaskID(rule: rule.id, partition: layout.task(ofKey: key))
-            rows.append(StateRow(namespace: KeyedSpace.inbox(layout.pipeline, task),
+            rows.append(StateChange(namespace: KeyedSpace.inbox(layout.pipeline, task),
                                  key: KeyedSpace.inboxKey(time: event.time, source: source, sequence: sequence), value: json))
         }
     }
 
     /// The inbox rows since the last call (global rows), and the partition's state row of the sequence.
-    func take() -> (inbox: [StateRow], state: [StateRow]) {
+    public func take() -> (inbox: [StateChange], state: [StateChange]) {
         guard !rows.isEmpty else { return ([], []) }
         defer { rows = [] }
-        return (rows, [StateRow(namespace: Self.stateNamespace, key: "sequence", value: Array(String(sequence).utf8))])
+        return (rows, [StateChange(namespace: Self.stateNamespace, key: "sequence", value: Array(String(sequence).utf8))])
     }
 }
 
-/// A source partition's engine observer: its digests, and what its keyed stages need.
-final class PartitionObserver: EngineObserver {
-    let digests: PartitionDigests
-    let forwarder: KeyedForwarder?
+/// A lane's engine observer: its digests, and, in the daemon, what its keyed stages need.
+public final class LaneObserver: EngineObserver {
+    public let digests: DigestBook
+    public let forwarder: KeyedForwarder?
 
-    init(digests: PartitionDigests, forwarder: KeyedForwarder?) {
+    public init(digests: DigestBook, forwarder: KeyedForwarder?) {
         self.digests = digests
         self.forwarder = forwarder
     }
 
-    func processed(_ event: Event, late: Bool) {
+    public func processed(_ event: Event, late: Bool) {
         digests.processed(event, late: late)
         forwarder?.forward(event)
     }
 
-    func violated(_ violation: Violation) { digests.violated(violation) }
-    func monthEnded(_ end: Timestamp) {}
-}
-
-/// This instance's side of the repartition step: the layout and the keyed tasks it owns.
-final class KeyedRuntime {
-    struct Task {
-        var engine: Engine
-        var epoch: Int64
-        /// The watermark the task has processed through, as stored (its claim's offset, in microseconds).
-        var through: Int64?
-    }
-
-    let layout: KeyedLayout
-    var tasks: [KeyedTaskID: Task] = [:]
-
-    init(layout: KeyedLayout) { self.layout = layout }
+    public func violated(_ violation: Violation) { digests.violated(violation) }
+    public func monthEnded(_ end: Timestamp) {}
 }
 
 /// A keyed task's violation, waiting for the month's digest of its subject (`KeyedSpace.amendments`).
-struct DigestAmendment {
-    var violationID: String
-    var subject: String
-    var rule: String
-    var severity: String
-    var time: Timestamp
+public struct DigestAmendment: Sendable {
+    public var violationID: String
+    public var subject: String
+    public var rule: String
+    public var severity: String
+    public var time: Timestamp
 
-    init(_ v: Violation) {
+    public init(_ v: Violation) {
         violationID = v.id
         subject = v.subject
         rule = v.rule
@@ -195,10 +183,10 @@ struct DigestAmendment {
     }
 
     /// Stored as `rule␟severity␟microseconds␟subject` (U+001F; the subject last, whatever it holds).
-    init(row: StateRow) throws(DaemonError) {
+    public init(row: StateChange) throws(ProcessingError) {
         let parts = String(decoding: row.value ?? [], as: UTF8.self).split(separator: "\u{1F}", maxSplits: 3, omittingEmptySubsequences: false)
         guard parts.count == 4, let micros = Int64(parts[2]) else {
-            throw DaemonError(.input, "stored digest amendment \(row.namespace)/\(row.key) cannot be read")
+            throw ProcessingError(.input, "stored digest amendment \(row.namespace)/\(row.key) cannot be read")
         }
         violationID = row.key
         rule = String(parts[0])
@@ -207,5 +195,19 @@ struct DigestAmendment {
         subject = String(parts[3])
     }
 
-    var value: [UInt8] { Array("\(rule)\u{1F}\(severity)\u{1F}\(time.microseconds)\u{1F}\(subject)".utf8) }
+    public var value: [UInt8] { Array("\(rule)\u{1F}\(severity)\u{1F}\(time.microseconds)\u{1F}\(subject)".utf8) }
+}
+
+/// A partition of a source topic.
+public struct SourcePartition: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public var topic: String
+    public var partition: Int32
+
+    public init(topic: String, partition: Int32) {
+        self.topic = topic
+        self.partition = partition
+    }
+
+    public static func < (a: SourcePartition, b: SourcePartition) -> Bool { (a.topic, a.partition) < (b.topic, b.partition) }
+    public var description: String { "\(topic)[\(partition)]" }
 }

@@ -1,6 +1,7 @@
 import Digests
 import Rules
 
+
 extension DigestContext {
     /// What the digest pages take from a pipeline: `organisation` of `pipeline.yaml`, the enabled retention rules,
     /// every rule's kind and description, and the consent-based purposes (the list `consent_purposes`, which the

@@ -9,26 +9,26 @@ public final class JSONLWriter {
     private var scratch: [UInt8] = []
     public private(set) var lines = 0
 
-    public init(path: String, append: Bool = false) throws(DaemonError) {
+    public init(path: String, append: Bool = false) throws(ProcessingError) {
         self.path = path
         let url = URL(fileURLWithPath: path)
         do {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             if !append || !FileManager.default.fileExists(atPath: path) {
                 guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                    throw DaemonError(.output, "cannot create \(path)")
+                    throw ProcessingError(.output, "cannot create \(path)")
                 }
             }
             handle = try FileHandle(forWritingTo: url)
             if append { try handle.seekToEnd() }
-        } catch let e as DaemonError {
+        } catch let e as ProcessingError {
             throw e
         } catch {
-            throw DaemonError(.output, "cannot open \(path) for writing: \(error.localizedDescription)")
+            throw ProcessingError(.output, "cannot open \(path) for writing: \(error.localizedDescription)")
         }
     }
 
-    public func write(_ value: JSONValue) throws(DaemonError) {
+    public func write(_ value: JSONValue) throws(ProcessingError) {
         scratch.removeAll(keepingCapacity: true)
         value.write(into: &scratch)
         scratch.append(10)
@@ -37,17 +37,25 @@ public final class JSONLWriter {
         if pending.count >= 1 << 20 { try flush() }
     }
 
-    public func flush() throws(DaemonError) {
+    /// Appends one line that is already JSON (without its newline).
+    public func write(raw line: [UInt8]) throws(ProcessingError) {
+        pending.append(contentsOf: line)
+        pending.append(10)
+        lines += 1
+        if pending.count >= 1 << 20 { try flush() }
+    }
+
+    public func flush() throws(ProcessingError) {
         guard !pending.isEmpty else { return }
         do {
             try handle.write(contentsOf: pending)
         } catch {
-            throw DaemonError(.output, "cannot write \(path): \(error.localizedDescription)")
+            throw ProcessingError(.output, "cannot write \(path): \(error.localizedDescription)")
         }
         pending.removeAll(keepingCapacity: true)
     }
 
-    public func close() throws(DaemonError) {
+    public func close() throws(ProcessingError) {
         try flush()
         try? handle.close()
     }

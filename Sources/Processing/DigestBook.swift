@@ -1,0 +1,122 @@
+import Digests
+import Events
+import Rules
+
+/// The monthly digests of one lane of events (a replay's whole input, or one partition of the daemon): the engine's
+/// observer. Months close when the watermark passes their end (`close(through:)`), in a replay and in the daemon
+/// alike. With `tracksChanges`, the subjects each batch touched become state rows, so that a partition's digests
+/// move with it and survive restarts.
+///
+/// Rows: namespace `digest:YYYY-MM`, key the subject, value its digest (SPEC §5 JSON); namespace `digest-org`, key
+/// the month, value the lane's part of the organisation digest. A closed month's rows are deleted.
+public final class DigestBook: EngineObserver {
+    public static let subjectNamespacePrefix = "digest:"
+    public static let orgNamespace = "digest-org"
+
+    /// A month this lane closed: its subjects (sorted by subject, byte order) and its part of the org digest.
+    public typealias ClosedMonth = (month: String, subjects: [SubjectDigest], org: OrgDigest)
+
+    private var digests = MonthlyDigests()
+    private var pendingDeletes: [StateChange] = []
+    /// The end of the earliest open month, kept for the check after every event.
+    public private(set) var earliestOpenMonthEnd: Timestamp?
+    private var openMonths = 0
+
+    /// Months before this one are closed (`YYYY-MM`), as far as this lane knows.
+    public var closedBefore: String? { digests.closedBefore }
+
+    public static func isDigestRow(namespace: String) -> Bool {
+        namespace == orgNamespace || namespace.hasPrefix(subjectNamespacePrefix)
+    }
+
+    /// An empty book (a replay's).
+    public init() {}
+
+    /// A book restored from a partition's state rows (the others are ignored); tracks changes from now on.
+    public init(restoring rows: [StateChange], closedBefore: String?) throws(ProcessingError) {
+        digests.closedBefore = closedBefore
+        for row in rows {
+            guard let value = row.value else { continue }
+            let text = String(decoding: value, as: UTF8.self)
+            do {
+                if row.namespace == Self.orgNamespace {
+                    digests.restore(try OrgDigest(jsonText: text, origin: "state \(row.namespace)/\(row.key)"))
+                } else if row.namespace.hasPrefix(Self.subjectNamespacePrefix) {
+                    digests.restore(try SubjectDigest(jsonText: text, origin: "state \(row.namespace)/\(row.key)"))
+                }
+            } catch {
+                throw ProcessingError(.input, "stored digest cannot be read: \(error)")
+            }
+        }
+        digests.tracksChanges = true
+        monthsChanged()
+    }
+
+    public func processed(_ event: Event, late: Bool) {
+        digests.record(event, late: late)
+        if digests.open.count != openMonths { monthsChanged() }
+    }
+
+    public func violated(_ v: Violation) {
+        recordViolation(subject: v.subject, rule: v.rule, severity: v.severity.name, time: v.time)
+    }
+
+    /// Months are closed by `close(through:)`, with the lane's watermark.
+    public func monthEnded(_ end: Timestamp) {}
+
+    public func recordViolation(subject: String, rule: String, severity: String, time: Timestamp) {
+        digests.recordViolation(subject: subject, rule: rule, severity: severity, time: time)
+        if digests.open.count != openMonths { monthsChanged() }
+    }
+
+    private func monthsChanged() {
+        openMonths = digests.open.count
+        earliestOpenMonthEnd = digests.open.keys.min().flatMap { Timestamp(rfc3339: $0 + "-01T00:00:00Z") }?.startOfNextMonth
+    }
+
+    /// The open months that end at or before `watermark`, oldest first.
+    public func months(endingBy watermark: Timestamp) -> [String] {
+        digests.open.keys.filter { month in
+            Timestamp(rfc3339: month + "-01T00:00:00Z").map { $0.startOfNextMonth <= watermark } ?? false
+        }.sorted()
+    }
+
+    /// Whether the subject has a digest in the open month.
+    public func holds(_ subject: String, in month: String) -> Bool { digests.open[month]?.subjects[subject] != nil }
+
+    /// Closes the months that end at or before `watermark`; with tracked changes their rows are deleted with the
+    /// next `stateChanges()`.
+    public func close(through watermark: Timestamp) -> [ClosedMonth] {
+        var closed: [ClosedMonth] = []
+        if let end = earliestOpenMonthEnd, end <= watermark {
+            closed = digests.close(endingBy: watermark)
+            monthsChanged()
+        }
+        guard digests.tracksChanges else { return closed }
+        let boundary = watermark.monthKey
+        if digests.closedBefore.map({ $0 < boundary }) ?? true { digests.closedBefore = boundary }
+        for month in closed {
+            let namespace = Self.subjectNamespacePrefix + month.month
+            pendingDeletes += month.subjects.map { StateChange(namespace: namespace, key: $0.subject, value: nil) }
+            pendingDeletes.append(StateChange(namespace: Self.orgNamespace, key: month.month, value: nil))
+        }
+        return closed
+    }
+
+    /// The rows changed since the last call: touched subjects of open months, their months' organisation parts,
+    /// and the deletion of closed months.
+    public func stateChanges() -> [StateChange] {
+        var rows: [StateChange] = []
+        for (month, subjects) in digests.takeChanges().sorted(by: { $0.key < $1.key }) {
+            guard let open = digests.open[month] else { continue }
+            let namespace = Self.subjectNamespacePrefix + month
+            for subject in subjects.sorted() {
+                guard let digest = open.subjects[subject] else { continue }
+                rows.append(StateChange(namespace: namespace, key: subject, value: Array(digest.json.serialized.utf8)))
+            }
+            rows.append(StateChange(namespace: Self.orgNamespace, key: month, value: Array(open.org.json.serialized.utf8)))
+        }
+        defer { pendingDeletes = [] }
+        return rows + pendingDeletes
+    }
+}
