@@ -36,15 +36,11 @@ public final class ReplayJob {
         }
     }
 
+    /// What a replay did: the processing core's counters (`summary.events`, `summary.deadLetters`, …), and more.
+    @dynamicMemberLookup
     public struct Summary: Sendable {
-        /// Lines of the files, or messages of the topics.
-        public var lines = 0
-        public var events = 0
-        public var duplicates = 0
-        public var late = 0
-        public var afterUntil = 0
-        public var deadLetters: [String: Int] = [:]
-        public var violations: [String: Int] = [:]
+        public var counters = ProcessingCounters()
+        public subscript<T>(dynamicMember key: KeyPath<ProcessingCounters, T>) -> T { counters[keyPath: key] }
         public var months: [String] = []
         /// Bytes of the input files (compressed size for gzip), or 0 for Kafka.
         public var inputBytes = 0
@@ -227,14 +223,7 @@ final class ReplayRun {
         } catch {
             throw DaemonError(error)
         }
-        let c = intake.counters
-        summary.lines = c.lines
-        summary.events = c.events
-        summary.duplicates = c.duplicates
-        summary.late = c.late
-        summary.afterUntil = c.afterUntil
-        summary.deadLetters = c.deadLetters
-        summary.violations = c.violations
+        summary.counters = intake.counters
         summary.comparison = comparison?.report()
         return summary
     }
