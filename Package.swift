@@ -47,27 +47,50 @@ let package = Package(
         .target(
             name: "Alerts",
             dependencies: [
-                "Events", "Rules",
+                "Events", "Rules", "Storage", "Kafka",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "Replay",
+            dependencies: [
+                "Processing", "Kafka", "Events", "Rules", "Digests", "Alerts", "CZlib",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Portal",
+            dependencies: [
+                "Events", "Rules", "Digests", "Processing", "Storage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .target(
             name: "Daemon",
             dependencies: [
-                "Kafka", "Events", "Rules", "Digests", "Processing", "Storage", "Alerts", "CZlib",
+                "Kafka", "Events", "Rules", "Digests", "Processing", "Storage", "Alerts", "Portal",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "Simulation",
+            dependencies: [
+                "Events", "Rules", "Digests", "Processing", "Kafka", "Daemon",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "consentinel",
             dependencies: [
-                "Kafka", "Events", "Rules", "Digests", "Daemon",
+                "Kafka", "Events", "Rules", "Digests", "Processing", "Replay", "Alerts", "Portal", "Daemon", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

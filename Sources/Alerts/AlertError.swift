@@ -8,6 +8,8 @@ public struct AlertError: Error, Sendable, CustomStringConvertible {
         public static let corrupt = Code("corrupt")
         /// A JSONL file that cannot be opened, written or synced.
         public static let file = Code("file")
+        /// Alert settings in `pipeline.yaml` that cannot be used.
+        public static let settings = Code("settings")
     }
 
     public var code: Code

@@ -1,5 +1,3 @@
-import Processing
-
 /// The one error type of the Daemon module.
 public struct DaemonError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -21,11 +19,4 @@ public struct DaemonError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { message }
-}
-
-extension DaemonError {
-    /// A fault of the processing core, with its code.
-    public init(_ error: ProcessingError) {
-        self.init(error.code == .output ? .output : .input, error.message)
-    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Portal
 
 @main
 struct Consentinel: AsyncParsableCommand {

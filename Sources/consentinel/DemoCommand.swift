@@ -1,6 +1,7 @@
 import ArgumentParser
 import Daemon
 import Foundation
+import Simulation
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

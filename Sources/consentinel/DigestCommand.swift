@@ -2,6 +2,7 @@ import ArgumentParser
 import Daemon
 import Digests
 import Foundation
+import Processing
 import Rules
 
 struct DigestCommand: AsyncParsableCommand {

@@ -3,6 +3,7 @@ import Daemon
 import Events
 import Foundation
 import Kafka
+import Simulation
 
 struct Gen: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,7 @@ import ArgumentParser
 import Daemon
 import Events
 import Foundation
+import Portal
 import Rules
 
 struct PortalCommand: AsyncParsableCommand {

@@ -1,5 +1,6 @@
 import Daemon
 import Foundation
+import Replay
 
 /// Replay progress on standard error: a bar redrawn in place (at most ten times a second) when standard error is a
 /// terminal, a plain line every `interval` otherwise.

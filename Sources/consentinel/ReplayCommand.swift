@@ -1,8 +1,10 @@
+import Alerts
 import ArgumentParser
 import Daemon
 import Events
 import Foundation
 import Kafka
+import Replay
 import Rules
 
 struct Replay: AsyncParsableCommand {

@@ -1,6 +1,8 @@
+import Alerts
 import ArgumentParser
 import Daemon
 import Foundation
+import Replay
 import Rules
 
 struct RulesCommand: AsyncParsableCommand {

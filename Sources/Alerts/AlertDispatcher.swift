@@ -1,10 +1,19 @@
-import Alerts
 import Events
 import Foundation
 import Kafka
 import Logging
 import ServiceLifecycle
 import Storage
+
+/// What the delivery loops count (the daemon's metrics).
+public protocol AlertMetrics: Sendable {
+    func alertDelivered(route: String, channel: String, alerts: Int)
+    func alertRetried(route: String, channel: String)
+    func alertFailed(route: String, channel: String, alerts: Int)
+    func alertQueue(route: String, channel: String, depth: Int)
+    func alertsSetAside(route: String, channel: String, alerts: Int)
+    func alertsOrphaned(destination: String, count: Int)
+}
 
 /// Delivers queued alerts: one loop per destination (`ROUTE/CHANNEL`), so a channel that is down holds back only its
 /// own alerts. Each round reads the destination's due alerts (at most `batchLimit`), groups them by the route's
@@ -14,8 +23,8 @@ import Storage
 /// through the channel in one message once it drains below its bound. A lease in the store lets one instance at a
 /// time deliver a destination; it is checked (and renewed) before every message, and an attempt lasts at most the
 /// channel's timeout (≤ 10 s, a third of the lease).
-final class AlertDispatcher: Service {
-    struct Destination: Sendable {
+public final class AlertDispatcher: Service {
+    public struct Destination: Sendable {
         var name: String
         var route: AlertRoute
         var settings: AlertChannelSettings
@@ -28,7 +37,7 @@ final class AlertDispatcher: Service {
     let store: any StateStore
     let destinations: [Destination]
     let retry: RetryPolicy
-    let metrics: DaemonMetrics
+    let metrics: any AlertMetrics
     let logger: Logger
     let owner: String
     /// How often an idle destination looks for new alerts.
@@ -37,8 +46,8 @@ final class AlertDispatcher: Service {
     /// How long a destination's lease lasts; renewed before every message.
     static let leaseSeconds = 30
 
-    init(
-        store: any StateStore, destinations: [Destination], retry: RetryPolicy, metrics: DaemonMetrics, logger: Logger,
+    public init(
+        store: any StateStore, destinations: [Destination], retry: RetryPolicy, metrics: any AlertMetrics, logger: Logger,
         owner: String = UUID().uuidString, pollInterval: Swift.Duration = .milliseconds(250)
     ) {
         self.store = store
@@ -51,7 +60,7 @@ final class AlertDispatcher: Service {
     }
 
     /// The destinations of `settings`, with the channel each one's settings make.
-    static func destinations(_ settings: AlertSettings, producer: Producer?) throws(DaemonError) -> [Destination] {
+    public static func destinations(_ settings: AlertSettings, producer: Producer?) throws(AlertError) -> [Destination] {
         var out: [Destination] = []
         for (name, route, channel) in settings.destinations {
             out.append(Destination(name: name, route: route, settings: channel, channel: try makeChannel(channel, producer: producer)))
@@ -59,13 +68,13 @@ final class AlertDispatcher: Service {
         return out
     }
 
-    static func makeChannel(_ settings: AlertChannelSettings, producer: Producer?) throws(DaemonError) -> any AlertChannel {
+    public static func makeChannel(_ settings: AlertChannelSettings, producer: Producer?) throws(AlertError) -> any AlertChannel {
         if let http = HTTPAlertChannel(settings) { return http }
         switch settings.kind {
         case .jsonl(let path): return JSONLAlertChannel(path: path)
         case .kafka(let topic):
             guard let producer else {
-                throw DaemonError(.arguments, "alert channel \(settings.name) sends to Kafka, but no Kafka producer is configured")
+                throw AlertError(.settings, "alert channel \(settings.name) sends to Kafka, but no Kafka producer is configured")
             }
             return KafkaAlertChannel(producer: producer, topic: topic, timeout: settings.timeout)
         default: return StandardErrorAlertChannel()
@@ -75,7 +84,7 @@ final class AlertDispatcher: Service {
     /// Destinations the store holds pending alerts for that are not configured (a route or channel removed or
     /// renamed), with how many: never delivered, so reported once at start (a warning and
     /// `consentinel_alerts_orphaned{destination}`).
-    func reportOrphans() async -> [String: Int] {
+    public func reportOrphans() async -> [String: Int] {
         guard let depths = try? await store.alertDepths() else { return [:] }
         let configured = Set(destinations.map(\.name))
         let orphans = depths.filter { !configured.contains($0.key) && $0.value > 0 }
@@ -91,7 +100,7 @@ final class AlertDispatcher: Service {
         return orphans
     }
 
-    func run() async throws {
+    public func run() async throws {
         _ = await reportOrphans()
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in

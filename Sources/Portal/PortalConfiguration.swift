@@ -32,45 +32,45 @@ public struct PortalConfiguration: Sendable, CustomStringConvertible {
 
     /// Only the `portal` section of a pipeline (for minting links without the daemon's other settings).
     public static func load(pipeline: Pipeline, environment: [String: String] = ProcessInfo.processInfo.environment)
-        throws(DaemonError) -> PortalConfiguration?
+        throws(PortalError) -> PortalConfiguration?
     {
-        try load(SettingsReader(settings: pipeline.settings, environment: environment)) { path in
+        try load(SettingsReader(settings: pipeline.settings, environment: environment) { PortalError(.arguments, $0) }) { path in
             path.hasPrefix("/") ? path : URL(fileURLWithPath: pipeline.directory).appendingPathComponent(path).path
         }
     }
 
     /// `portal: {secret | secret_file, consent_topic, base_url, link_ttl, language}`; nil without a `portal` section.
-    static func load(_ reader: SettingsReader, resolve: (String) -> String) throws(DaemonError) -> PortalConfiguration? {
+    public static func load(_ reader: SettingsReader<PortalError>, resolve: (String) -> String) throws(PortalError) -> PortalConfiguration? {
         guard let portal = try reader.map(["portal"], required: false) else { return nil }
         var secret: [UInt8]
         if let file = try reader.string(portal, "secret_file", path: "portal") {
             guard let data = FileManager.default.contents(atPath: resolve(file)) else {
-                throw DaemonError(.arguments, "portal.secret_file \(resolve(file)) cannot be read")
+                throw PortalError(.arguments, "portal.secret_file \(resolve(file)) cannot be read")
             }
             secret = Array(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
         } else {
             secret = Array((try reader.string(portal, "secret", path: "portal") ?? "").utf8)
         }
         guard secret.count >= minimumSecretBytes else {
-            throw DaemonError(.arguments, "portal.secret (or secret_file) must hold at least \(minimumSecretBytes) bytes, "
+            throw PortalError(.arguments, "portal.secret (or secret_file) must hold at least \(minimumSecretBytes) bytes, "
                               + "e.g. from `openssl rand -base64 48`")
         }
         guard let topic = try reader.string(portal, "consent_topic", path: "portal") else {
-            throw DaemonError(.arguments, "portal.consent_topic is required: the topic an opt-out's consent event goes to")
+            throw PortalError(.arguments, "portal.consent_topic is required: the topic an opt-out's consent event goes to")
         }
         let base = try reader.string(portal, "base_url", path: "portal").map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         if let base, !(base.hasPrefix("https://") || base.hasPrefix("http://")) {
-            throw DaemonError(.arguments, "portal.base_url must be an http(s) URL")
+            throw PortalError(.arguments, "portal.base_url must be an http(s) URL")
         }
-        let ttl = try reader.string(portal, "link_ttl", path: "portal").map { text throws(DaemonError) -> Events.Duration in
+        let ttl = try reader.string(portal, "link_ttl", path: "portal").map { text throws(PortalError) -> Events.Duration in
             guard let d = Events.Duration(parsing: text), d.microseconds > 0 else {
-                throw DaemonError(.arguments, "portal.link_ttl must be a duration such as 30d")
+                throw PortalError(.arguments, "portal.link_ttl must be a duration such as 30d")
             }
             return d
         } ?? .days(30)
-        let language = try reader.string(portal, "language", path: "portal").map { code throws(DaemonError) -> Language in
+        let language = try reader.string(portal, "language", path: "portal").map { code throws(PortalError) -> Language in
             guard let l = Language(rawValue: code) else {
-                throw DaemonError(.arguments, "portal.language must be one of \(Language.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw PortalError(.arguments, "portal.language must be one of \(Language.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             return l
         } ?? .en

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import Processing
 import Rules
 import Storage
 
@@ -11,6 +12,11 @@ import Storage
 /// signed link names, with an opt-out form for each consent-based purpose; `POST /portal/<link>/opt-out` records a
 /// `consent` event (`withdrawn`, source `web`) in the outbox for the consent topic and redirects back to the page
 /// (Post/Redirect/Get). Every refusal is the same 403 page, whatever was wrong.
+/// What the portal counts (the daemon's metrics).
+public protocol PortalMetrics: Sendable {
+    func portalRequest(outcome: String)
+}
+
 public struct Portal: Sendable {
     let configuration: PortalConfiguration
     let pipelineName: String
@@ -20,10 +26,10 @@ public struct Portal: Sendable {
     let signer: PortalSigner
     let now: @Sendable () -> Date
     let logger: Logger
-    let metrics: DaemonMetrics
+    let metrics: (any PortalMetrics)?
 
     public init(configuration: PortalConfiguration, pipeline: Pipeline, store: any StateStore, logger: Logger,
-                metrics: DaemonMetrics = DaemonMetrics(), now: @escaping @Sendable () -> Date = { Date() }) {
+                metrics: (any PortalMetrics)? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
         self.configuration = configuration
         pipelineName = pipeline.name
         context = DigestContext(pipeline: pipeline)
@@ -39,9 +45,9 @@ public struct Portal: Sendable {
     /// `base_url` is set, else the path.
     public static func link(
         configuration: PortalConfiguration, subject: String, month: String, ttl: Events.Duration? = nil, now: Date = Date()
-    ) throws(DaemonError) -> String {
-        guard !subject.isEmpty, subject.utf8.count <= 256 else { throw DaemonError(.arguments, "a subject has 1 to 256 characters") }
-        guard PortalLink.isMonth(month) else { throw DaemonError(.arguments, "the month must be written YYYY-MM, not '\(month)'") }
+    ) throws(PortalError) -> String {
+        guard !subject.isEmpty, subject.utf8.count <= 256 else { throw PortalError(.arguments, "a subject has 1 to 256 characters") }
+        guard PortalLink.isMonth(month) else { throw PortalError(.arguments, "the month must be written YYYY-MM, not '\(month)'") }
         let seconds = Double((ttl ?? configuration.linkTTL).microseconds) / 1e6
         let link = PortalLink(subject: subject, month: month, expires: now.addingTimeInterval(seconds))
         return (configuration.baseURL ?? "") + "/portal/" + link.token(PortalSigner(secret: configuration.secret))
@@ -62,7 +68,7 @@ public struct Portal: Sendable {
         case .ok, .seeOther: success
         default: "error"
         }
-        metrics.portalRequest(outcome: outcome)
+        metrics?.portalRequest(outcome: outcome)
         return response
     }
 

@@ -1,5 +1,7 @@
+import Alerts
 import Events
 import Foundation
+import Portal
 import Rules
 
 /// What `consentinel run` reads from the pipeline's `pipeline.yaml`, with `${VAR}` and `${VAR:-default}` taken
@@ -48,7 +50,7 @@ public struct DaemonConfiguration: Sendable {
     public static func load(pipeline: Pipeline, environment: [String: String] = ProcessInfo.processInfo.environment)
         throws(DaemonError) -> DaemonConfiguration
     {
-        var reader = SettingsReader(settings: pipeline.settings, environment: environment)
+        var reader = SettingsReader(settings: pipeline.settings, environment: environment) { DaemonError(.arguments, $0) }
         // Relative paths in pipeline.yaml are relative to the pipeline's folder.
         func resolve(_ path: String) -> String {
             path.hasPrefix("/") ? path : URL(fileURLWithPath: pipeline.directory).appendingPathComponent(path).path
@@ -97,83 +99,16 @@ public struct DaemonConfiguration: Sendable {
             producerProperties: try reader.properties(sinks, "properties", path: "sinks").isEmpty
                 ? source.connectionProperties
                 : try reader.properties(sinks, "properties", path: "sinks"))
-        configuration.portal = try PortalConfiguration.load(reader, resolve: resolve)
-        configuration.alerts = try AlertSettings.load(pipeline: pipeline, reader: reader)
+        do {
+            configuration.portal = try PortalConfiguration.load(reader.failing { PortalError(.arguments, $0) }, resolve: resolve)
+        } catch {
+            throw DaemonError(.arguments, error.message)
+        }
+        do {
+            configuration.alerts = try AlertSettings.load(pipeline: pipeline, reader: reader.failing { AlertError(.settings, $0) })
+        } catch {
+            throw DaemonError(.arguments, error.message)
+        }
         return configuration
-    }
-}
-
-/// Reads `pipeline.yaml` values, expanding `${VAR}` and `${VAR:-default}` from the environment.
-struct SettingsReader {
-    var settings: [String: PipelineValue]
-    var environment: [String: String]
-
-    func map(_ path: [String], required: Bool) throws(DaemonError) -> PipelineValue? {
-        var value: PipelineValue? = settings[path[0]]
-        for key in path.dropFirst() { value = value?[key] }
-        if value == nil, required {
-            throw DaemonError(.arguments, "pipeline.yaml has no \(path.joined(separator: ".")) section, which `run` needs")
-        }
-        if let value, case .map = value { return value }
-        if let value {
-            throw DaemonError(.arguments, "\(value.location): \(path.joined(separator: ".")) must be a mapping")
-        }
-        return nil
-    }
-
-    func string(_ map: PipelineValue?, _ key: String, path: String) throws(DaemonError) -> String? {
-        guard let v = map?[key] else { return nil }
-        guard let s = v.string else { throw DaemonError(.arguments, "\(v.location): \(path).\(key) must be text") }
-        let expanded = try expand(s, at: v.location)
-        return expanded.isEmpty ? nil : expanded
-    }
-
-    func strings(_ map: PipelineValue?, _ key: String, path: String) throws(DaemonError) -> [String] {
-        guard let v = map?[key] else { return [] }
-        if let s = v.string {
-            return try expand(s, at: v.location).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        }
-        var out: [String] = []
-        for item in v.items {
-            guard let s = item.string else { throw DaemonError(.arguments, "\(item.location): \(path).\(key) must list text") }
-            out.append(try expand(s, at: item.location))
-        }
-        return out
-    }
-
-    func properties(_ map: PipelineValue?, _ key: String, path: String) throws(DaemonError) -> [String: String] {
-        guard let v = map?[key] else { return [:] }
-        guard case .map(let pairs, _) = v else { throw DaemonError(.arguments, "\(v.location): \(path).\(key) must be a mapping") }
-        var out: [String: String] = [:]
-        for (k, item) in pairs {
-            guard let s = item.string else { throw DaemonError(.arguments, "\(item.location): \(path).\(key).\(k) must be text") }
-            out[k] = try expand(s, at: item.location)
-        }
-        return out
-    }
-
-    /// `${NAME}` must be set; `${NAME:-default}` falls back to the default.
-    func expand(_ text: String, at location: SourceLocation) throws(DaemonError) -> String {
-        var out = ""
-        var rest = Substring(text)
-        while let open = rest.range(of: "${") {
-            out += rest[..<open.lowerBound]
-            guard let close = rest[open.upperBound...].firstIndex(of: "}") else {
-                throw DaemonError(.arguments, "\(location): unterminated ${ in '\(text)'")
-            }
-            let inner = rest[open.upperBound..<close]
-            let (name, fallback): (Substring, Substring?) = inner.range(of: ":-").map {
-                (inner[..<$0.lowerBound], inner[$0.upperBound...])
-            } ?? (inner, nil)
-            if let value = environment[String(name)], !value.isEmpty {
-                out += value
-            } else if let fallback {
-                out += fallback
-            } else {
-                throw DaemonError(.arguments, "\(location): environment variable \(name) is not set")
-            }
-            rest = rest[rest.index(after: close)...]
-        }
-        return out + rest
     }
 }

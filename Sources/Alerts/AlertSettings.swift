@@ -1,4 +1,3 @@
-import Alerts
 import Events
 import Foundation
 import Rules
@@ -24,11 +23,11 @@ public struct AlertSettings: Sendable {
 
     public static func load(
         pipeline: Pipeline, environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws(DaemonError) -> AlertSettings {
-        try load(pipeline: pipeline, reader: SettingsReader(settings: pipeline.settings, environment: environment))
+    ) throws(AlertError) -> AlertSettings {
+        try load(pipeline: pipeline, reader: SettingsReader(settings: pipeline.settings, environment: environment) { AlertError(.settings, $0) })
     }
 
-    static func load(pipeline: Pipeline, reader: SettingsReader) throws(DaemonError) -> AlertSettings {
+    public static func load(pipeline: Pipeline, reader: SettingsReader<AlertError>) throws(AlertError) -> AlertSettings {
         let section = try reader.map(["alerts"], required: false)
         var settings = AlertSettings()
         settings.retry.base = try reader.duration(section, "retry_base", path: "alerts") ?? settings.retry.base
@@ -36,11 +35,11 @@ public struct AlertSettings: Sendable {
         for item in section?["routes"]?.items ?? [] {
             let route = try self.route(item, reader: reader, directory: pipeline.directory)
             guard !settings.routes.contains(where: { $0.name == route.name }) else {
-                throw DaemonError(.arguments, "\(item.location): alert route \(route.name) is defined twice")
+                throw AlertError(.settings, "\(item.location): alert route \(route.name) is defined twice")
             }
             settings.routes.append(route)
         }
-        if let fault = unknownRoutes(in: pipeline).first { throw DaemonError(.arguments, fault) }
+        if let fault = unknownRoutes(in: pipeline).first { throw AlertError(.settings, fault) }
         return settings
     }
 
@@ -60,15 +59,15 @@ public struct AlertSettings: Sendable {
         }
     }
 
-    private static func route(_ item: PipelineValue, reader: SettingsReader, directory: String) throws(DaemonError) -> AlertRoute {
-        guard case .map = item else { throw DaemonError(.arguments, "\(item.location): an alert route must be a mapping") }
+    private static func route(_ item: PipelineValue, reader: SettingsReader<AlertError>, directory: String) throws(AlertError) -> AlertRoute {
+        guard case .map = item else { throw AlertError(.settings, "\(item.location): an alert route must be a mapping") }
         guard let name = try reader.string(item, "name", path: "alerts.routes"), !name.contains("/"), !name.contains("#")
-        else { throw DaemonError(.arguments, "\(item.location): an alert route needs a name (without / or #)") }
+        else { throw AlertError(.settings, "\(item.location): an alert route needs a name (without / or #)") }
         let path = "alerts.routes.\(name)"
         var route = AlertRoute(name: name, channels: [])
         if let text = try reader.string(item, "min_severity", path: path) {
             guard let severity = Severity(name: text) else {
-                throw DaemonError(.arguments, "\(item.location): \(path).min_severity must be low, medium, high or critical")
+                throw AlertError(.settings, "\(item.location): \(path).min_severity must be low, medium, high or critical")
             }
             route.minSeverity = severity
         }
@@ -82,30 +81,30 @@ public struct AlertSettings: Sendable {
                 settings.name = same == 0 ? settings.typeName : "\(settings.typeName)-\(same + 1)"
             }
             guard !route.channels.contains(where: { $0.name == settings.name }) else {
-                throw DaemonError(.arguments, "\(channel.location): \(path) has two channels named \(settings.name)")
+                throw AlertError(.settings, "\(channel.location): \(path) has two channels named \(settings.name)")
             }
             route.channels.append(settings)
         }
-        guard !route.channels.isEmpty else { throw DaemonError(.arguments, "\(item.location): \(path) has no channels") }
+        guard !route.channels.isEmpty else { throw AlertError(.settings, "\(item.location): \(path) has no channels") }
         return route
     }
 
     private static func channel(
-        _ item: PipelineValue, reader: SettingsReader, path: String, directory: String
-    ) throws(DaemonError) -> AlertChannelSettings {
-        guard case .map = item else { throw DaemonError(.arguments, "\(item.location): a channel must be a mapping") }
+        _ item: PipelineValue, reader: SettingsReader<AlertError>, path: String, directory: String
+    ) throws(AlertError) -> AlertChannelSettings {
+        guard case .map = item else { throw AlertError(.settings, "\(item.location): a channel must be a mapping") }
         let type = try reader.string(item, "type", path: path) ?? ""
         let name = try reader.string(item, "name", path: path) ?? type
         guard !name.contains("/"), !name.contains("#") else {
-            throw DaemonError(.arguments, "\(item.location): a channel name may not contain / or #")
+            throw AlertError(.settings, "\(item.location): a channel name may not contain / or #")
         }
         let path = "\(path).channels.\(name)"
         func resolve(_ file: String) -> String {
             file.hasPrefix("/") ? file : URL(fileURLWithPath: directory).appendingPathComponent(file).path
         }
-        func secret(_ key: String) throws(DaemonError) -> Secret {
+        func secret(_ key: String) throws(AlertError) -> Secret {
             guard let value = try reader.secret(item, key, path: path, resolve: resolve) else {
-                throw DaemonError(.arguments, "\(item.location): \(path) needs \(key) or \(key)_file")
+                throw AlertError(.settings, "\(item.location): \(path) needs \(key) or \(key)_file")
             }
             return value
         }
@@ -115,7 +114,7 @@ public struct AlertSettings: Sendable {
             var headers: [(String, Secret)] = []
             if let map = item["headers"] {
                 guard case .map(let pairs, _) = map else {
-                    throw DaemonError(.arguments, "\(map.location): \(path).headers must be a mapping")
+                    throw AlertError(.settings, "\(map.location): \(path).headers must be a mapping")
                 }
                 for (header, _) in pairs {
                     guard let value = try reader.secret(map, header, path: "\(path).headers", resolve: resolve) else {
@@ -134,32 +133,32 @@ public struct AlertSettings: Sendable {
                 autoResolve: try reader.duration(item, "auto_resolve", path: path))
         case "kafka":
             guard let topic = try reader.string(item, "topic", path: path) else {
-                throw DaemonError(.arguments, "\(item.location): \(path) needs a topic")
+                throw AlertError(.settings, "\(item.location): \(path) needs a topic")
             }
             kind = .kafka(topic: topic)
         case "jsonl", "file":
             guard let file = try reader.string(item, "file", path: path) else {
-                throw DaemonError(.arguments, "\(item.location): \(path) needs a file")
+                throw AlertError(.settings, "\(item.location): \(path) needs a file")
             }
             kind = .jsonl(path: resolve(file))
         case "stderr":
             kind = .standardError
         default:
-            throw DaemonError(
-                .arguments,
+            throw AlertError(
+                .settings,
                 "\(item.location): unknown channel type '\(type)' (webhook, slack, pagerduty, kafka, jsonl or stderr)")
         }
         let timeout = try reader.duration(item, "timeout", path: path) ?? .seconds(10)
         guard timeout <= AlertChannelSettings.maxTimeout else {
-            throw DaemonError(
-                .arguments,
+            throw AlertError(
+                .settings,
                 "\(item.location): \(path).timeout must be at most 10s "
                     + "(a third of the 30-second delivery lease)")
         }
         var maxQueue = AlertChannelSettings.defaultMaxQueue
         if let text = try reader.string(item, "max_queue", path: path) {
             guard let n = Int(text), n > 0 else {
-                throw DaemonError(.arguments, "\(item.location): \(path).max_queue must be a positive number, not '\(text)'")
+                throw AlertError(.settings, "\(item.location): \(path).max_queue must be a positive number, not '\(text)'")
             }
             maxQueue = n
         }
@@ -168,27 +167,19 @@ public struct AlertSettings: Sendable {
 }
 
 extension SettingsReader {
-    func duration(_ map: PipelineValue?, _ key: String, path: String) throws(DaemonError) -> Swift.Duration? {
-        guard let text = try string(map, key, path: path) else { return nil }
-        guard let d = Events.Duration(parsing: text), d.microseconds > 0 else {
-            throw DaemonError(.arguments, "\(path).\(key) must be a duration such as 30s or 5m, not '\(text)'")
-        }
-        return .microseconds(d.microseconds)
-    }
-
     /// `KEY` (with `${VAR}` expanded) or `KEY_file` (a file holding the value; surrounding white space is dropped).
     /// Messages name the key or the file, never the value.
-    func secret(
+    public func secret(
         _ map: PipelineValue?, _ key: String, path: String, resolve: (String) -> String
-    ) throws(DaemonError) -> Secret? {
+    ) throws(Failure) -> Secret? {
         let base = key.hasSuffix("_file") ? String(key.dropLast(5)) : key
         if let value = try string(map, base, path: path) { return Secret(value) }
         guard let file = try string(map, base + "_file", path: path).map(resolve) else { return nil }
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw DaemonError(.arguments, "\(path).\(base)_file: cannot read \(file)")
+            throw fail("\(path).\(base)_file: cannot read \(file)")
         }
         let value = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !value.isEmpty else { throw DaemonError(.arguments, "\(path).\(base)_file: \(file) is empty") }
+        guard !value.isEmpty else { throw fail("\(path).\(base)_file: \(file) is empty") }
         return Secret(value)
     }
 }

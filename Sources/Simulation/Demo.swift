@@ -1,8 +1,10 @@
 import Digests
 import Events
 import Foundation
+import Daemon
 import Kafka
 import Logging
+import Processing
 import Rules
 import Synchronization
 

@@ -1,7 +1,9 @@
+import Alerts
+import Portal
 import Prometheus
 
 /// Every metric the daemon exports, named in one place (docs/operations.md says what each means).
-public final class DaemonMetrics: Sendable {
+public final class DaemonMetrics: AlertMetrics, PortalMetrics, Sendable {
     public let registry: PrometheusCollectorRegistry
 
     public enum Name {

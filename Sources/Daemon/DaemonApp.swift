@@ -1,7 +1,9 @@
+import Alerts
 import Foundation
 import Hummingbird
 import Kafka
 import Logging
+import Portal
 import Rules
 import ServiceLifecycle
 import Storage

@@ -16,10 +16,10 @@ public final class LineReader {
     /// Bytes gzread has handed over (uncompressed).
     private var delivered = 0
 
-    public init(path: String) throws(DaemonError) {
+    public init(path: String) throws(ReplayError) {
         self.path = path
         guard let f = gzopen(path, "rb") else {
-            throw DaemonError(.input, "cannot open \(path): \(String(cString: strerror(errno)))")
+            throw ReplayError(.input, "cannot open \(path): \(String(cString: strerror(errno)))")
         }
         file = f
         var info = stat()
@@ -83,7 +83,7 @@ public final class LineReader {
         if n < 0 {
             var code: Int32 = 0
             let message = gzerror(file, &code).map { String(cString: $0) } ?? "read error"
-            throw DaemonError(.input, "cannot read \(path): \(message)")
+            throw ReplayError(.input, "cannot read \(path): \(message)")
         }
         if n == 0 { eof = true }
         end += Int(n)

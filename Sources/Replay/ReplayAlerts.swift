@@ -17,10 +17,14 @@ public enum ReplayAlerts {
     public static func deliver(
         _ collected: [String: [AlertAggregator.Pending]], settings: AlertSettings, producer: Producer? = nil,
         maxAttempts: Int = 8
-    ) async throws(DaemonError) -> Report {
+    ) async throws(ReplayError) -> Report {
         var work: [(String, AlertRoute, any AlertChannel)] = []
         for (name, route, channel) in settings.destinations where collected[name] != nil {
-            work.append((name, route, try AlertDispatcher.makeChannel(channel, producer: producer)))
+            do {
+                work.append((name, route, try AlertDispatcher.makeChannel(channel, producer: producer)))
+            } catch {
+                throw ReplayError(.arguments, error.message)
+            }
         }
         let retry = settings.retry
         return await withTaskGroup(of: (String, Int, Int, Int).self) { group in

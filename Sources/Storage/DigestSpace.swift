@@ -5,10 +5,10 @@
 /// - `digest-parts:<pipeline>:<month>`, key `topic[partition]`: a partition's part of the organisation digest.
 /// - `digest-progress:<pipeline>`, key `topic[partition]`: the month before which that partition has closed all.
 /// - `digest-pending:<pipeline>`, key month: months with parts but no organisation digest yet.
-enum DigestSpace {
-    static func subjects(_ pipeline: String, month: String) -> String { "digests:\(pipeline):\(month)" }
-    static func orgs(_ pipeline: String) -> String { "digest-orgs:\(pipeline)" }
-    static func parts(_ pipeline: String, month: String) -> String { "digest-parts:\(pipeline):\(month)" }
-    static func progress(_ pipeline: String) -> String { "digest-progress:\(pipeline)" }
-    static func pending(_ pipeline: String) -> String { "digest-pending:\(pipeline)" }
+public enum DigestSpace {
+    public static func subjects(_ pipeline: String, month: String) -> String { "digests:\(pipeline):\(month)" }
+    public static func orgs(_ pipeline: String) -> String { "digest-orgs:\(pipeline)" }
+    public static func parts(_ pipeline: String, month: String) -> String { "digest-parts:\(pipeline):\(month)" }
+    public static func progress(_ pipeline: String) -> String { "digest-progress:\(pipeline)" }
+    public static func pending(_ pipeline: String) -> String { "digest-pending:\(pipeline)" }
 }

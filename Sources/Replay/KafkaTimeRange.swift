@@ -51,7 +51,7 @@ public struct KafkaTimeRange: Sendable {
     }
 
     /// Finds where to start and end in each partition of `topics`.
-    public func plan() async throws(DaemonError) -> [Plan] {
+    public func plan() async throws(ReplayError) -> [Plan] {
         do {
             var config = AdminConfiguration(bootstrapServers: [bootstrapServers])
             config.properties = properties
@@ -61,7 +61,7 @@ public struct KafkaTimeRange: Sendable {
             var partitions: [TopicPartition] = []
             for topic in topics {
                 guard let t = metadata.topic(topic), t.error == nil, !t.partitions.isEmpty else {
-                    throw DaemonError(.input, "Kafka topic \(topic) does not exist at \(bootstrapServers)")
+                    throw ReplayError(.input, "Kafka topic \(topic) does not exist at \(bootstrapServers)")
                 }
                 partitions += t.partitions.map { TopicPartition(topic: topic, partition: $0.id) }
             }
@@ -90,10 +90,10 @@ public struct KafkaTimeRange: Sendable {
                 }
             }
             return plans
-        } catch let error as DaemonError {
+        } catch let error as ReplayError {
             throw error
         } catch {
-            throw DaemonError(.input, "Kafka at \(bootstrapServers): \(error)")
+            throw ReplayError(.input, "Kafka at \(bootstrapServers): \(error)")
         }
     }
 
@@ -138,8 +138,8 @@ public struct KafkaTimeRange: Sendable {
     /// messages read so far. Returns how many were read (skipped ones included).
     @discardableResult
     public func read(
-        _ body: (Message, _ planned: Int, _ read: Int) throws(DaemonError) -> Void
-    ) async throws(DaemonError) -> Int {
+        _ body: (Message, _ planned: Int, _ read: Int) throws(ReplayError) -> Void
+    ) async throws(ReplayError) -> Int {
         let plans = try await plan().filter { $0.count > 0 }
         let planned = plans.reduce(0) { $0 + $1.count }
         guard !plans.isEmpty else { return 0 }
@@ -149,7 +149,7 @@ public struct KafkaTimeRange: Sendable {
                 configuration: readerConfiguration(),
                 assignment: plans.map { TopicPartitionOffset($0.partition, offset: $0.start) })
         } catch {
-            throw DaemonError(.input, "Kafka at \(bootstrapServers): \(error)")
+            throw ReplayError(.input, "Kafka at \(bootstrapServers): \(error)")
         }
         var merge = TimestampMerge(plans: plans, until: until.map { $0.microseconds / 1000 })
         let lastActivity = ActivityClock()
@@ -166,11 +166,11 @@ public struct KafkaTimeRange: Sendable {
         defer { watchdog.cancel() }
         var read = 0
         var paused = Set<TopicPartition>()
-        func deliver(_ messages: [ConsumerMessage]) throws(DaemonError) {
+        func deliver(_ messages: [ConsumerMessage]) throws(ReplayError) {
             for m in messages {
                 read += 1
-                let failure: DaemonError? = m.value.withUnsafeBytes { bytes in
-                    do throws(DaemonError) {
+                let failure: ReplayError? = m.value.withUnsafeBytes { bytes in
+                    do throws(ReplayError) {
                         try body(Message(topic: m.topic, partition: m.partition, offset: m.offset, bytes: bytes), planned, read)
                         return nil
                     } catch {
@@ -191,12 +191,12 @@ public struct KafkaTimeRange: Sendable {
                 if !pause.isEmpty { try await consumer.pause(pause); paused.formUnion(pause) }
                 if !resume.isEmpty { try await consumer.resume(resume); paused.subtract(resume) }
             }
-        } catch let error as DaemonError {
+        } catch let error as ReplayError {
             await consumer.shutdown()
             throw error
         } catch {
             await consumer.shutdown()
-            throw DaemonError(.input, "Kafka at \(bootstrapServers): \(error)")
+            throw ReplayError(.input, "Kafka at \(bootstrapServers): \(error)")
         }
         // Ended by the watchdog: what is still open is taken as read.
         merge.closeAll()

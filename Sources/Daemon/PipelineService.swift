@@ -1,4 +1,5 @@
 import Foundation
+import Alerts
 import Kafka
 import Logging
 import Rules

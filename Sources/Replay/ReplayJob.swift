@@ -64,7 +64,7 @@ public final class ReplayJob {
     }
 
     /// Replays `options.inputs`, in order.
-    public func run() throws(DaemonError) -> Summary {
+    public func run() throws(ReplayError) -> Summary {
         let sizes = options.inputs.map { path in
             ((try? FileManager.default.attributesOfItem(atPath: path)[.size]) as? Int) ?? 0
         }
@@ -81,10 +81,10 @@ public final class ReplayJob {
                         progress(run.progress(position: done + reader.bytesRead, total: total, unit: .bytes))
                     }
                 }
-            } catch let error as DaemonError {
+            } catch let error as ReplayError {
                 throw error
             } catch {
-                throw DaemonError(.input, "\(input): \(error)")
+                throw ReplayError(.input, "\(input): \(error)")
             }
             done += reader.size
         }
@@ -95,10 +95,10 @@ public final class ReplayJob {
     }
 
     /// Replays a time range of Kafka topics (see `KafkaTimeRange`).
-    public func run(kafka range: KafkaTimeRange) async throws(DaemonError) -> Summary {
+    public func run(kafka range: KafkaTimeRange) async throws(ReplayError) -> Summary {
         let run = try ReplayRun(pipeline: pipeline, options: options)
         let progress = self.progress
-        let total = try await range.read { (message, planned, read) throws(DaemonError) in
+        let total = try await range.read { (message, planned, read) throws(ReplayError) in
             try run.offer(message.bytes, origin: .kafka(topic: message.topic, partition: message.partition, offset: message.offset))
             if read & 1023 == 0, let progress {
                 progress(run.progress(position: read, total: planned, unit: .messages))
@@ -140,13 +140,13 @@ final class ReplayRun {
     var summary = ReplayJob.Summary()
     var violationCount = 0
 
-    init(pipeline: Pipeline, options: ReplayJob.Options) throws(DaemonError) {
+    init(pipeline: Pipeline, options: ReplayJob.Options) throws(ReplayError) {
         self.options = options
         engine = Engine(pipeline: pipeline)
         intake = EventIntake(taxonomy: pipeline.taxonomy, until: options.until)
         if let compare = options.compare {
             guard compare.taxonomy.sameKeys(as: pipeline.taxonomy) else {
-                throw DaemonError(.arguments, "--compare needs a pipeline with the same taxonomy as --pipeline "
+                throw ReplayError(.arguments, "--compare needs a pipeline with the same taxonomy as --pipeline "
                     + "(\(compare.directory) differs from \(pipeline.directory)): events are decoded once for both")
             }
             other = Engine(pipeline: compare)
@@ -159,14 +159,14 @@ final class ReplayRun {
             violationsOut = try JSONLWriter(path: options.violations)
             deadOut = try options.deadLetters.map { path throws(ProcessingError) in try JSONLWriter(path: path) }
         } catch {
-            throw DaemonError(error)
+            throw ReplayError(error)
         }
         folder = options.digests.map(DigestFolder.init(directory:))
         if folder != nil { engine.observer = digests }
     }
 
     /// One line or message.
-    func offer(_ bytes: UnsafeRawBufferPointer, origin: @autoclosure () -> Origin) throws(DaemonError) {
+    func offer(_ bytes: UnsafeRawBufferPointer, origin: @autoclosure () -> Origin) throws(ReplayError) {
         do {
             switch intake.take(bytes, origin: origin(), into: engine, skipsBlank: true) {
             case .blank, .afterUntil: break
@@ -176,7 +176,7 @@ final class ReplayRun {
                 try drain()
             }
         } catch {
-            throw DaemonError(error)
+            throw ReplayError(error)
         }
     }
 
@@ -213,7 +213,7 @@ final class ReplayRun {
                        violations: violationCount, finished: finished)
     }
 
-    func finish() throws(DaemonError) -> ReplayJob.Summary {
+    func finish() throws(ReplayError) -> ReplayJob.Summary {
         engine.finish(until: options.until)
         other?.finish(until: options.until)
         do {
@@ -221,7 +221,7 @@ final class ReplayRun {
             try violationsOut.close()
             try deadOut?.close()
         } catch {
-            throw DaemonError(error)
+            throw ReplayError(error)
         }
         summary.counters = intake.counters
         summary.comparison = comparison?.report()
