@@ -96,7 +96,7 @@ let package = Package(
         ),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "EventsTests", dependencies: ["Events"]),
-        .testTarget(name: "RulesTests", dependencies: ["Rules", "Events", "Daemon"], exclude: ["Cases"]),
+        .testTarget(name: "RulesTests", dependencies: ["Rules", "Events", "Replay"], exclude: ["Cases"]),
         .testTarget(name: "DigestsTests", dependencies: ["Digests", "Events"], exclude: ["Cases"]),
         .testTarget(
             name: "StorageTests",
@@ -110,7 +110,7 @@ let package = Package(
         .testTarget(
             name: "AlertsTests",
             dependencies: [
-                "Alerts", "Events", "Rules", "Storage", "Daemon", "Kafka",
+                "Alerts", "Events", "Rules", "Storage", "Daemon", "Replay", "Kafka",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -118,7 +118,8 @@ let package = Package(
         .testTarget(
             name: "DaemonTests",
             dependencies: [
-                "Daemon", "Rules", "Events", "Digests", "Processing", "Kafka", "Storage",
+                "Daemon", "Rules", "Events", "Digests", "Processing", "Replay", "Portal", "Simulation", "Alerts", "Kafka",
+                "Storage",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

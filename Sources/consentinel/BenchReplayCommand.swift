@@ -4,7 +4,6 @@ import Events
 import Foundation
 import Replay
 import Rules
-import Simulation
 
 /// `consentinel bench replay`: replay throughput with a pipeline beside the cost of merely reading and decoding the
 /// same file, measured in the same run.

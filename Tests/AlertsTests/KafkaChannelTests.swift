@@ -1,4 +1,4 @@
-import Alerts
+@testable import Alerts
 import Foundation
 import Kafka
 import Testing

@@ -1,9 +1,9 @@
-import Alerts
-import Foundation
-import Testing
-
+@testable import Alerts
 @testable import Daemon
+import Foundation
+import Replay
 @testable import Rules
+import Testing
 
 @Suite("Replay and alerts")
 struct ReplayAlertsTests {

@@ -2,6 +2,7 @@ import Daemon
 import Events
 import Foundation
 import Kafka
+import Replay
 import Rules
 import Testing
 

@@ -3,6 +3,7 @@ import Digests
 import Events
 import Foundation
 import Kafka
+import Replay
 import Rules
 import Testing
 

@@ -3,9 +3,11 @@ import Events
 import Foundation
 import Kafka
 import Logging
+import Replay
 import Rules
 import Synchronization
 import Testing
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif

@@ -2,7 +2,9 @@ import Daemon
 import Events
 import Foundation
 import Kafka
+import Replay
 import Rules
+import Simulation
 import Testing
 
 /// Replay from Kafka by time range, against librdkafka's mock cluster (which cannot look offsets up by time, so

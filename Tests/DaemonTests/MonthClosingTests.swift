@@ -5,6 +5,7 @@ import Foundation
 import Kafka
 import Logging
 import Processing
+import Replay
 import Rules
 import Storage
 import Testing

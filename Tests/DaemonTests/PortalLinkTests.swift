@@ -1,4 +1,4 @@
-@testable import Daemon
+@testable import Portal
 import Events
 import Foundation
 import Testing
@@ -91,8 +91,8 @@ import Testing
         let token = url.dropFirst("https://p.example.com/portal/".count)
         let link = try #require(PortalLink(token: token, signer: PortalSigner(secret: portal.secret), now: Self.now))
         #expect(link.expires == Self.now.addingTimeInterval(86_400))
-        #expect(throws: DaemonError.self) { try Portal.link(configuration: portal, subject: "cust-1", month: "2026-13") }
-        #expect(throws: DaemonError.self) { try Portal.link(configuration: portal, subject: "", month: "2026-01") }
+        #expect(throws: PortalError.self) { try Portal.link(configuration: portal, subject: "cust-1", month: "2026-13") }
+        #expect(throws: PortalError.self) { try Portal.link(configuration: portal, subject: "", month: "2026-01") }
     }
 }
 

@@ -3,8 +3,10 @@ import Digests
 import Events
 import Foundation
 import Kafka
+import Portal
 import Rules
 import Testing
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif

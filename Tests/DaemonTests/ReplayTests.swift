@@ -1,6 +1,7 @@
 import Daemon
 import Events
 import Foundation
+import Replay
 import Rules
 import Testing
 

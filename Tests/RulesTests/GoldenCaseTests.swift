@@ -1,6 +1,6 @@
-import Daemon
 import Events
 import Foundation
+import Replay
 import Rules
 import Testing
 
