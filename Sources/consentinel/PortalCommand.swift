@@ -44,7 +44,7 @@ struct PortalCommand: AsyncParsableCommand {
                     throw ExitCode(1)
                 }
                 print(try Portal.link(configuration: portal, subject: subject, month: month, ttl: lifetime))
-            } catch let error as DaemonError {
+            } catch let error as PortalError {
                 if error.code == .arguments, error.message.hasPrefix("the month") || error.message.hasPrefix("a subject") {
                     throw ValidationError(error.message)
                 }

@@ -1,0 +1,103 @@
+import Digests
+import Events
+import Foundation
+import Processing
+import Rules
+import Testing
+
+/// The steps of the one processing path that replay and the daemon share.
+@Suite struct CoreTests {
+    static let pipeline = try! PipelineLoader().load(directory: RepartitioningTests.pipelineDirectory)
+
+    static func line(_ id: String, _ time: String, subject: String = "c1") -> String {
+        #"{"id":"\#(id)","type":"use","time":"\#(time)","subject":"\#(subject)","actor":"svc","purpose":"analytics","categories":["user.contact.email"]}"#
+    }
+
+    static func take(_ intake: EventIntake, _ text: String, into engine: Engine, skipsBlank: Bool = true) -> Intake {
+        Array(text.utf8).withUnsafeBytes { intake.take($0, origin: .file(path: "in.jsonl", line: 1), into: engine, skipsBlank: skipsBlank) }
+    }
+
+    @Test func anInvalidMessageIsADeadLetterAndNeverTheFirstOfItsID() {
+        let intake = EventIntake(taxonomy: Self.pipeline.taxonomy, until: Timestamp(rfc3339: "2026-02-01T00:00:00Z"))
+        let engine = Engine(pipeline: Self.pipeline)
+        guard case .deadLetter(let dead) = Self.take(intake, #"{"id":"e1","type":"use","time":"yesterday","subject":"c1"}"#, into: engine) else {
+            Issue.record("a bad time is a dead letter")
+            return
+        }
+        #expect(dead.reason == "bad_time")
+        guard case .event(_, .accepted) = Self.take(intake, Self.line("e1", "2026-01-05T10:00:00Z"), into: engine) else {
+            Issue.record("the valid event with the same id is the first of it")
+            return
+        }
+        guard case .event(_, .duplicate) = Self.take(intake, Self.line("e1", "2026-01-05T10:00:00Z"), into: engine) else {
+            Issue.record("a second one is a duplicate")
+            return
+        }
+        guard case .afterUntil = Self.take(intake, Self.line("e2", "2026-03-01T00:00:00Z"), into: engine) else {
+            Issue.record("after --until: skipped")
+            return
+        }
+        guard case .blank = Self.take(intake, "  \t", into: engine) else {
+            Issue.record("a blank line of a file is nothing")
+            return
+        }
+        guard case .deadLetter(let blank) = Self.take(intake, "  ", into: engine, skipsBlank: false) else {
+            Issue.record("a blank Kafka message is a dead letter")
+            return
+        }
+        #expect(blank.reason == "invalid_json")
+        let c = intake.counters
+        #expect((c.lines, c.events, c.duplicates, c.afterUntil) == (6, 2, 1, 1))
+        #expect(c.deadLetters == ["bad_time": 1, "invalid_json": 1])
+    }
+
+    @Test func aMonthClosesOnceTheWatermarkPassesItsEndAndLateActivityForItIsNotCounted() throws {
+        let decoder = EventDecoder(taxonomy: Self.pipeline.taxonomy)
+        let book = DigestBook()
+        book.processed(try decoder.decode(Self.line("a", "2026-01-31T23:00:00Z")).get(), late: false)
+        #expect(book.earliestOpenMonthEnd == Timestamp(rfc3339: "2026-02-01T00:00:00Z"))
+        #expect(book.close(through: Timestamp(rfc3339: "2026-01-31T23:59:59Z")!).isEmpty)
+        let closed = book.close(through: Timestamp(rfc3339: "2026-02-01T00:00:00Z")!)
+        #expect(closed.map(\.month) == ["2026-01"])
+        #expect(closed.first?.subjects.map(\.subject) == ["c1"])
+        #expect(book.earliestOpenMonthEnd == nil)
+        book.processed(try decoder.decode(Self.line("b", "2026-01-31T23:30:00Z", subject: "c2")).get(), late: true)
+        #expect(book.close(through: Timestamp(rfc3339: "2026-03-01T00:00:00Z")!).isEmpty, "January is closed: nothing reopens it")
+    }
+
+    @Test func aBookRestoredFromItsRowsGoesOnWhereItStopped() throws {
+        let decoder = EventDecoder(taxonomy: Self.pipeline.taxonomy)
+        let book = try DigestBook(restoring: [], closedBefore: nil)
+        book.processed(try decoder.decode(Self.line("a", "2026-01-10T10:00:00Z")).get(), late: false)
+        book.recordViolation(subject: "c1", rule: "r", severity: "high", time: Timestamp(rfc3339: "2026-01-10T10:00:00Z")!)
+        let rows = book.stateChanges()
+        #expect(rows.map(\.namespace) == ["digest:2026-01", "digest-org"])
+        #expect(book.stateChanges().isEmpty, "only what changed since the last call")
+
+        let again = try DigestBook(restoring: rows, closedBefore: nil)
+        #expect(again.holds("c1", in: "2026-01") && !again.holds("c2", in: "2026-01"))
+        again.processed(try decoder.decode(Self.line("b", "2026-01-11T10:00:00Z")).get(), late: false)
+        let month = try #require(again.close(through: Timestamp(rfc3339: "2026-02-01T00:00:00Z")!).first)
+        #expect(month.subjects.first?.useTotal == 2)
+        #expect(month.org.violationTotal == 1 && month.org.subjectsWithViolations == 1)
+        #expect(again.closedBefore == "2026-02")
+        #expect(again.stateChanges().allSatisfy { $0.value == nil }, "a closed month's rows are deleted")
+
+        let empty = try DigestBook(restoring: [], closedBefore: nil)
+        #expect(empty.close(through: Timestamp(rfc3339: "2026-03-05T00:00:00Z")!).isEmpty)
+        #expect(empty.closedBefore == "2026-03", "a lane without events still says how far it has closed")
+    }
+
+    @Test func aMonthFolderHoldsTheLinesInOrderAndTheOrgDigest() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("consentinel-folder-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var org = OrgDigest(month: "2026-01")
+        org.subjects = 2
+        try DigestFolder(directory: dir.path).write(month: "2026-01", subjects: [Array("{\"a\":1}".utf8), Array("{\"b\":2}".utf8)], org: org)
+        let month = dir.appendingPathComponent("2026-01")
+        #expect(try String(contentsOf: month.appendingPathComponent("subjects.jsonl"), encoding: .utf8) == "{\"a\":1}\n{\"b\":2}\n")
+        #expect(try String(contentsOf: month.appendingPathComponent("org.json"), encoding: .utf8) == org.json.pretty() + "\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: month.path).sorted() == ["org.json", "subjects.jsonl"],
+                "no partial file is left")
+    }
+}
