@@ -97,6 +97,11 @@ let package = Package(
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "EventsTests", dependencies: ["Events"]),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Events", "Replay"], exclude: ["Cases"]),
+        .testTarget(
+            name: "ReplayTests",
+            dependencies: ["Replay", "Processing", "Rules", "Events", "Digests", "Kafka", "Simulation"]
+        ),
+        .testTarget(name: "PortalTests", dependencies: ["Portal", "Events"]),
         .testTarget(name: "ProcessingTests", dependencies: ["Processing", "Rules", "Events", "Digests"]),
         .testTarget(name: "DigestsTests", dependencies: ["Digests", "Events"], exclude: ["Cases"]),
         .testTarget(

@@ -168,14 +168,6 @@ func httpGet(_ url: String) async -> (Int, String)? {
     return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
 }
 
-func waitUntil(_ what: String, timeout: Swift.Duration, _ condition: () async -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while !(await condition()) {
-        guard ContinuousClock.now < deadline else { throw DaemonTestTimeout(description: "timed out waiting for \(what)") }
-        try await Task.sleep(for: .milliseconds(200))
-    }
-}
-
 extension DaemonFixture {
     /// Runs the daemon in this process (cancel the task to stop it); returns it with its HTTP base URL.
     func startInProcess(logLevel: Logger.Level, environment: [String: String]? = nil) async throws -> (Task<Void, Error>, String) {
@@ -220,7 +212,6 @@ func readTopic(
     return seen.withLock { $0 }
 }
 
-struct DaemonTestTimeout: Error, CustomStringConvertible { let description: String }
 
 @Suite(.serialized) struct DaemonRunTests {
     @Test func theDaemonFindsWhatAReplayFindsAndServesHealthAndMetrics() async throws {

@@ -94,7 +94,7 @@ import FoundationNetworking
         #expect(forbidden.status == 403)
         let token = String(path.dropFirst("/portal/".count))
         for index in 0..<token.count {
-            let reply = try await Self.request(base + "/portal/" + PortalLinkTests.altered(token, at: index, shift: 1))
+            let reply = try await Self.request(base + "/portal/" + TokenEdits.altered(token, at: index, shift: 1))
             #expect(reply.status == 403 && reply.body == forbidden.body, "altered at \(index)")
         }
         let expired = try Portal.link(configuration: portal, subject: customer.subject, month: "2026-01", ttl: .seconds(60),

@@ -8,15 +8,8 @@ import Testing
     static let signer = PortalSigner(secret: Array("a secret of at least thirty-two bytes, for tests".utf8))
     static let now = Date(timeIntervalSince1970: 1_780_000_000)
     static let link = PortalLink(subject: "cust-42", month: "2026-01", expires: now.addingTimeInterval(3600))
-    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
-
-    /// The token with its character at `index` replaced by another of the alphabet (or the separator).
-    static func altered(_ token: String, at index: Int, shift: Int) -> String {
-        var chars = Array(token)
-        let position = alphabet.firstIndex(of: chars[index]) ?? 0
-        chars[index] = alphabet[(position + shift) % alphabet.count]
-        return String(chars)
-    }
+    static let alphabet = TokenEdits.alphabet
+    static func altered(_ token: String, at index: Int, shift: Int) -> String { TokenEdits.altered(token, at: index, shift: shift) }
 
     @Test func aLinkOpensAsItWasMade() throws {
         let token = Self.link.token(Self.signer)

@@ -1,0 +1,1 @@
+../PortalTests/TokenEdits.swift
