@@ -88,6 +88,11 @@ final class PipelineService: Service {
                 status.assigned(assigned.count)
             case .idle:
                 try await processor.tick()
+                // Measured while nothing flows too, so a caught-up or quiet daemon does not export a stale lag.
+                if ContinuousClock.now - lagMeasured > .seconds(5) {
+                    lagMeasured = .now
+                    await stall.during("measuring consumer lag") { await measureLag(admin, processor) }
+                }
             case .messages(let batch):
                 try await processor.process(batch)
                 stall.enter("storing consumed offsets")

@@ -121,7 +121,7 @@ extension StreamProcessor {
             batch.global += rows.map { StateRow(namespace: namespace, key: $0.key, value: nil) }
             batch.global.append(StateRow(namespace: KeyedSpace.progress(name), key: id.description, value: KeyedSpace.micros(target)))
             batch.claims[id.storeID] = PartitionCommit(expectedOffset: task.through, epoch: task.epoch, nextOffset: target.microseconds)
-            batch.state[id.storeID] = task.engine.takeStateChanges().map { StateRow(namespace: $0.namespace, key: $0.key, value: $0.value) }
+            batch.state[id.storeID] = task.engine.takeStateChanges().map(StateRow.init)
             done[id] = target.microseconds
         }
         guard !batch.claims.isEmpty else { return }

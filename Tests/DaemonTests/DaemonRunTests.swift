@@ -236,8 +236,10 @@ func readTopic(
         try await Task.sleep(for: .seconds(5.5))
         let quiet = #"{"id":"late-tick","type":"collect","time":"\#(end.rfc3339)","subject":"tick-x","categories":["user.device"]}"#
         try await fixture.produce([quiet], end: nil)
-        try await waitUntil("the lag metric", timeout: .seconds(20)) {
-            await httpGet(base + "/metrics")?.1.contains("consentinel_consumer_lag_messages{") == true
+        try await waitUntil("the lag metric, measured after everything was read", timeout: .seconds(20)) {
+            let samples = PrometheusText.parse(await httpGet(base + "/metrics")?.1 ?? "")
+            return samples.samples.filter { $0.name == "consentinel_consumer_lag_messages" }.count == 4
+                && samples.sum("consentinel_consumer_lag_messages") == 0
         }
         let metrics = try #require(await httpGet(base + "/metrics"))
         #expect(metrics.0 == 200)

@@ -301,6 +301,38 @@ struct KafkaTests {
         await producer.shutdown()
         try await recorder.shutdown()
     }
+
+    @Test("a reader that waits idleInterval without an event gets .idle; messages still come in order")
+    func idleEvents() async throws {
+        let (cluster, topic) = try clusterWithTopic("idle", partitions: 2)
+        let consumer = try makeConsumer(cluster, group: unique("idle"), topics: [topic]) { $0.idleInterval = .milliseconds(200) }
+        var idles = 0
+        var assigned = false
+        var received: [Int] = []
+        var produced = false
+        let started = ContinuousClock.now
+        for try await event in consumer.events {
+            switch event {
+            case .assigned: assigned = true
+            case .revoked: break
+            case .idle: idles += 1
+            case .messages(let batch):
+                received += batch.messages.compactMap(index(of:))
+                try consumer.markProcessed(batch)
+            }
+            if assigned, idles >= 3, !produced {
+                let producer = try makeProducer(cluster)
+                _ = try await produce(producer, topic: topic, 0..<20)
+                await producer.shutdown()
+                produced = true
+            }
+            if received.count == 20 || ContinuousClock.now - started > .seconds(30) { break }
+        }
+        await consumer.shutdown()
+        #expect(idles >= 3, "idle events while the topic is empty")
+        #expect(Set(received) == Set(0..<20), "every message after the idle events")
+    }
+
 }
 
 /// Runs /usr/bin/kcat and returns its standard output; throws when it fails or takes over 20 seconds.
