@@ -12,6 +12,8 @@ final class KeyedRuntime {
 
     let layout: KeyedLayout
     var tasks: [KeyedTaskID: Task] = [:]
+    /// When the tasks last ran.
+    var lastRun: ContinuousClock.Instant?
 
     init(layout: KeyedLayout) { self.layout = layout }
 }

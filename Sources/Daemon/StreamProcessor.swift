@@ -38,8 +38,10 @@ final class StreamProcessor {
     var sourcePartitionCounts: [String: Int] = [:]
     /// A month's organisation digest could not be completed: try again after the next batch.
     var retriesOrgDigests = false
-    /// The repartition step, when the pipeline has rules keyed by other than the subject (`KeyedStage.swift`).
+    /// The repartition step, when the pipeline has rules keyed by other than the subject (`KeyedRuntime.swift`).
     var keyed: KeyedRuntime?
+    /// How often the keyed tasks run while batches flow (and on every idle tick).
+    static let keyedInterval: Swift.Duration = .milliseconds(200)
 
     init(pipeline: Pipeline, configuration: DaemonConfiguration, store: any StateStore, metrics: DaemonMetrics, logger: Logger,
          stall: StallWatch = StallWatch(service: "pipeline")) {
@@ -161,13 +163,17 @@ final class StreamProcessor {
     func tick() async throws {
         guard keyed != nil || retriesOrgDigests else { return }
         stall.enter("periodic work")
-        try await advanceStages()
+        try await advanceStages(keyedNow: true)
     }
 
-    /// After a batch's commit: the keyed tasks, then the months every stage has passed (each its own transaction),
-    /// then the organisation digests of months every partition has closed.
-    private func advanceStages() async throws {
-        if keyed != nil { try await runKeyedTasks() }
+    /// After a batch's commit: the keyed tasks (at most every `keyedInterval` while batches flow, so that small
+    /// batches do not each pay a read of every task's inbox), then the months every stage has passed (each its own
+    /// transaction), then the organisation digests of months every partition has closed.
+    private func advanceStages(keyedNow: Bool = false) async throws {
+        if let keyed, keyedNow || keyed.lastRun.map({ ContinuousClock.now - $0 >= Self.keyedInterval }) ?? true {
+            keyed.lastRun = .now
+            try await runKeyedTasks()
+        }
         let digests = try await closeDigestMonths()
         if !digests.global.isEmpty { try await commit(nextOffsets: [:], outbox: digests.outbox, global: digests.global, alerts: []) }
         if !digests.global.isEmpty || retriesOrgDigests { try await completeOrgDigests() }
