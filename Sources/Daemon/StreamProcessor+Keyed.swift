@@ -5,7 +5,8 @@ import Processing
 import Rules
 import Storage
 
-/// The keyed stages of the repartition step (`KeyedStage.swift`), run after each batch's commit.
+/// The keyed tasks of the repartition step (layout and forwarding: `Processing/Repartitioning.swift`), run after batches
+/// and on idle ticks.
 extension StreamProcessor {
     /// How many events a keyed task reads from its inbox at a time.
     static let keyedReadLimit = 20_000

@@ -7,9 +7,11 @@ import Processing
 import Rules
 import Storage
 
-/// The daemon's core: each consumed batch becomes one fenced store transaction holding the state the batch changed,
-/// the next input offset of each partition and an outbox row per output. One engine per assigned partition; the
-/// watermark is the minimum over the partitions that are assigned and not idle.
+/// The daemon's side of the processing core: each consumed batch becomes one fenced store transaction holding the
+/// state the batch changed, the next input offset of each partition and an outbox row per output. One lane (engine and
+/// digests) per assigned partition, with the rules keyed by subject; the watermark is the minimum over the partitions
+/// that are assigned and not idle. Rules keyed by something else run in the keyed tasks this instance owns
+/// (`StreamProcessor+Keyed.swift`).
 final class StreamProcessor {
     struct PartitionRuntime {
         var engine: Engine
@@ -40,7 +42,7 @@ final class StreamProcessor {
     var retriesOrgDigests = false
     /// The repartition step, when the pipeline has rules keyed by other than the subject (`KeyedRuntime.swift`).
     var keyed: KeyedRuntime?
-    /// How often the keyed tasks run while batches flow (and on every idle tick).
+    /// How often, at most, the keyed tasks run while batches flow; they run on every idle tick too.
     static let keyedInterval: Swift.Duration = .milliseconds(200)
 
     init(pipeline: Pipeline, configuration: DaemonConfiguration, store: any StateStore, metrics: DaemonMetrics, logger: Logger,
