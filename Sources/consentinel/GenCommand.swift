@@ -1,5 +1,4 @@
 import ArgumentParser
-import Daemon
 import Events
 import Foundation
 import Kafka

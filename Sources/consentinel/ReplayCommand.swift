@@ -1,6 +1,5 @@
 import Alerts
 import ArgumentParser
-import Daemon
 import Events
 import Foundation
 import Kafka

@@ -1,6 +1,5 @@
 import Alerts
 import ArgumentParser
-import Daemon
 import Foundation
 import Replay
 import Rules
