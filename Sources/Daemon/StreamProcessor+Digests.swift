@@ -122,7 +122,9 @@ extension StreamProcessor {
     /// Counts the keyed tasks' violations that no partition applied (their subject had no digest in any partition
     /// that month: a deadline keyed by another field that fires in a month without the subject's events): the subject
     /// digests they change or make, stored and sent with the month.
-    private func amendLeftovers(_ month: String, org: inout OrgDigest, commit: inout BatchCommit) async throws -> [SubjectDigest] {
+    private func amendLeftovers(
+        _ month: String, org: inout OrgDigest, commit: inout BatchCommit
+    ) async throws -> [(subject: String, line: [UInt8])] {
         let name = pipeline.name
         let namespace = KeyedSpace.amendments(name, month: month)
         var amended: [String: SubjectDigest] = [:]
@@ -143,15 +145,16 @@ extension StreamProcessor {
             org.violationsBySeverity[a.severity, default: 0] += 1
             commit.global.append(StateRow(namespace: namespace, key: row.key, value: nil))
         }
-        let digests = amended.values.sorted { $0.subject.utf8.lexicographicallyPrecedes($1.subject.utf8) }
-        for digest in digests {
+        var lines: [(subject: String, line: [UInt8])] = []
+        for digest in amended.values {
             let line = Array(digest.json.serialized.utf8)
             commit.global.append(StateRow(namespace: DigestSpace.subjects(name, month: month), key: digest.subject, value: line))
             if let topic = configuration.digests.topic.map({ "kafka:" + $0 }) {
                 commit.outbox.append(subjectDigestRow(digest, month: month, topic: topic, line: line))
             }
+            lines.append((digest.subject, line))
         }
-        return digests
+        return lines
     }
 
     func subjectDigestRow(_ digest: SubjectDigest, month: String, topic: String, line: [UInt8]) -> OutboxRow {
@@ -163,10 +166,12 @@ extension StreamProcessor {
 
     /// `DIR/YYYY-MM/subjects.jsonl` (sorted by subject, byte order) and `org.json`, as a replay writes them; each
     /// file replaced whole, so a reader never sees half of one.
-    private func writeMonth(_ month: String, org: OrgDigest, amended: [SubjectDigest], to directory: String) async throws {
+    private func writeMonth(
+        _ month: String, org: OrgDigest, amended: [(subject: String, line: [UInt8])], to directory: String
+    ) async throws {
         var rows: [String: [UInt8]] = [:]
         for row in try await store.loadGlobal(namespace: DigestSpace.subjects(pipeline.name, month: month)) { rows[row.key] = row.value }
-        for digest in amended { rows[digest.subject] = Array(digest.json.serialized.utf8) }
+        for (subject, line) in amended { rows[subject] = line }
         let subjects = rows.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) })
         try DigestFolder(directory: directory).write(month: month, subjects: subjects.lazy.map { rows[$0] ?? [] }, org: org)
     }

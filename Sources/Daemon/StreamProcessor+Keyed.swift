@@ -48,7 +48,7 @@ extension StreamProcessor {
             let claim = try await store.claim(id.storeID, pipeline: pipeline.name)
             let engine = Engine(pipeline: pipeline.restricted { $0.id == rule.id })
             engine.advancesOwnWatermark = false
-            try engine.restore(claim.state.map { StateChange(namespace: $0.namespace, key: $0.key, value: $0.value) })
+            try engine.restore(claim.state.map(StateChange.init))
             engine.trackChanges()
             keyed.tasks[id] = KeyedRuntime.Task(engine: engine, epoch: claim.epoch, through: claim.nextOffset)
             logger.info("keyed task assigned", metadata: [
@@ -108,10 +108,11 @@ extension StreamProcessor {
                 }
             }
             task.engine.process(ordered: events, through: target)
-            for v in task.engine.drainViolations() {
-                metrics.violation(rule: v.rule, severity: v.severity.name)
-                batch.outbox += violationRows(v)
-                batch.alerts += alertRows(v)
+            let found = task.engine.drainViolations()
+            let made = outputs(of: found)
+            batch.outbox += made.outbox
+            batch.alerts += made.alerts
+            for v in found {
                 // A month the task has passed may be closed already; its digests no longer change (as in a replay).
                 if from.map({ v.time.startOfNextMonth > $0 }) ?? true {
                     let amendment = DigestAmendment(v)

@@ -105,7 +105,7 @@ final class StreamProcessor {
     ) throws -> PartitionRuntime {
         let engine = Engine(pipeline: keyed == nil ? pipeline : pipeline.restricted { $0.repartitionKey == nil })
         engine.advancesOwnWatermark = false
-        let rows = claim.state.map { StateChange(namespace: $0.namespace, key: $0.key, value: $0.value) }
+        let rows = claim.state.map(StateChange.init)
         try engine.restore(rows.filter { !DigestBook.isDigestRow(namespace: $0.namespace) })
         engine.trackChanges()
         let digests = try DigestBook(restoring: rows, closedBefore: closedBefore)
@@ -149,11 +149,9 @@ final class StreamProcessor {
         }
         advanceWatermark(now: started)
         for (_, runtime) in partitions {
-            for v in runtime.engine.drainViolations() {
-                metrics.violation(rule: v.rule, severity: v.severity.name)
-                outbox += violationRows(v)
-                alerts += alertRows(v)
-            }
+            let found = outputs(of: runtime.engine.drainViolations())
+            outbox += found.outbox
+            alerts += found.alerts
         }
         try await commit(nextOffsets: nextOffsets, outbox: outbox, global: [], alerts: alerts)
         try await advanceStages()
@@ -221,7 +219,20 @@ final class StreamProcessor {
         for (tp, mark) in recorded { partitions[tp]?.recordedWatermark = mark }
     }
 
-    func violationRows(_ v: Violation) -> [OutboxRow] {
+    /// What violations become, wherever an engine found them: counted, an outbox row per sink destination, an alert
+    /// per route destination.
+    func outputs(of violations: [Violation]) -> (outbox: [OutboxRow], alerts: [AlertRow]) {
+        intake.count(violations)
+        var out: (outbox: [OutboxRow], alerts: [AlertRow]) = ([], [])
+        for v in violations {
+            metrics.violation(rule: v.rule, severity: v.severity.name)
+            out.outbox += violationRows(v)
+            out.alerts += alertRows(v)
+        }
+        return out
+    }
+
+    private func violationRows(_ v: Violation) -> [OutboxRow] {
         let value = Array(v.json.serialized.utf8)
         let headers = [OutboxHeader(key: "consentinel-violation-id", value: Array(v.id.utf8)),
                        OutboxHeader(key: "consentinel-rule", value: Array(v.rule.utf8)),
@@ -234,7 +245,7 @@ final class StreamProcessor {
     }
 
     /// One queued alert per destination (`ROUTE/CHANNEL`) of the routes that take the violation.
-    func alertRows(_ v: Violation) -> [AlertRow] {
+    private func alertRows(_ v: Violation) -> [AlertRow] {
         let destinations = configuration.alerts.routes.destinations(for: v)
         guard !destinations.isEmpty else { return [] }
         let value = Array(v.json.serialized.utf8)

@@ -138,7 +138,6 @@ final class ReplayRun {
     let deadOut: JSONLWriter?
     let comparison: ViolationComparison?
     var summary = ReplayJob.Summary()
-    var violationCount = 0
 
     init(pipeline: Pipeline, options: ReplayJob.Options) throws(ReplayError) {
         self.options = options
@@ -185,7 +184,6 @@ final class ReplayRun {
         let found = engine.drainViolations()
         intake.count(found)
         for v in found {
-            violationCount += 1
             comparison?.addOld(v)
             if let routes = options.alerts?.routes {
                 for destination in routes.destinations(for: v) {
@@ -200,7 +198,7 @@ final class ReplayRun {
         if let other, let comparison {
             for v in other.drainViolations() { comparison.addNew(v) }
         }
-        if let folder, let end = digests.earliestOpenMonthEnd, end <= engine.watermark {
+        if let folder {
             for month in digests.close(through: engine.watermark) {
                 try folder.write(month: month.month, subjects: month.subjects.lazy.map { Array($0.json.serialized.utf8) }, org: month.org)
                 summary.months.append(month.month)
@@ -210,7 +208,7 @@ final class ReplayRun {
 
     func progress(position: Int, total: Int, unit: ReplayProgress.Unit, finished: Bool = false) -> ReplayProgress {
         ReplayProgress(position: position, total: total, unit: unit, lines: intake.counters.lines, events: intake.counters.events,
-                       violations: violationCount, finished: finished)
+                       violations: intake.counters.violations.values.reduce(0, +), finished: finished)
     }
 
     func finish() throws(ReplayError) -> ReplayJob.Summary {
