@@ -59,27 +59,63 @@ public struct OrgDigest: Sendable {
 
 /// Monthly digests kept incrementally: events and violations are added as the engine meets them, and a month
 /// is closed when the watermark passes its end.
+///
+/// While a month is open its counts are kept compactly (`SubjectTally`, `OrgTally`: counters keyed by `Symbol`
+/// ids, no `String` hashed per event); they become `SubjectDigest` and `OrgDigest` when asked for or closed.
 public struct MonthlyDigests: Sendable {
-    public struct Month: Sendable {
-        public var subjects: [String: SubjectDigest] = [:]
-        public var org: OrgDigest
+    struct OpenMonth: Sendable {
+        let key: String
+        let start: Timestamp
+        let end: Timestamp
+        /// Closed already as far as `closed`/`closedBefore` say (possible for a month restored from a store).
+        var isClosed = false
+        var subjects: [String: SubjectTally] = [:]
+        var org = OrgTally()
     }
 
-    public private(set) var open: [String: Month] = [:]
+    /// Open months by start.
+    private var months: [OpenMonth] = []
+    private var recent = 0
     /// Months already closed; activity that arrives for them later is counted here instead of being lost silently.
     public private(set) var closed: Set<String> = []
     public private(set) var lateForClosedMonths = 0
     /// Months before this one (`YYYY-MM`) count as closed too: a durable owner restored from a store knows only
     /// how far it has closed, not each month.
-    public var closedBefore: String?
+    public var closedBefore: String? {
+        didSet { for i in months.indices { months[i].isClosed = isClosed(months[i].key) } }
+    }
     /// When true, the months and subjects changed since `takeChanges()` are remembered (for a durable store).
     public var tracksChanges = false
     public private(set) var changed: [String: Set<String>] = [:]
+    private var symbols = DigestSymbols()
 
     public init() {}
 
     private func isClosed(_ month: String) -> Bool {
         closed.contains(month) || closedBefore.map { month < $0 } ?? false
+    }
+
+    /// The open months (`YYYY-MM`), oldest first.
+    public var openMonths: [String] { months.map(\.key) }
+
+    /// The end of the earliest open month.
+    public var earliestOpenMonthEnd: Timestamp? { months.first?.end }
+
+    /// Whether the subject has a digest in the open month.
+    public func holds(_ subject: String, in month: String) -> Bool {
+        months.first { $0.key == month }?.subjects[subject] != nil
+    }
+
+    /// A subject's digest of an open month as it stands.
+    public func subjectDigest(_ subject: String, in month: String) -> SubjectDigest? {
+        guard let m = months.first(where: { $0.key == month }), let tally = m.subjects[subject] else { return nil }
+        return tally.digest(subject: subject, month: month, SymbolTable.shared.all)
+    }
+
+    /// An open month's organisation digest as it stands (`subjects` and `subjectsWithViolations` are filled in
+    /// when the month closes).
+    public func orgDigest(_ month: String) -> OrgDigest? {
+        months.first { $0.key == month }.map { $0.org.digest(month: month, SymbolTable.shared.all) }
     }
 
     /// The subjects changed since the last call, by month (a month's organisation part changes with any of them).
@@ -90,74 +126,312 @@ public struct MonthlyDigests: Sendable {
 
     /// Puts back a subject's digest of an open month, loaded from a store.
     public mutating func restore(_ digest: SubjectDigest) {
-        open[digest.month, default: Month(org: OrgDigest(month: digest.month))].subjects[digest.subject] = digest
+        guard let i = index(ofKey: digest.month) else { return }
+        months[i].subjects[digest.subject] = SubjectTally(digest)
     }
 
     /// Puts back an open month's organisation part, loaded from a store.
     public mutating func restore(_ org: OrgDigest) {
-        open[org.month, default: Month(org: OrgDigest(month: org.month))].org = org
+        guard let i = index(ofKey: org.month) else { return }
+        months[i].org = OrgTally(org)
     }
 
     public mutating func record(_ event: Event, late: Bool) {
-        let month = event.time.monthKey
-        guard !isClosed(month) else {
+        guard let i = index(of: event.time) else {
             lateForClosedMonths += 1
             return
         }
-        // Mutated in place: copying a month out and back would copy its dictionaries on every event.
-        Self.update(&open[month, default: Month(org: OrgDigest(month: month))], with: event, late: late)
-        if tracksChanges { changed[month, default: []].insert(event.subject) }
-    }
-
-    private static func update(_ m: inout Month, with event: Event, late: Bool) {
-        m.subjects[event.subject, default: SubjectDigest(subject: event.subject, month: m.org.month)].record(event)
-        m.org.eventsByType[event.type.name, default: 0] += 1
-        if late { m.org.lateEvents += 1 }
-        switch event.type {
-        case .access:
-            if let p = event.purpose { m.org.accessesByPurpose[p.key, default: 0] += 1 }
-            if let r = event.role { m.org.accessesByRole[r.string, default: 0] += 1 }
-            for key in Set(event.categories.map(\.key)) { m.org.accessesByCategory[key, default: 0] += 1 }
-        case .share:
-            if let r = event.recipient { m.org.sharesByRecipient[r.string, default: 0] += 1 }
-        case .consent:
-            if let p = event.purpose {
-                if event.status == .granted { m.org.consentGranted[p.key, default: 0] += 1 } else { m.org.consentWithdrawn[p.key, default: 0] += 1 }
-            }
-        default: break
-        }
+        months[i].subjects[event.subject, default: SubjectTally()].record(event, &symbols)
+        months[i].org.record(event, late: late, &symbols)
+        if tracksChanges { changed[months[i].key, default: []].insert(event.subject) }
     }
 
     public mutating func recordViolation(subject: String, rule: String, severity: String, time: Timestamp) {
-        let month = time.monthKey
-        guard !isClosed(month) else {
+        guard let i = index(of: time) else {
             lateForClosedMonths += 1
             return
         }
-        if tracksChanges { changed[month, default: []].insert(subject) }
-        open[month, default: Month(org: OrgDigest(month: month))].subjects[subject, default: SubjectDigest(subject: subject, month: month)]
-            .recordViolation(rule: rule)
-        open[month]!.org.violationTotal += 1
-        open[month]!.org.violationsByRule[rule, default: 0] += 1
-        open[month]!.org.violationsBySeverity[severity, default: 0] += 1
+        if tracksChanges { changed[months[i].key, default: []].insert(subject) }
+        let ruleID = Symbol(rule).id
+        months[i].subjects[subject, default: SubjectTally()].recordViolation(rule: ruleID)
+        months[i].org.recordViolation(rule: ruleID, severity: Symbol(severity).id)
     }
 
     /// Closes every open month that ends at or before `end`, oldest first: subject digests sorted by subject
     /// (byte order), and the organisation digest.
     public mutating func close(endingBy end: Timestamp) -> [(month: String, subjects: [SubjectDigest], org: OrgDigest)] {
-        let due = open.keys.filter { key in
-            guard let start = Timestamp(rfc3339: key + "-01T00:00:00Z") else { return false }
-            return start.startOfNextMonth <= end
-        }.sorted()
-        return due.map { key in
-            let month = open.removeValue(forKey: key)!
-            closed.insert(key)
-            changed.removeValue(forKey: key)
-            let subjects = month.subjects.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map { month.subjects[$0]! }
-            var org = month.org
+        var out: [(month: String, subjects: [SubjectDigest], org: OrgDigest)] = []
+        guard months.contains(where: { $0.end <= end }) else { return out }
+        let names = SymbolTable.shared.all
+        while let first = months.first, first.end <= end {
+            let month = months.removeFirst()
+            recent = 0
+            closed.insert(month.key)
+            changed.removeValue(forKey: month.key)
+            let subjects = month.subjects.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map {
+                month.subjects[$0]!.digest(subject: $0, month: month.key, names)
+            }
+            var org = month.org.digest(month: month.key, names)
             org.subjects = subjects.count
             org.subjectsWithViolations = subjects.filter { $0.violationTotal > 0 }.count
-            return (key, subjects, org)
+            out.append((month.key, subjects, org))
         }
+        return out
+    }
+
+    /// The open month containing `time`, opened if need be; nil when that month is closed.
+    private mutating func index(of time: Timestamp) -> Int? {
+        if recent < months.count, months[recent].start <= time, time < months[recent].end {
+            return months[recent].isClosed ? nil : recent
+        }
+        if let i = months.firstIndex(where: { $0.start <= time && time < $0.end }) {
+            recent = i
+            return months[i].isClosed ? nil : i
+        }
+        let key = time.monthKey
+        guard !isClosed(key) else { return nil }
+        return open(key: key, start: time.startOfMonth, end: time.startOfNextMonth)
+    }
+
+    /// The open month `YYYY-MM`, opened if need be (for restored rows; nil when the key is not a month).
+    private mutating func index(ofKey key: String) -> Int? {
+        if let i = months.firstIndex(where: { $0.key == key }) { return i }
+        guard let start = Timestamp(rfc3339: key + "-01T00:00:00Z") else { return nil }
+        let i = open(key: key, start: start, end: start.startOfNextMonth)
+        months[i].isClosed = isClosed(key)
+        return i
+    }
+
+    private mutating func open(key: String, start: Timestamp, end: Timestamp) -> Int {
+        let i = months.firstIndex { $0.start > start } ?? months.count
+        months.insert(OpenMonth(key: key, start: start, end: end), at: i)
+        recent = i
+        return i
+    }
+}
+
+/// Symbol ids of taxonomy keys and event types, looked up by node index (checked against the key, so nodes of
+/// another taxonomy never share an entry).
+struct DigestSymbols: Sendable {
+    private var uses: [(key: String, id: UInt32)] = []
+    private var categories: [(key: String, id: UInt32)] = []
+    let types: [UInt32] = EventType.allCases.map { Symbol($0.name).id }
+    let empty = Symbol("").id
+
+    mutating func use(_ node: TaxonomyNode) -> UInt32 { Self.lookup(&uses, node) }
+    mutating func category(_ node: TaxonomyNode) -> UInt32 { Self.lookup(&categories, node) }
+
+    private static func lookup(_ table: inout [(key: String, id: UInt32)], _ node: TaxonomyNode) -> UInt32 {
+        let i = Int(node.index)
+        if i < table.count, table[i].key == node.key { return table[i].id }
+        if i >= table.count { table.append(contentsOf: repeatElement((key: "", id: UInt32.max), count: i + 1 - table.count)) }
+        let id = Symbol(node.key).id
+        table[i] = (node.key, id)
+        return id
+    }
+}
+
+/// One subject's open month: counters keyed by kind and symbol ids, scanned linearly (a customer's month holds a
+/// handful), so that counting an event hashes no `String`.
+struct SubjectTally: Sendable {
+    enum Kind: UInt8, Sendable {
+        case accessPurpose, accessCategory, accessRole, accessSystem, usePurpose, share, shareCategory, violationRule
+    }
+
+    struct Counter: Sendable {
+        var kind: Kind
+        var a: UInt32
+        var b: UInt32
+        var c: UInt32
+        var count: Int
+    }
+
+    var counters: [Counter] = []
+    var accessTotal = 0
+    var useTotal = 0
+    var violationTotal = 0
+    var consent: [SubjectDigest.ConsentChange] = []
+    var deletions: [SubjectDigest.Deletion] = []
+
+    init() {}
+
+    mutating func bump(_ kind: Kind, _ a: UInt32, _ b: UInt32 = 0, _ c: UInt32 = 0, by n: Int = 1) {
+        for i in counters.indices where counters[i].kind == kind && counters[i].a == a && counters[i].b == b && counters[i].c == c {
+            counters[i].count += n
+            return
+        }
+        counters.append(Counter(kind: kind, a: a, b: b, c: c, count: n))
+    }
+
+    mutating func record(_ event: Event, _ symbols: inout DigestSymbols) {
+        switch event.type {
+        case .access:
+            accessTotal += 1
+            if let p = event.purpose { bump(.accessPurpose, symbols.use(p)) }
+            for c in event.categories { bump(.accessCategory, symbols.category(c)) }
+            if let r = event.role { bump(.accessRole, r.id) }
+            if let s = event.system { bump(.accessSystem, s.id) }
+        case .use:
+            useTotal += 1
+            if let p = event.purpose { bump(.usePurpose, symbols.use(p)) }
+        case .share:
+            let recipient = event.recipient?.id ?? symbols.empty
+            let purpose = event.purpose.map { symbols.use($0) } ?? symbols.empty
+            bump(.share, recipient, purpose)
+            for c in event.categories {
+                let id = symbols.category(c)
+                if !counters.contains(where: { $0.kind == .shareCategory && $0.a == recipient && $0.b == purpose && $0.c == id }) {
+                    counters.append(Counter(kind: .shareCategory, a: recipient, b: purpose, c: id, count: 1))
+                }
+            }
+        case .consent:
+            if let p = event.purpose, let s = event.status {
+                // Stable insertion keeps time order when a late decision arrives.
+                let change = SubjectDigest.ConsentChange(time: event.time, purpose: p.key, status: s.description,
+                                                         source: event.source?.string)
+                let i = consent.lastIndex { $0.time <= event.time }.map { $0 + 1 } ?? 0
+                consent.insert(change, at: i)
+            }
+        case .delete:
+            let deletion = SubjectDigest.Deletion(time: event.time, categories: event.deletesAll ? ["*"] : event.categories.map(\.key))
+            let i = deletions.lastIndex { $0.time <= event.time }.map { $0 + 1 } ?? 0
+            deletions.insert(deletion, at: i)
+        case .collect, .erasureRequest, .relationshipEnd:
+            break
+        }
+    }
+
+    mutating func recordViolation(rule: UInt32) {
+        violationTotal += 1
+        bump(.violationRule, rule)
+    }
+
+    /// A stored digest, as counters.
+    init(_ d: SubjectDigest) {
+        accessTotal = d.accessTotal
+        useTotal = d.useTotal
+        violationTotal = d.violationTotal
+        consent = d.consent
+        deletions = d.deletions
+        func add(_ kind: Kind, _ counts: [String: Int]) {
+            for (key, n) in counts.sorted(by: { $0.key < $1.key }) { bump(kind, Symbol(key).id, by: n) }
+        }
+        add(.accessPurpose, d.accessByPurpose)
+        add(.accessCategory, d.accessByCategory)
+        add(.accessRole, d.accessByRole)
+        add(.accessSystem, d.accessBySystem)
+        add(.usePurpose, d.useByPurpose)
+        add(.violationRule, d.violationsByRule)
+        for (recipient, byPurpose) in d.shares.sorted(by: { $0.key < $1.key }) {
+            let r = Symbol(recipient).id
+            for (purpose, share) in byPurpose.sorted(by: { $0.key < $1.key }) {
+                let p = Symbol(purpose).id
+                bump(.share, r, p, by: share.count)
+                for c in share.categories.sorted() { counters.append(Counter(kind: .shareCategory, a: r, b: p, c: Symbol(c).id, count: 1)) }
+            }
+        }
+    }
+
+    /// The digest these counters make; `names` is a snapshot of the symbol table.
+    func digest(subject: String, month: String, _ names: [Symbol]) -> SubjectDigest {
+        var d = SubjectDigest(subject: subject, month: month)
+        d.accessTotal = accessTotal
+        d.useTotal = useTotal
+        d.violationTotal = violationTotal
+        d.consent = consent
+        d.deletions = deletions
+        for counter in counters {
+            let a = names[Int(counter.a)].string
+            switch counter.kind {
+            case .accessPurpose: d.accessByPurpose[a, default: 0] += counter.count
+            case .accessCategory: d.accessByCategory[a, default: 0] += counter.count
+            case .accessRole: d.accessByRole[a, default: 0] += counter.count
+            case .accessSystem: d.accessBySystem[a, default: 0] += counter.count
+            case .usePurpose: d.useByPurpose[a, default: 0] += counter.count
+            case .violationRule: d.violationsByRule[a, default: 0] += counter.count
+            case .share:
+                d.shares[a, default: [:]][names[Int(counter.b)].string, default: SubjectDigest.Share()].count += counter.count
+            case .shareCategory:
+                d.shares[a, default: [:]][names[Int(counter.b)].string, default: SubjectDigest.Share()].categories
+                    .insert(names[Int(counter.c)].string)
+            }
+        }
+        return d
+    }
+}
+
+/// The organisation's part of an open month, counters keyed by kind and symbol id.
+struct OrgTally: Sendable {
+    enum Kind: UInt64 {
+        case type, accessPurpose, accessRole, accessCategory, shareRecipient, consentGranted, consentWithdrawn,
+             violationRule, violationSeverity
+    }
+
+    var counts: [UInt64: Int] = [:]
+    var violationTotal = 0
+    var lateEvents = 0
+
+    init() {}
+
+    mutating func bump(_ kind: Kind, _ id: UInt32, by n: Int = 1) {
+        counts[kind.rawValue << 32 | UInt64(id), default: 0] += n
+    }
+
+    mutating func record(_ event: Event, late: Bool, _ symbols: inout DigestSymbols) {
+        bump(.type, symbols.types[Int(event.type.rawValue)])
+        if late { lateEvents += 1 }
+        switch event.type {
+        case .access:
+            if let p = event.purpose { bump(.accessPurpose, symbols.use(p)) }
+            if let r = event.role { bump(.accessRole, r.id) }
+            for c in event.categories { bump(.accessCategory, symbols.category(c)) }
+        case .share:
+            if let r = event.recipient { bump(.shareRecipient, r.id) }
+        case .consent:
+            if let p = event.purpose { bump(event.status == .granted ? .consentGranted : .consentWithdrawn, symbols.use(p)) }
+        default: break
+        }
+    }
+
+    mutating func recordViolation(rule: UInt32, severity: UInt32) {
+        violationTotal += 1
+        bump(.violationRule, rule)
+        bump(.violationSeverity, severity)
+    }
+
+    /// A stored organisation part, as counters.
+    init(_ org: OrgDigest) {
+        violationTotal = org.violationTotal
+        lateEvents = org.lateEvents
+        let parts: [(Kind, [String: Int])] = [
+            (.type, org.eventsByType), (.accessPurpose, org.accessesByPurpose), (.accessRole, org.accessesByRole),
+            (.accessCategory, org.accessesByCategory), (.shareRecipient, org.sharesByRecipient),
+            (.consentGranted, org.consentGranted), (.consentWithdrawn, org.consentWithdrawn),
+            (.violationRule, org.violationsByRule), (.violationSeverity, org.violationsBySeverity),
+        ]
+        for (kind, counts) in parts {
+            for (key, n) in counts { bump(kind, Symbol(key).id, by: n) }
+        }
+    }
+
+    func digest(month: String, _ names: [Symbol]) -> OrgDigest {
+        var org = OrgDigest(month: month)
+        org.violationTotal = violationTotal
+        org.lateEvents = lateEvents
+        for (key, n) in counts {
+            let name = names[Int(key & 0xFFFF_FFFF)].string
+            switch Kind(rawValue: key >> 32)! {
+            case .type: org.eventsByType[name, default: 0] += n
+            case .accessPurpose: org.accessesByPurpose[name, default: 0] += n
+            case .accessRole: org.accessesByRole[name, default: 0] += n
+            case .accessCategory: org.accessesByCategory[name, default: 0] += n
+            case .shareRecipient: org.sharesByRecipient[name, default: 0] += n
+            case .consentGranted: org.consentGranted[name, default: 0] += n
+            case .consentWithdrawn: org.consentWithdrawn[name, default: 0] += n
+            case .violationRule: org.violationsByRule[name, default: 0] += n
+            case .violationSeverity: org.violationsBySeverity[name, default: 0] += n
+            }
+        }
+        return org
     }
 }

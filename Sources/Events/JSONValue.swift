@@ -56,8 +56,8 @@ public enum JSONValue: Sendable, Hashable, ExpressibleByStringLiteral, Expressib
     public func write(into out: inout [UInt8]) {
         switch self {
         case .null: out.append(contentsOf: [110, 117, 108, 108])
-        case .bool(let b): out.append(contentsOf: b ? Array("true".utf8) : Array("false".utf8))
-        case .int(let i): out.append(contentsOf: String(i).utf8)
+        case .bool(let b): if b { out.append(contentsOf: [116, 114, 117, 101]) } else { out.append(contentsOf: [102, 97, 108, 115, 101]) }
+        case .int(let i): JSONValue.writeInt(i, into: &out)
         case .double(let d):
             if d.isFinite {
                 out.append(contentsOf: (d == d.rounded() && abs(d) < 1e15 ? String(Int64(d)) : String(d)).utf8)
@@ -101,7 +101,22 @@ public enum JSONValue: Sendable, Hashable, ExpressibleByStringLiteral, Expressib
 
     /// Writes a JSON string: quote and backslash escaped, control characters as short or `u00XX` escapes, and U+2028
     /// and U+2029 escaped so the line is also valid JavaScript. Runs of plain bytes are copied at once.
-    static func writeString(_ string: String, into out: inout [UInt8]) {
+    public static func writeInt(_ value: Int64, into out: inout [UInt8]) {
+        if value < 0 { out.append(45) }
+        var m = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &digits) { buf in
+            var n = 0
+            repeat {
+                buf[23 - n] = UInt8(truncatingIfNeeded: m % 10) + 48
+                m /= 10
+                n += 1
+            } while m > 0
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[(24 - n)...]))
+        }
+    }
+
+    public static func writeString(_ string: String, into out: inout [UInt8]) {
         out.append(34)
         var s = string
         s.withUTF8 { b in

@@ -92,4 +92,7 @@ public final class SymbolTable: Sendable {
     }
 
     public var count: Int { storage.withLock { $0.symbols.count } }
+
+    /// Every symbol so far, indexed by id: a snapshot for turning many ids back into strings under one lock.
+    public var all: [Symbol] { storage.withLock { $0.symbols } }
 }

@@ -19,8 +19,7 @@ public final class DigestBook: EngineObserver {
     private var digests = MonthlyDigests()
     private var pendingDeletes: [StateChange] = []
     /// The end of the earliest open month, kept for the check after every event.
-    public private(set) var earliestOpenMonthEnd: Timestamp?
-    private var openMonths = 0
+    public var earliestOpenMonthEnd: Timestamp? { digests.earliestOpenMonthEnd }
 
     /// Months before this one are closed (`YYYY-MM`), as far as this lane knows.
     public var closedBefore: String? { digests.closedBefore }
@@ -49,12 +48,10 @@ public final class DigestBook: EngineObserver {
             }
         }
         digests.tracksChanges = true
-        monthsChanged()
     }
 
     public func processed(_ event: Event, late: Bool) {
         digests.record(event, late: late)
-        if digests.open.count != openMonths { monthsChanged() }
     }
 
     public func violated(_ v: Violation) {
@@ -66,23 +63,17 @@ public final class DigestBook: EngineObserver {
 
     public func recordViolation(subject: String, rule: String, severity: String, time: Timestamp) {
         digests.recordViolation(subject: subject, rule: rule, severity: severity, time: time)
-        if digests.open.count != openMonths { monthsChanged() }
-    }
-
-    private func monthsChanged() {
-        openMonths = digests.open.count
-        earliestOpenMonthEnd = digests.open.keys.min().flatMap { Timestamp(rfc3339: $0 + "-01T00:00:00Z") }?.startOfNextMonth
     }
 
     /// The open months that end at or before `watermark`, oldest first.
     public func months(endingBy watermark: Timestamp) -> [String] {
-        digests.open.keys.filter { month in
+        digests.openMonths.filter { month in
             Timestamp(rfc3339: month + "-01T00:00:00Z").map { $0.startOfNextMonth <= watermark } ?? false
-        }.sorted()
+        }
     }
 
     /// Whether the subject has a digest in the open month.
-    public func holds(_ subject: String, in month: String) -> Bool { digests.open[month]?.subjects[subject] != nil }
+    public func holds(_ subject: String, in month: String) -> Bool { digests.holds(subject, in: month) }
 
     /// Closes the months that end at or before `watermark`; with tracked changes their rows are deleted with the
     /// next `stateChanges()`.
@@ -90,7 +81,6 @@ public final class DigestBook: EngineObserver {
         var closed: [ClosedMonth] = []
         if let end = earliestOpenMonthEnd, end <= watermark {
             closed = digests.close(endingBy: watermark)
-            monthsChanged()
         }
         guard digests.tracksChanges else { return closed }
         let boundary = watermark.monthKey
@@ -108,13 +98,13 @@ public final class DigestBook: EngineObserver {
     public func stateChanges() -> [StateChange] {
         var rows: [StateChange] = []
         for (month, subjects) in digests.takeChanges().sorted(by: { $0.key < $1.key }) {
-            guard let open = digests.open[month] else { continue }
+            guard let org = digests.orgDigest(month) else { continue }
             let namespace = Self.subjectNamespacePrefix + month
             for subject in subjects.sorted() {
-                guard let digest = open.subjects[subject] else { continue }
+                guard let digest = digests.subjectDigest(subject, in: month) else { continue }
                 rows.append(StateChange(namespace: namespace, key: subject, value: Array(digest.json.serialized.utf8)))
             }
-            rows.append(StateChange(namespace: Self.orgNamespace, key: month, value: Array(open.org.json.serialized.utf8)))
+            rows.append(StateChange(namespace: Self.orgNamespace, key: month, value: Array(org.json.serialized.utf8)))
         }
         defer { pendingDeletes = [] }
         return rows + pendingDeletes

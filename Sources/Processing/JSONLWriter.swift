@@ -1,12 +1,12 @@
 import Events
+import Rules
 import Foundation
 
 /// Appends JSON lines to a file through a buffer; `close()` flushes.
 public final class JSONLWriter {
     public let path: String
     private let handle: FileHandle
-    private var pending = Data()
-    private var scratch: [UInt8] = []
+    private var pending: [UInt8] = []
     public private(set) var lines = 0
 
     public init(path: String, append: Bool = false) throws(ProcessingError) {
@@ -29,10 +29,16 @@ public final class JSONLWriter {
     }
 
     public func write(_ value: JSONValue) throws(ProcessingError) {
-        scratch.removeAll(keepingCapacity: true)
-        value.write(into: &scratch)
-        scratch.append(10)
-        pending.append(contentsOf: scratch)
+        value.write(into: &pending)
+        pending.append(10)
+        lines += 1
+        if pending.count >= 1 << 20 { try flush() }
+    }
+
+    /// Appends one violation (its SPEC §5 JSON) as a line.
+    public func write(_ violation: Violation) throws(ProcessingError) {
+        violation.write(into: &pending)
+        pending.append(10)
         lines += 1
         if pending.count >= 1 << 20 { try flush() }
     }

@@ -193,7 +193,7 @@ final class ReplayRun {
                         AlertAggregator.Pending(id: "\(destination)#\(v.id)", group: alert.group, at: at, violation: alert))
                 }
             }
-            try violationsOut.write(v.json)
+            try violationsOut.write(v)
         }
         if let other, let comparison {
             for v in other.drainViolations() { comparison.addNew(v) }

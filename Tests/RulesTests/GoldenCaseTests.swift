@@ -28,6 +28,31 @@ import Testing
     }
 }
 
+/// `Violation.write(into:)`, the output path, gives the bytes of its JSON tree for every violation of every case.
+@Suite struct ViolationBytesTests {
+    @Test func writtenBytesEqualTheJSONTree() throws {
+        var compared = 0
+        for name in GoldenCaseTests.caseNames {
+            let dir = GoldenCaseTests.casesDirectory.appendingPathComponent(name)
+            let pipeline = try CasePipeline.load(caseDirectory: dir)
+            let engine = Engine(pipeline: pipeline)
+            let decoder = EventDecoder(taxonomy: pipeline.taxonomy)
+            let text = try String(contentsOf: dir.appendingPathComponent("events.jsonl"), encoding: .utf8)
+            for line in text.split(separator: "\n") {
+                if case .success(let event) = decoder.decode(String(line)) { engine.offer(event) }
+            }
+            engine.finish()
+            for v in engine.drainViolations() {
+                var bytes: [UInt8] = []
+                v.write(into: &bytes)
+                #expect(String(decoding: bytes, as: UTF8.self) == v.json.serialized, "\(name): \(v.id)")
+                compared += 1
+            }
+        }
+        #expect(compared > 100)
+    }
+}
+
 /// Builds a pipeline folder for a case: its rules.yaml, lists.yaml and pipeline.yaml (default lateness 5m).
 enum CasePipeline {
     static func load(caseDirectory dir: URL) throws -> Pipeline {

@@ -39,7 +39,7 @@ public final class Engine {
 
     let context: EngineContext
     var evaluators: [RuleEvaluator] = []
-    var buffer = Heap<Pending> { ($0.time, $0.seq) < ($1.time, $1.seq) }
+    var buffer = Heap<Pending>()
     /// The buffered events by arrival number, kept only while state changes are tracked (for durable stores).
     let bufferState = KeyedState<String, Event>()
     var dedup: DedupWindow
@@ -49,7 +49,7 @@ public final class Engine {
     public internal(set) var tracksChanges = false
 
     /// A buffered event. The event lives in a box so that heap moves copy one reference, not a dozen fields.
-    struct Pending {
+    struct Pending: HeapOrdered {
         final class Box {
             let event: Event
             init(_ event: Event) { self.event = event }
@@ -66,6 +66,8 @@ public final class Engine {
         }
 
         var event: Event { box.event }
+
+        static func precedes(_ a: Pending, _ b: Pending) -> Bool { a.time < b.time || (a.time == b.time && a.seq < b.seq) }
     }
 
     public init(pipeline: Pipeline) {
@@ -239,30 +241,35 @@ public final class Engine {
 struct DedupWindow {
     let window: Duration
     let seen = KeyedState<String, Timestamp>()
-    private var byTime = Heap<(Timestamp, String)> { $0.0 < $1.0 }
+    private var byTime = Heap<Entry>()
+
+    struct Entry: HeapOrdered {
+        var time: Timestamp
+        var id: String
+        static func precedes(_ a: Entry, _ b: Entry) -> Bool { a.time < b.time }
+    }
 
     init(window: Duration) { self.window = window }
 
     /// False when the id was already seen.
     mutating func insert(_ id: String, time: Timestamp) -> Bool {
-        guard seen[id] == nil else { return false }
-        seen[id] = time
-        byTime.insert((time, id))
+        guard seen.insertIfAbsent(id, time) else { return false }
+        byTime.insert(Entry(time: time, id: id))
         return true
     }
 
     mutating func evict(before watermark: Timestamp) {
         let horizon = watermark - window
-        while let (t, id) = byTime.min, t < horizon {
-            byTime.popMin()
-            if seen[id] == t { seen.removeValue(forKey: id) }
+        while let first = byTime.min, first.time < horizon {
+            let entry = byTime.popMin()!
+            seen.removeValue(forKey: entry.id) { $0 == entry.time }
         }
     }
 
     /// Puts back an id loaded from a store.
     mutating func restore(_ id: String, time: Timestamp) {
         seen.restore(id, time)
-        byTime.insert((time, id))
+        byTime.insert(Entry(time: time, id: id))
     }
 
     var count: Int { seen.count }

@@ -9,17 +9,19 @@ final class EngineContext {
         case windowEnd(key: String)
     }
 
-    struct Timer {
+    struct Timer: HeapOrdered {
         var time: Timestamp
         var seq: UInt64
         var evaluator: Int
         var payload: TimerPayload
+
+        static func precedes(_ a: Timer, _ b: Timer) -> Bool { a.time < b.time || (a.time == b.time && a.seq < b.seq) }
     }
 
     let taxonomy: Taxonomy
     /// Event time of what is being processed: the event's time, or the timer's.
     var now: Timestamp = .distantPast
-    var timers = Heap<Timer> { ($0.time, $0.seq) < ($1.time, $1.seq) }
+    var timers = Heap<Timer>()
     let ledger = ConsentLedger()
     var violations: [Violation] = []
     private var timerSeq: UInt64 = 0

@@ -309,7 +309,7 @@ final class ThresholdEvaluator: RuleEvaluator {
         let size = window.microseconds
         let t = event.time.microseconds
         let start = t >= 0 ? t - t % size : t - ((t % size) + size) % size
-        let key = JSONValue.array([.int(start)] + group.map { .string($0) }).serialized
+        let key = Self.key(start: start, group: group)
         if state[key] == nil {
             context.schedule(at: Timestamp(microseconds: start + size), evaluator: index, payload: .windowEnd(key: key))
         }
@@ -331,6 +331,19 @@ final class ThresholdEvaluator: RuleEvaluator {
                      evidence: [("group", .object(groupEvidence)), ("window_start", .string(windowStart.rfc3339)),
                                 ("window_end", .string((windowStart + window).rfc3339)), ("window", .string(window.description)),
                                 ("limit", .int(Int64(limit))), ("count", .int(Int64(limit + 1)))])
+    }
+
+    /// The state key of a window: the JSON array `[start, group values…]`.
+    static func key(start: Int64, group: [String]) -> String {
+        var bytes: [UInt8] = [91]
+        bytes.reserveCapacity(64)
+        JSONValue.writeInt(start, into: &bytes)
+        for g in group {
+            bytes.append(44)
+            JSONValue.writeString(g, into: &bytes)
+        }
+        bytes.append(93)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     func fire(_ payload: EngineContext.TimerPayload, at time: Timestamp, _ context: EngineContext) {

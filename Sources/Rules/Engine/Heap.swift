@@ -1,9 +1,11 @@
-/// A binary min-heap ordered by `less`.
-struct Heap<Element> {
-    private(set) var items: [Element] = []
-    let less: (Element, Element) -> Bool
+/// What a `Heap` orders by: a static test, so that the heap's loops are specialized and the test inlined.
+protocol HeapOrdered {
+    static func precedes(_ a: Self, _ b: Self) -> Bool
+}
 
-    init(less: @escaping (Element, Element) -> Bool) { self.less = less }
+/// A binary min-heap.
+struct Heap<Element: HeapOrdered> {
+    private(set) var items: [Element] = []
 
     var isEmpty: Bool { items.isEmpty }
     var count: Int { items.count }
@@ -14,7 +16,7 @@ struct Heap<Element> {
         var i = items.count - 1
         while i > 0 {
             let p = (i - 1) / 2
-            guard less(items[i], items[p]) else { break }
+            guard Element.precedes(items[i], items[p]) else { break }
             items.swapAt(i, p)
             i = p
         }
@@ -30,8 +32,8 @@ struct Heap<Element> {
         while true {
             let l = 2 * i + 1, r = l + 1
             var m = i
-            if l < n, less(items[l], items[m]) { m = l }
-            if r < n, less(items[r], items[m]) { m = r }
+            if l < n, Element.precedes(items[l], items[m]) { m = l }
+            if r < n, Element.precedes(items[r], items[m]) { m = r }
             if m == i { break }
             items.swapAt(i, m)
             i = m

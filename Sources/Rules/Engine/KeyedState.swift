@@ -22,6 +22,23 @@ public final class KeyedState<Key: Hashable & Sendable, Value> {
         return body(&values[key, default: make()])
     }
 
+    /// Stores `value` unless the key holds one already (one hash lookup); false when it did.
+    public func insertIfAbsent(_ key: Key, _ value: Value) -> Bool {
+        var inserted = false
+        Self.touch(&values[key, default: { inserted = true; return value }()])
+        if inserted, tracksChanges { changed.insert(key) }
+        return inserted
+    }
+
+    @inline(__always) private static func touch(_ value: inout Value) {}
+
+    /// Removes the key's value when `matches` says so (one hash lookup).
+    public func removeValue(forKey key: Key, where matches: (Value) -> Bool) {
+        guard let i = values.index(forKey: key), matches(values[i].value) else { return }
+        values.remove(at: i)
+        if tracksChanges { changed.insert(key) }
+    }
+
     public func removeValue(forKey key: Key) {
         if values.removeValue(forKey: key) != nil, tracksChanges { changed.insert(key) }
     }

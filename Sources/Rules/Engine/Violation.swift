@@ -33,6 +33,29 @@ public struct Violation: Sendable, Hashable {
         ]
         return .object(pairs)
     }
+
+    /// Appends the bytes of `json.serialized`, without building the tree.
+    public func write(into out: inout [UInt8]) {
+        func field(_ name: StaticString, _ value: String, first: Bool = false) {
+            out.append(first ? 123 : 44)
+            name.withUTF8Buffer { out.append(contentsOf: $0) }
+            JSONValue.writeString(value, into: &out)
+        }
+        field("\"id\":", id, first: true)
+        field("\"rule\":", rule)
+        field("\"kind\":", kind.rawValue)
+        field("\"reason\":", reason)
+        field("\"severity\":", severity.name)
+        field("\"time\":", time.rfc3339)
+        field("\"subject\":", subject)
+        if let actor { field("\"actor\":", actor) }
+        field("\"event\":", event)
+        field("\"detected_at\":", detectedAt.rfc3339)
+        field("\"message\":", message)
+        (",\"evidence\":" as StaticString).withUTF8Buffer { out.append(contentsOf: $0) }
+        evidence.write(into: &out)
+        out.append(125)
+    }
 }
 
 extension Violation: CustomStringConvertible {
