@@ -85,6 +85,7 @@ let package = Package(
             dependencies: [
                 "Events", "Rules", "Digests", "Processing", "Kafka", "Daemon",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .executableTarget(

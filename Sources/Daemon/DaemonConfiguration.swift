@@ -1,6 +1,8 @@
 import Alerts
 import Events
 import Foundation
+import Kafka
+import Logging
 import Portal
 import Rules
 
@@ -43,6 +45,23 @@ public struct DaemonConfiguration: Sendable {
     public var portal: PortalConfiguration? = nil
     /// Alert routes and their channels (`alerts:`).
     public var alerts = AlertSettings()
+
+    /// The consumer the daemon reads its source topics with (also what `bench kafka` measures raw librdkafka with).
+    public func consumerConfiguration(logger: Logger? = nil) -> ConsumerConfiguration {
+        var c = ConsumerConfiguration(
+            bootstrapServers: source.bootstrapServers.split(separator: ",").map(String.init), groupID: source.group,
+            topics: source.topics)
+        c.properties = source.properties
+        c.idleInterval = .seconds(1)
+        // Large batches (each is one store transaction), closed by the linger (20 ms) when traffic is light.
+        c.maxBatchSize = 5_000
+        if let logger {
+            c.logHandler = { record in
+                logger.debug("\(record.message)", metadata: ["facility": "\(record.facility)", "librdkafka_level": "\(record.level)"])
+            }
+        }
+        return c
+    }
 
     /// Source properties that also apply to the producer: how to reach and authenticate to the brokers.
     static let connectionPrefixes = ["security.", "sasl.", "ssl.", "socket.", "broker.", "client.", "api.version", "enable.ssl"]

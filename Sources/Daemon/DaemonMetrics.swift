@@ -8,6 +8,7 @@ public final class DaemonMetrics: AlertMetrics, PortalMetrics, Sendable {
 
     public enum Name {
         public static let eventsIn = "consentinel_events_total"
+        public static let messagesProcessed = "consentinel_messages_processed_total"
         public static let violations = "consentinel_violations_total"
         public static let deadLetters = "consentinel_dead_letters_total"
         public static let lateEvents = "consentinel_late_events_total"
@@ -36,9 +37,15 @@ public final class DaemonMetrics: AlertMetrics, PortalMetrics, Sendable {
         self.registry = registry
     }
 
-    public func eventIn(topic: String, type: String) {
+    /// A batch of messages was processed and its effects committed to the state store.
+    func batchCommitted(messages: Int) {
+        registry.counter(Name.messagesProcessed, help: "Messages processed and committed to the state store (every message: events, duplicates and dead letters)")
+            .increment(by: Int64(messages))
+    }
+
+    public func eventIn(topic: String, type: String, _ n: Int = 1) {
         registry.counter(Name.eventsIn, labels: [("topic", topic), ("type", type)],
-                             help: "Valid events read, by topic and event type").increment()
+                             help: "Valid events read, by topic and event type").increment(by: Int64(n))
     }
 
     public func violation(rule: String, severity: String) {

@@ -34,15 +34,7 @@ final class PipelineService: Service {
     }
 
     func run() async throws {
-        var consumerConfig = ConsumerConfiguration(
-            bootstrapServers: configuration.source.bootstrapServers.split(separator: ",").map(String.init),
-            groupID: configuration.source.group, topics: configuration.source.topics)
-        consumerConfig.properties = configuration.source.properties
-        consumerConfig.idleInterval = .seconds(1)
-        let log = logger
-        consumerConfig.logHandler = { record in
-            log.debug("\(record.message)", metadata: ["facility": "\(record.facility)", "librdkafka_level": "\(record.level)"])
-        }
+        let consumerConfig = configuration.consumerConfiguration(logger: logger)
         let consumer = try Consumer(configuration: consumerConfig)
         let processor = StreamProcessor(pipeline: pipeline, configuration: configuration, store: store, metrics: metrics,
                                         logger: logger, stall: stall)

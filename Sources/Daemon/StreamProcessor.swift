@@ -123,6 +123,9 @@ final class StreamProcessor {
         var outbox: [OutboxRow] = []
         var alerts: [AlertRow] = []
         var nextOffsets: [TopicPartition: Int64] = [:]
+        // Counted per batch: a metric update per message costs a registry look-up each.
+        var eventsIn: [EventCount: Int] = [:]
+        var late = 0, duplicates = 0
         for message in batch.messages {
             let tp = message.topicPartition
             guard var runtime = partitions[tp] else { continue }
@@ -140,13 +143,18 @@ final class StreamProcessor {
                 outbox += deadLetterRows(dead, message: message)
             case .event(let event, let admission):
                 switch admission {
-                case .duplicate: metrics.duplicate()
-                case .late: metrics.late(); metrics.eventIn(topic: message.topic, type: event.type.name)
-                case .accepted: metrics.eventIn(topic: message.topic, type: event.type.name)
+                case .duplicate: duplicates += 1
+                case .late:
+                    late += 1
+                    eventsIn[EventCount(topic: message.topic, type: event.type), default: 0] += 1
+                case .accepted: eventsIn[EventCount(topic: message.topic, type: event.type), default: 0] += 1
                 }
             }
             partitions[tp] = runtime
         }
+        for (key, n) in eventsIn { metrics.eventIn(topic: key.topic, type: key.type.name, n) }
+        if late > 0 { metrics.late(late) }
+        if duplicates > 0 { metrics.duplicate(duplicates) }
         advanceWatermark(now: started)
         for (_, runtime) in partitions {
             let found = outputs(of: runtime.engine.drainViolations())
@@ -154,6 +162,7 @@ final class StreamProcessor {
             alerts += found.alerts
         }
         try await commit(nextOffsets: nextOffsets, outbox: outbox, global: [], alerts: alerts)
+        metrics.batchCommitted(messages: batch.messages.count)
         try await advanceStages()
         metrics.batch(ContinuousClock.now - started)
     }
@@ -286,4 +295,10 @@ extension TopicPartition {
 extension KeyedTaskID {
     /// The task's claim in the store (its state, epoch and processed watermark), beside the source partitions'.
     var storeID: PartitionID { PartitionID(topic: storeTopic, partition: partition) }
+}
+
+/// A key of the per-batch event counts.
+private struct EventCount: Hashable {
+    var topic: String
+    var type: EventType
 }

@@ -53,6 +53,32 @@ extension Timestamp {
         let days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400
         let sod = secs - days * 86400
         let (y, m, d) = CivilTime.civilFromDays(days)
+        if y >= 0 && y <= 9999 {
+            // The common case, written straight into the string's storage.
+            return String(unsafeUninitializedCapacity: 27) { buf in
+                var i = 0
+                func digits(_ value: Int64, _ width: Int) {
+                    var v = value
+                    for k in stride(from: width - 1, through: 0, by: -1) {
+                        buf[i + k] = UInt8(truncatingIfNeeded: v % 10) + 48
+                        v /= 10
+                    }
+                    i += width
+                }
+                func put(_ byte: UInt8) {
+                    buf[i] = byte
+                    i += 1
+                }
+                digits(y, 4); put(45); digits(m, 2); put(45); digits(d, 2); put(84)
+                digits(sod / 3600, 2); put(58); digits(sod % 3600 / 60, 2); put(58); digits(sod % 60, 2)
+                if frac != 0 {
+                    put(46)
+                    if frac % 1000 == 0 { digits(frac / 1000, 3) } else { digits(frac, 6) }
+                }
+                put(90)
+                return i
+            }
+        }
         var out = pad(y, 4) + "-" + pad(m, 2) + "-" + pad(d, 2) + "T"
         out += pad(sod / 3600, 2) + ":" + pad(sod % 3600 / 60, 2) + ":" + pad(sod % 60, 2)
         if frac != 0 {

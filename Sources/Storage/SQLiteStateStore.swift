@@ -118,49 +118,61 @@ public final class SQLiteStateStore: StateStore {
         let plan = try BatchPlan(batch)
         let now = Date()
         try await immediateWrite("commit") { db in
+            // Every row is written with cached statements rather than record by record: batches of thousands of
+            // rows are common, and building each statement again costs more than executing it.
+            let claim = try db.cachedStatement(sql: "SELECT epoch, next_offset FROM partitions WHERE pipeline = ? AND topic = ? AND partition = ?")
+            let advance = try db.cachedStatement(sql: "UPDATE partitions SET next_offset = ? WHERE pipeline = ? AND topic = ? AND partition = ?")
+            let upsert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO state (pipeline, topic, partition, namespace, key, value) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (pipeline, topic, partition, namespace, key) DO UPDATE SET value = excluded.value
+                    """)
+            let delete = try db.cachedStatement(
+                sql: "DELETE FROM state WHERE pipeline = ? AND topic = ? AND partition = ? AND namespace = ? AND key = ?")
             for partition in plan.partitions {
-                let key = PartitionRecord.key(pipeline, partition.id)
-                guard var record = try PartitionRecord.fetchOne(db, key: key) else {
-                    throw StorageError(.fenced, "\(partition.id) of \(pipeline) was never claimed")
+                let id = partition.id
+                guard let row = try Row.fetchOne(claim, arguments: [pipeline, id.topic, id.partition]) else {
+                    throw StorageError(.fenced, "\(id) of \(pipeline) was never claimed")
                 }
-                try Fence.check(partition, epoch: record.epoch, offset: record.nextOffset, pipeline: pipeline)
-                record.nextOffset = partition.fence.nextOffset
-                try record.update(db)
-                // State is written with two cached statements rather than record by record: batches of
-                // thousands of rows are common, and this is several times faster.
-                let upsert = try db.cachedStatement(
-                    sql: """
-                        INSERT INTO state (pipeline, topic, partition, namespace, key, value) VALUES (?, ?, ?, ?, ?, ?)
-                        ON CONFLICT (pipeline, topic, partition, namespace, key) DO UPDATE SET value = excluded.value
-                        """)
+                try Fence.check(partition, epoch: row[0], offset: row[1], pipeline: pipeline)
+                try advance.execute(arguments: [partition.fence.nextOffset, pipeline, id.topic, id.partition])
                 for change in partition.changes.upserts {
-                    try upsert.execute(arguments: [
-                        pipeline, partition.id.topic, partition.id.partition, change.namespace, change.key,
-                        Data(change.value),
-                    ])
+                    try upsert.execute(arguments: [pipeline, id.topic, id.partition, change.namespace, change.key, Data(change.value)])
                 }
-                let delete = try db.cachedStatement(
-                    sql: """
-                        DELETE FROM state
-                        WHERE pipeline = ? AND topic = ? AND partition = ? AND namespace = ? AND key = ?
-                        """)
                 for change in partition.changes.deletes {
-                    try delete.execute(arguments: [
-                        pipeline, partition.id.topic, partition.id.partition, change.namespace, change.key,
+                    try delete.execute(arguments: [pipeline, id.topic, id.partition, change.namespace, change.key])
+                }
+            }
+            if !plan.global.upserts.isEmpty || !plan.global.deletes.isEmpty {
+                let upsertGlobal = try db.cachedStatement(
+                    sql: """
+                        INSERT INTO global_state (namespace, key, value) VALUES (?, ?, ?)
+                        ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value
+                        """)
+                let deleteGlobal = try db.cachedStatement(sql: "DELETE FROM global_state WHERE namespace = ? AND key = ?")
+                for change in plan.global.upserts {
+                    try upsertGlobal.execute(arguments: [change.namespace, change.key, Data(change.value)])
+                }
+                for change in plan.global.deletes {
+                    try deleteGlobal.execute(arguments: [change.namespace, change.key])
+                }
+            }
+            if !plan.outbox.isEmpty {
+                let insert = try db.cachedStatement(
+                    sql: "INSERT OR IGNORE INTO outbox (id, kind, topic, key, value, headers, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                for row in plan.outbox {
+                    try insert.execute(arguments: [
+                        row.id, row.kind, row.topic, row.key.map { Data($0) }, Data(row.value),
+                        Data(HeaderCoding.encode(row.headers)), now,
                     ])
                 }
             }
-            for change in plan.global.upserts {
-                try GlobalRecord(namespace: change.namespace, key: change.key, value: Data(change.value)).upsert(db)
-            }
-            for change in plan.global.deletes {
-                try GlobalRecord.deleteOne(db, key: ["namespace": change.namespace, "key": change.key])
-            }
-            for row in plan.outbox {
-                try OutboxRecord(row, createdAt: now).insert(db, onConflict: .ignore)
-            }
-            for row in plan.alerts {
-                try AlertRecord(row, queuedAt: now).insert(db, onConflict: .ignore)
+            if !plan.alerts.isEmpty {
+                let insert = try db.cachedStatement(
+                    sql: "INSERT OR IGNORE INTO alerts (id, destination, group_key, value, created_at, not_before, attempts) VALUES (?, ?, ?, ?, ?, ?, 0)")
+                for row in plan.alerts {
+                    try insert.execute(arguments: [row.id, row.destination, row.group, Data(row.value), now, row.notBefore])
+                }
             }
         }
     }

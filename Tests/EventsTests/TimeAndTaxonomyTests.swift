@@ -49,6 +49,30 @@ struct RFC3339Tests {
         #expect(Timestamp(rfc3339: t.rfc3339) == t)
     }
 
+    @Test("printing", arguments: [
+        (Int64(0), "1970-01-01T00:00:00Z"), (1_500, "1970-01-01T00:00:00.001500Z"), (250_000, "1970-01-01T00:00:00.250Z"),
+        (-1, "1969-12-31T23:59:59.999999Z"), (1_709_164_800_000_000, "2024-02-29T00:00:00Z"),
+        (253_402_300_799_999_999, "9999-12-31T23:59:59.999999Z"), (-62_135_596_800_000_000, "0001-01-01T00:00:00Z"),
+    ])
+    func printing(micros: Int64, text: String) {
+        #expect(Timestamp(microseconds: micros).rfc3339 == text)
+    }
+
+    @Test("printing agrees with the calendar fields over many instants")
+    func printingAgrees() {
+        var rng = SplitMix64(seed: 7)
+        for _ in 0..<20_000 {
+            let micros = Int64(bitPattern: rng.next() % 253_402_300_800_000_000)
+            let t = Timestamp(microseconds: micros)
+            let (y, m, d) = t.civilDate
+            let sod = t.secondOfDay
+            let frac = micros % 1_000_000
+            var expected = String(format: "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld", y, m, d, sod / 3600, sod % 3600 / 60, sod % 60)
+            if frac != 0 { expected += frac % 1000 == 0 ? String(format: ".%03lld", frac / 1000) : String(format: ".%06lld", frac) }
+            #expect(t.rfc3339 == expected + "Z")
+        }
+    }
+
     @Test("calendar helpers")
     func calendar() throws {
         let t = try #require(Timestamp(rfc3339: "2024-02-29T13:45:00Z"))

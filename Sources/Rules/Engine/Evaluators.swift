@@ -39,11 +39,13 @@ final class ConsentEvaluator: RuleEvaluator {
     func process(_ event: Event, _ context: EngineContext) {
         guard let purpose = event.purpose, when.test(event) else { return }
         let decision = context.ledger.decision(subject: event.subject, purpose: purpose, at: event.time)
+        if let decision {
+            guard decision.status == .withdrawn, event.time >= decision.time + grace else { return }
+        }
         var evidence = eventEvidence(event)
         let reason: String
         let message: String
         if let decision {
-            guard decision.status == .withdrawn, event.time >= decision.time + grace else { return }
             reason = "consent_withdrawn"
             message = "\(event.subject) withdrew consent for \(decision.purpose.key) at \(decision.time.rfc3339), "
                 + "but their data was used for \(purpose.key) at \(event.time.rfc3339)."
@@ -237,11 +239,14 @@ final class DeadlineEvaluator: RuleEvaluator {
     }
 
     func process(_ event: Event, _ context: EngineContext) {
-        guard let k = key.text(of: event) else { return }
-        if let open = state[k], event.time < open.deadline, satisfiedBy.test(event) {
+        let starts = start.test(event), satisfies = satisfiedBy.test(event)
+        guard starts || satisfies, let k = key.text(of: event) else { return }
+        var open = state[k]
+        if let clock = open, satisfies, event.time < clock.deadline {
             state.removeValue(forKey: k)
+            open = nil
         }
-        if state[k] == nil, start.test(event) {
+        if open == nil, starts {
             let clock = Clock(deadline: event.time + within, startedBy: event.id, startedAt: event.time,
                               subject: event.subject, actor: event.actor?.string, generation: context.nextGeneration())
             state[k] = clock
@@ -367,14 +372,18 @@ final class AccessEvaluator: RuleEvaluator {
 
     func process(_ event: Event, _ context: EngineContext) {
         guard when.test(event) else { return }
+        var denied: [TaxonomyNode] = []
+        if let role = event.role, let grant = roles[role], let purpose = event.purpose,
+           grant.purposes.contains(where: { purpose.isUnder($0) }) {
+            denied = event.categories.filter { c in !grant.categories.contains { c.isUnder($0) } }
+            guard !denied.isEmpty else { return }
+        }
         var evidence = eventEvidence(event)
         let reason: String
         let message: String
         let who = event.actor.map { "\($0.string)" } ?? "someone"
         if let role = event.role, let grant = roles[role] {
             if let purpose = event.purpose, grant.purposes.contains(where: { purpose.isUnder($0) }) {
-                let denied = event.categories.filter { c in !grant.categories.contains { c.isUnder($0) } }
-                guard !denied.isEmpty else { return }
                 reason = "category_not_allowed"
                 message = "\(who) (role \(role.string)) accessed \(denied.map(\.key).joined(separator: ", ")) of "
                     + "\(event.subject), which the role may not see."

@@ -2,8 +2,9 @@
 /// store can load keys before a batch and persist the changed ones after it.
 public final class KeyedState<Key: Hashable & Sendable, Value> {
     private var values: [Key: Value] = [:]
-    /// Keys changed since the last `takeChanges()`, when tracking is on.
-    private var changed: Set<Key> = []
+    /// Keys changed since the last `takeChanges()`, when tracking is on, with whether each held a value before its
+    /// first change (as the store does): a key created and removed between two calls is no change at all.
+    private var changed: [Key: Bool] = [:]
     public var tracksChanges = false
 
     public init() {}
@@ -11,14 +12,14 @@ public final class KeyedState<Key: Hashable & Sendable, Value> {
     public subscript(key: Key) -> Value? {
         get { values[key] }
         set {
+            if tracksChanges { noteChange(key) }
             values[key] = newValue
-            if tracksChanges { changed.insert(key) }
         }
     }
 
     /// Edits a value in place, creating it with `make` when absent.
     public func update<R>(_ key: Key, default make: @autoclosure () -> Value, _ body: (inout Value) -> R) -> R {
-        if tracksChanges { changed.insert(key) }
+        if tracksChanges { noteChange(key) }
         return body(&values[key, default: make()])
     }
 
@@ -26,7 +27,7 @@ public final class KeyedState<Key: Hashable & Sendable, Value> {
     public func insertIfAbsent(_ key: Key, _ value: Value) -> Bool {
         var inserted = false
         Self.touch(&values[key, default: { inserted = true; return value }()])
-        if inserted, tracksChanges { changed.insert(key) }
+        if inserted, tracksChanges, changed[key] == nil { changed[key] = false }
         return inserted
     }
 
@@ -36,20 +37,31 @@ public final class KeyedState<Key: Hashable & Sendable, Value> {
     public func removeValue(forKey key: Key, where matches: (Value) -> Bool) {
         guard let i = values.index(forKey: key), matches(values[i].value) else { return }
         values.remove(at: i)
-        if tracksChanges { changed.insert(key) }
+        if tracksChanges, changed[key] == nil { changed[key] = true }
     }
 
     public func removeValue(forKey key: Key) {
-        if values.removeValue(forKey: key) != nil, tracksChanges { changed.insert(key) }
+        if values.removeValue(forKey: key) != nil, tracksChanges, changed[key] == nil { changed[key] = true }
     }
 
     public var count: Int { values.count }
     public var keys: Dictionary<Key, Value>.Keys { values.keys }
 
-    /// The keys changed since the last call, with their values (nil = removed).
+    private func noteChange(_ key: Key) {
+        if changed[key] == nil { changed[key] = values[key] != nil }
+    }
+
+    /// The keys changed since the last call, with their values (nil = removed); a key that was created and removed
+    /// since then is left out.
     public func takeChanges() -> [(Key, Value?)] {
         defer { changed.removeAll(keepingCapacity: true) }
-        return changed.map { ($0, values[$0]) }
+        var out: [(Key, Value?)] = []
+        out.reserveCapacity(changed.count)
+        for (key, existed) in changed {
+            let value = values[key]
+            if value != nil || existed { out.append((key, value)) }
+        }
+        return out
     }
 
     /// Puts values loaded from a store, without marking them changed.
