@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// The embedded state store: one SQLite file in WAL mode (GRDB `DatabasePool`), no server.
 ///
@@ -118,17 +119,16 @@ public final class SQLiteStateStore: StateStore {
         let plan = try BatchPlan(batch)
         let now = Date()
         try await immediateWrite("commit") { db in
-            // Every row is written with cached statements rather than record by record: batches of thousands of
-            // rows are common, and building each statement again costs more than executing it.
+            // Rows are written with cached statements bound through SQLite's own calls: batches of thousands of
+            // rows are common, and building statements or argument lists for each costs more than running them.
             let claim = try db.cachedStatement(sql: "SELECT epoch, next_offset FROM partitions WHERE pipeline = ? AND topic = ? AND partition = ?")
             let advance = try db.cachedStatement(sql: "UPDATE partitions SET next_offset = ? WHERE pipeline = ? AND topic = ? AND partition = ?")
-            let upsert = try db.cachedStatement(
-                sql: """
-                    INSERT INTO state (pipeline, topic, partition, namespace, key, value) VALUES (?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (pipeline, topic, partition, namespace, key) DO UPDATE SET value = excluded.value
-                    """)
-            let delete = try db.cachedStatement(
-                sql: "DELETE FROM state WHERE pipeline = ? AND topic = ? AND partition = ? AND namespace = ? AND key = ?")
+            let upsert = try BulkStatement(db, """
+                INSERT INTO state (pipeline, topic, partition, namespace, key, value) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (pipeline, topic, partition, namespace, key) DO UPDATE SET value = excluded.value
+                """)
+            let delete = try BulkStatement(
+                db, "DELETE FROM state WHERE pipeline = ? AND topic = ? AND partition = ? AND namespace = ? AND key = ?")
             for partition in plan.partitions {
                 let id = partition.id
                 guard let row = try Row.fetchOne(claim, arguments: [pipeline, id.topic, id.partition]) else {
@@ -137,34 +137,40 @@ public final class SQLiteStateStore: StateStore {
                 try Fence.check(partition, epoch: row[0], offset: row[1], pipeline: pipeline)
                 try advance.execute(arguments: [partition.fence.nextOffset, pipeline, id.topic, id.partition])
                 for change in partition.changes.upserts {
-                    try upsert.execute(arguments: [pipeline, id.topic, id.partition, change.namespace, change.key, Data(change.value)])
+                    upsert.bind(1, pipeline); upsert.bind(2, id.topic); upsert.bind(3, Int64(id.partition))
+                    upsert.bind(4, change.namespace); upsert.bind(5, change.key); upsert.bind(6, bytes: change.value)
+                    try upsert.run()
                 }
                 for change in partition.changes.deletes {
-                    try delete.execute(arguments: [pipeline, id.topic, id.partition, change.namespace, change.key])
+                    delete.bind(1, pipeline); delete.bind(2, id.topic); delete.bind(3, Int64(id.partition))
+                    delete.bind(4, change.namespace); delete.bind(5, change.key)
+                    try delete.run()
                 }
             }
             if !plan.global.upserts.isEmpty || !plan.global.deletes.isEmpty {
-                let upsertGlobal = try db.cachedStatement(
-                    sql: """
-                        INSERT INTO global_state (namespace, key, value) VALUES (?, ?, ?)
-                        ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value
-                        """)
-                let deleteGlobal = try db.cachedStatement(sql: "DELETE FROM global_state WHERE namespace = ? AND key = ?")
+                let upsertGlobal = try BulkStatement(db, """
+                    INSERT INTO global_state (namespace, key, value) VALUES (?, ?, ?)
+                    ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value
+                    """)
+                let deleteGlobal = try BulkStatement(db, "DELETE FROM global_state WHERE namespace = ? AND key = ?")
                 for change in plan.global.upserts {
-                    try upsertGlobal.execute(arguments: [change.namespace, change.key, Data(change.value)])
+                    upsertGlobal.bind(1, change.namespace); upsertGlobal.bind(2, change.key); upsertGlobal.bind(3, bytes: change.value)
+                    try upsertGlobal.run()
                 }
                 for change in plan.global.deletes {
-                    try deleteGlobal.execute(arguments: [change.namespace, change.key])
+                    deleteGlobal.bind(1, change.namespace); deleteGlobal.bind(2, change.key)
+                    try deleteGlobal.run()
                 }
             }
             if !plan.outbox.isEmpty {
-                let insert = try db.cachedStatement(
-                    sql: "INSERT OR IGNORE INTO outbox (id, kind, topic, key, value, headers, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                let insert = try BulkStatement(
+                    db, "INSERT OR IGNORE INTO outbox (id, kind, topic, key, value, headers, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                let created = now.databaseValue.storage.value as? String ?? ""
                 for row in plan.outbox {
-                    try insert.execute(arguments: [
-                        row.id, row.kind, row.topic, row.key.map { Data($0) }, Data(row.value),
-                        Data(HeaderCoding.encode(row.headers)), now,
-                    ])
+                    insert.bind(1, row.id); insert.bind(2, row.kind); insert.bind(3, row.topic)
+                    if let key = row.key { insert.bind(4, bytes: key) } else { insert.bindNull(4) }
+                    insert.bind(5, bytes: row.value); insert.bind(6, bytes: HeaderCoding.encode(row.headers)); insert.bind(7, created)
+                    try insert.run()
                 }
             }
             if !plan.alerts.isEmpty {
@@ -396,5 +402,47 @@ struct OutboxRecord: Codable, FetchableRecord, PersistableRecord {
         OutboxRow(
             id: id, kind: kind, topic: topic, key: key.map { [UInt8]($0) }, value: [UInt8](value),
             headers: try HeaderCoding.decode([UInt8](headers)))
+    }
+}
+
+/// A cached statement run many times in a row, its parameters bound with SQLite's calls (copied at bind time).
+struct BulkStatement {
+    private let statement: Statement
+    private var handle: OpaquePointer { statement.sqliteStatement }
+    private let connection: OpaquePointer?
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    init(_ db: Database, _ sql: String) throws {
+        statement = try db.cachedStatement(sql: sql)
+        connection = db.sqliteConnection
+        sqlite3_reset(statement.sqliteStatement)
+        sqlite3_clear_bindings(statement.sqliteStatement)
+    }
+
+    func bind(_ index: Int32, _ text: String) {
+        var text = text
+        text.withUTF8 { sqlite3_bind_text(handle, index, $0.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }, Int32($0.count), Self.transient) }
+    }
+
+    func bind(_ index: Int32, _ value: Int64) { sqlite3_bind_int64(handle, index, value) }
+
+    func bind(_ index: Int32, bytes: [UInt8]) {
+        if bytes.isEmpty {
+            sqlite3_bind_zeroblob(handle, index, 0)
+        } else {
+            bytes.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), Self.transient) }
+        }
+    }
+
+    func bindNull(_ index: Int32) { sqlite3_bind_null(handle, index) }
+
+    /// Runs the statement with the parameters bound, then resets it for the next row.
+    func run() throws {
+        let code = sqlite3_step(handle)
+        sqlite3_reset(handle)
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code),
+                                message: connection.map { String(cString: sqlite3_errmsg($0)) }, sql: statement.sql)
+        }
     }
 }

@@ -163,7 +163,10 @@ final class RetentionEvaluator: RuleEvaluator {
     }
 
     private func checkAccess(_ event: Event, _ context: EngineContext) {
-        guard let s = state[event.subject] else { return }
+        // A clock's category is under one of the rule's: an event whose categories are on no path through them
+        // cannot touch a clock, and needs no look-up.
+        guard event.categories.contains(where: { c in categories.contains { c.isUnder($0) || $0.isUnder(c) } }),
+              let s = state[event.subject] else { return }
         let expired = s.clocks.filter { clock in
             guard let deadline = clock.deadline, event.time >= deadline else { return false }
             return event.categories.contains { $0.isUnder(clock.category) || clock.category.isUnder($0) }
