@@ -360,21 +360,26 @@ struct SubjectTally: Sendable {
     }
 }
 
-/// The organisation's part of an open month, counters keyed by kind and symbol id.
+/// The organisation's part of an open month: per kind, counts indexed by symbol id (symbols come from small
+/// vocabularies, so the arrays stay small and counting is an array access).
 struct OrgTally: Sendable {
-    enum Kind: UInt64 {
+    enum Kind: Int, CaseIterable {
         case type, accessPurpose, accessRole, accessCategory, shareRecipient, consentGranted, consentWithdrawn,
              violationRule, violationSeverity
     }
 
-    var counts: [UInt64: Int] = [:]
+    var counts: [[Int]] = Array(repeating: [], count: Kind.allCases.count)
     var violationTotal = 0
     var lateEvents = 0
 
     init() {}
 
     mutating func bump(_ kind: Kind, _ id: UInt32, by n: Int = 1) {
-        counts[kind.rawValue << 32 | UInt64(id), default: 0] += n
+        let i = Int(id)
+        if i >= counts[kind.rawValue].count {
+            counts[kind.rawValue].append(contentsOf: repeatElement(0, count: i + 1 - counts[kind.rawValue].count))
+        }
+        counts[kind.rawValue][i] += n
     }
 
     mutating func record(_ event: Event, late: Bool, _ symbols: inout DigestSymbols) {
@@ -418,18 +423,20 @@ struct OrgTally: Sendable {
         var org = OrgDigest(month: month)
         org.violationTotal = violationTotal
         org.lateEvents = lateEvents
-        for (key, n) in counts {
-            let name = names[Int(key & 0xFFFF_FFFF)].string
-            switch Kind(rawValue: key >> 32)! {
-            case .type: org.eventsByType[name, default: 0] += n
-            case .accessPurpose: org.accessesByPurpose[name, default: 0] += n
-            case .accessRole: org.accessesByRole[name, default: 0] += n
-            case .accessCategory: org.accessesByCategory[name, default: 0] += n
-            case .shareRecipient: org.sharesByRecipient[name, default: 0] += n
-            case .consentGranted: org.consentGranted[name, default: 0] += n
-            case .consentWithdrawn: org.consentWithdrawn[name, default: 0] += n
-            case .violationRule: org.violationsByRule[name, default: 0] += n
-            case .violationSeverity: org.violationsBySeverity[name, default: 0] += n
+        for kind in Kind.allCases {
+            for (id, n) in counts[kind.rawValue].enumerated() where n != 0 {
+                let name = names[id].string
+                switch kind {
+                case .type: org.eventsByType[name, default: 0] += n
+                case .accessPurpose: org.accessesByPurpose[name, default: 0] += n
+                case .accessRole: org.accessesByRole[name, default: 0] += n
+                case .accessCategory: org.accessesByCategory[name, default: 0] += n
+                case .shareRecipient: org.sharesByRecipient[name, default: 0] += n
+                case .consentGranted: org.consentGranted[name, default: 0] += n
+                case .consentWithdrawn: org.consentWithdrawn[name, default: 0] += n
+                case .violationRule: org.violationsByRule[name, default: 0] += n
+                case .violationSeverity: org.violationsBySeverity[name, default: 0] += n
+                }
             }
         }
         return org

@@ -238,38 +238,39 @@ public final class Engine {
 }
 
 /// Remembers event ids whose time is within `window` of the watermark.
+///
+/// An id whose time fell behind the horizon (`watermark - window`) is forgotten: a later event with that id is new
+/// again. Forgetting is checked when an id comes back, so the ids need no order; the map is swept now and then
+/// (whenever the horizon moved by an eighth of the window, at least 10 minutes) so that memory follows the window.
 struct DedupWindow {
     let window: Duration
     let seen = KeyedState<String, Timestamp>()
-    private var byTime = Heap<Entry>()
+    private var horizon = Timestamp.distantPast
+    private var nextSweep = Timestamp.distantPast
+    private let sweepEvery: Duration
 
-    struct Entry: HeapOrdered {
-        var time: Timestamp
-        var id: String
-        static func precedes(_ a: Entry, _ b: Entry) -> Bool { a.time < b.time }
+    init(window: Duration) {
+        self.window = window
+        sweepEvery = Duration(microseconds: Swift.max(window.microseconds / 8, Duration.minutes(10).microseconds))
     }
 
-    init(window: Duration) { self.window = window }
-
-    /// False when the id was already seen.
+    /// False when the id was already seen within the window.
     mutating func insert(_ id: String, time: Timestamp) -> Bool {
-        guard seen.insertIfAbsent(id, time) else { return false }
-        byTime.insert(Entry(time: time, id: id))
-        return true
+        let horizon = self.horizon
+        return seen.insert(id, time, replacing: { $0 < horizon })
     }
 
     mutating func evict(before watermark: Timestamp) {
-        let horizon = watermark - window
-        while let first = byTime.min, first.time < horizon {
-            let entry = byTime.popMin()!
-            seen.removeValue(forKey: entry.id) { $0 == entry.time }
-        }
+        horizon = watermark - window
+        guard horizon >= nextSweep else { return }
+        let horizon = self.horizon
+        seen.removeAll { $0 < horizon }
+        nextSweep = horizon + sweepEvery
     }
 
     /// Puts back an id loaded from a store.
     mutating func restore(_ id: String, time: Timestamp) {
         seen.restore(id, time)
-        byTime.insert(Entry(time: time, id: id))
     }
 
     var count: Int { seen.count }

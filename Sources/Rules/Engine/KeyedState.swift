@@ -33,6 +33,30 @@ public final class KeyedState<Key: Hashable & Sendable, Value> {
 
     @inline(__always) private static func touch(_ value: inout Value) {}
 
+    /// Stores `value` when the key holds none, or holds one that `replaces` says may go (one hash look-up); false
+    /// when the key keeps its value.
+    public func insert(_ key: Key, _ value: Value, replacing replaces: (Value) -> Bool) -> Bool {
+        var created = false, replaced = false
+        Self.edit(&values[key, default: { created = true; return value }()]) { old in
+            if !created, replaces(old) {
+                old = value
+                replaced = true
+            }
+        }
+        if tracksChanges, created || replaced, changed[key] == nil { changed[key] = replaced }
+        return created || replaced
+    }
+
+    @inline(__always) private static func edit(_ value: inout Value, _ body: (inout Value) -> Void) { body(&value) }
+
+    /// Removes every value `matches` says to.
+    public func removeAll(where matches: (Value) -> Bool) {
+        if tracksChanges {
+            for (key, value) in values where matches(value) && changed[key] == nil { changed[key] = true }
+        }
+        values = values.filter { !matches($0.value) }
+    }
+
     /// Removes the key's value when `matches` says so (one hash lookup).
     public func removeValue(forKey key: Key, where matches: (Value) -> Bool) {
         guard let i = values.index(forKey: key), matches(values[i].value) else { return }
