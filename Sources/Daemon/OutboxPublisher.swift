@@ -48,7 +48,13 @@ final class OutboxPublisher: Service {
             // Nothing to publish, or some rows failed (retried after a pause, not in a busy loop).
             if draining { break }
             stall.enter(published == 0 ? "waiting for outputs" : "waiting to retry failed outputs", idle: true)
-            try? await Task.sleep(for: backoff)
+            if published == 0 {
+                // Woken at once by this process's commits; the interval only matters for rows other instances
+                // committed to a shared store.
+                await store.outboxSignal.wait(timeout: backoff)
+            } else {
+                try? await Task.sleep(for: backoff)
+            }
             backoff = min(backoff * 2, published == 0 ? .seconds(1) : .seconds(5))
         }
         await producer?.shutdown(timeout: .seconds(5))

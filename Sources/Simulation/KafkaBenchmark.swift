@@ -187,15 +187,20 @@ public struct KafkaBenchmark {
         let end = ContinuousClock.now
         let cpu = daemon.cpuSeconds
         let peak = daemon.peakResidentBytes
-        if let batches = await daemon.metric("consentinel_batch_duration_seconds_count"), batches > 0,
-           let total = await daemon.metric("consentinel_batch_duration_seconds_sum") {
-            output(String(format: "daemon batches: %.0f, %.0f messages and %.1f ms each on average", batches,
-                          Double(last) / batches, total * 1000 / batches))
-        }
+        await reportBatches(of: daemon)
         await daemon.stop()
         guard let first else { throw BenchmarkError("the daemon processed nothing") }
         return Drain(messages: last - first.count, seconds: Self.seconds(end - first.at), cpuSeconds: cpu - first.cpu,
                      peakResident: peak)
+    }
+
+    /// How many batches the daemon committed, their mean size and duration (from its metrics).
+    private func reportBatches(of daemon: DaemonProcess) async {
+        guard let batches = await daemon.metric("consentinel_batch_duration_seconds_count"), batches > 0,
+              let total = await daemon.metric("consentinel_batch_duration_seconds_sum"),
+              let messages = await daemon.metric("consentinel_messages_processed_total") else { return }
+        output(String(format: "daemon batches: %.0f, %.0f messages and %.1f ms each on average", batches,
+                      messages / batches, total * 1000 / batches))
     }
 
     // MARK: - (c) latency
@@ -253,6 +258,7 @@ public struct KafkaBenchmark {
         while sink.count < measured, ContinuousClock.now < settle { try await Task.sleep(for: .milliseconds(50)) }
         sink.stop()
         await producer.shutdown()
+        await reportBatches(of: daemon)
         await daemon.stop()
         let samples = sink.latencies.sorted()
         guard !samples.isEmpty else { throw BenchmarkError("no violation reached the sink: \(daemon.tail())") }
@@ -286,7 +292,7 @@ public struct KafkaBenchmark {
             bootstrap_servers: \(bootstrap)
             group: \(group)
             topics: [\(topic)]
-            properties: { session.timeout.ms: "6000", heartbeat.interval.ms: "500" }
+            properties: { session.timeout.ms: "6000", heartbeat.interval.ms: "500", fetch.wait.max.ms: "10" }
         state: { url: state.sqlite }
         sinks:
           violations: { file: out/violations.jsonl }

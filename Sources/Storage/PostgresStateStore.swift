@@ -10,6 +10,7 @@ import PostgresNIO
 /// down. Each commit is one transaction that locks its partition rows (`SELECT … FOR UPDATE`, in a fixed order) to
 /// check the fence.
 public final class PostgresStateStore: StateStore {
+    public let outboxSignal = OutboxSignal()
     public let location: PostgresLocation
     let client: PostgresClient
     private let runTask: Task<Void, Never>
@@ -319,6 +320,7 @@ public final class PostgresStateStore: StateStore {
             }
             try await Self.insertAlerts(plan.alerts, at: Date(), connection, logger: logger)
         }
+        if !plan.outbox.isEmpty { outboxSignal.notify() }
     }
 
     public func unsentOutbox(limit: Int) async throws(StorageError) -> [OutboxRow] {

@@ -7,6 +7,7 @@ import GRDBSQLite
 /// Every commit is one `BEGIN IMMEDIATE` transaction, so commits of several stores (or processes) on one file are
 /// serialized by SQLite and the fence is checked under the write lock.
 public final class SQLiteStateStore: StateStore {
+    public let outboxSignal = OutboxSignal()
     public let path: String
     private let pool: DatabasePool
 
@@ -181,6 +182,7 @@ public final class SQLiteStateStore: StateStore {
                 }
             }
         }
+        if !plan.outbox.isEmpty { outboxSignal.notify() }
     }
 
     public func unsentOutbox(limit: Int) async throws(StorageError) -> [OutboxRow] {

@@ -1,4 +1,5 @@
 import struct Foundation.Date
+import Synchronization
 
 /// The durable state of the engine, store-agnostic: per-partition keyed state and input offsets, an outbox of
 /// outputs still to publish, and a small global key/value space. Values are opaque bytes: the store never looks
@@ -127,7 +128,30 @@ public struct BatchCommit: Sendable {
     }
 }
 
+/// Set when a commit of this process stored outbox rows, so that the publisher need not wait out its poll interval.
+public final class OutboxSignal: Sendable {
+    private let pending = Atomic<Bool>(false)
+
+    public init() {}
+
+    public func notify() { pending.store(true, ordering: .releasing) }
+
+    /// Whether rows were committed since the last call.
+    public func take() -> Bool { pending.exchange(false, ordering: .acquiring) }
+
+    /// Waits until rows are committed or `timeout` passes, looking every few milliseconds.
+    public func wait(timeout: Duration) async {
+        let deadline = ContinuousClock.now + timeout
+        while !take(), ContinuousClock.now < deadline, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+    }
+}
+
 public protocol StateStore: AlertQueue, Sendable {
+    /// Notified by this process's commits that store outbox rows (other instances' rows are found by polling).
+    var outboxSignal: OutboxSignal { get }
+
     /// Takes ownership of a partition: bumps its epoch (fencing out older owners) and returns its stored offset and
     /// state.
     func claim(_ partition: PartitionID, pipeline: String) async throws(StorageError) -> PartitionClaim
