@@ -101,7 +101,11 @@ let package = Package(
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Events", "Replay"], exclude: ["Cases"]),
         .testTarget(
             name: "ReplayTests",
-            dependencies: ["Replay", "Processing", "Rules", "Events", "Digests", "Kafka", "Simulation"]
+            dependencies: [
+                "Replay", "Processing", "Rules", "Events", "Digests", "Kafka", "Simulation",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            exclude: ["Reference"]
         ),
         .testTarget(name: "PortalTests", dependencies: ["Portal", "Events"]),
         .testTarget(name: "ProcessingTests", dependencies: ["Processing", "Rules", "Events", "Digests"]),
