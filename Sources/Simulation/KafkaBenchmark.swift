@@ -74,6 +74,7 @@ public struct KafkaBenchmark {
         let produced = try await produce(topic: topic, cluster: cluster)
         output(String(format: "topic: %d partitions, %d messages (%.0f MiB) produced in %.1f s", options.partitions,
                       produced.messages, Double(produced.bytes) / 1_048_576, produced.seconds))
+        try await checkNothingDropped(topic: topic, cluster: cluster, produced: produced.messages)
 
         let drainDir = work.appendingPathComponent("drain")
         let port = try DaemonProcess.freePort()
@@ -118,6 +119,18 @@ public struct KafkaBenchmark {
         let seconds = Self.seconds(ContinuousClock.now - started)
         await producer.shutdown()
         return (sent, bytes, seconds)
+    }
+
+    /// The mock broker keeps only about 5 MB per partition and drops older messages: a drain of a truncated topic
+    /// would measure less than was produced.
+    private func checkNothingDropped(topic: String, cluster: MockCluster, produced: Int) async throws {
+        let admin = try Admin(configuration: AdminConfiguration(bootstrapServers: [cluster.bootstrapServers]))
+        var kept: Int64 = 0
+        for p in 0..<Int32(options.partitions) { kept += try await admin.watermarks(topic: topic, partition: p).count }
+        guard kept == Int64(produced) else {
+            throw BenchmarkError("the embedded broker kept \(kept) of \(produced) messages (it keeps about 5 MB per "
+                + "partition): use more --partitions (about one per 4 MB of traffic) or fewer --events")
+        }
     }
 
     // MARK: - (a) raw librdkafka, in a child process
