@@ -23,16 +23,6 @@ public final class KeyedState<Key: Hashable & Sendable, Value> {
         return body(&values[key, default: make()])
     }
 
-    /// Stores `value` unless the key holds one already (one hash lookup); false when it did.
-    public func insertIfAbsent(_ key: Key, _ value: Value) -> Bool {
-        var inserted = false
-        Self.touch(&values[key, default: { inserted = true; return value }()])
-        if inserted, tracksChanges, changed[key] == nil { changed[key] = false }
-        return inserted
-    }
-
-    @inline(__always) private static func touch(_ value: inout Value) {}
-
     /// Stores `value` when the key holds none, or holds one that `replaces` says may go (one hash look-up); false
     /// when the key keeps its value.
     public func insert(_ key: Key, _ value: Value, replacing replaces: (Value) -> Bool) -> Bool {
@@ -55,13 +45,6 @@ public final class KeyedState<Key: Hashable & Sendable, Value> {
             for (key, value) in values where matches(value) && changed[key] == nil { changed[key] = true }
         }
         values = values.filter { !matches($0.value) }
-    }
-
-    /// Removes the key's value when `matches` says so (one hash lookup).
-    public func removeValue(forKey key: Key, where matches: (Value) -> Bool) {
-        guard let i = values.index(forKey: key), matches(values[i].value) else { return }
-        values.remove(at: i)
-        if tracksChanges, changed[key] == nil { changed[key] = true }
     }
 
     public func removeValue(forKey key: Key) {
