@@ -129,21 +129,68 @@ public struct BatchCommit: Sendable {
 }
 
 /// Set when a commit of this process stored outbox rows, so that the publisher need not wait out its poll interval.
+/// One waiter at a time (the outbox publisher).
 public final class OutboxSignal: Sendable {
-    private let pending = Atomic<Bool>(false)
+    private struct State {
+        var pending = false
+        var waiter: CheckedContinuation<Void, Never>?
+        /// The current wait is over (timed out): a waiter that registers late returns at once.
+        var over = false
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
-    public func notify() { pending.store(true, ordering: .releasing) }
+    public func notify() {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard let w = s.waiter else {
+                s.pending = true
+                return nil
+            }
+            s.waiter = nil
+            return w
+        }
+        waiter?.resume()
+    }
 
     /// Whether rows were committed since the last call.
-    public func take() -> Bool { pending.exchange(false, ordering: .acquiring) }
+    public func take() -> Bool {
+        state.withLock { s in
+            defer { s.pending = false }
+            return s.pending
+        }
+    }
 
-    /// Waits until rows are committed or `timeout` passes, looking every few milliseconds.
+    /// Waits until rows are committed (or were since the last wait) or `timeout` passes.
     public func wait(timeout: Duration) async {
-        let deadline = ContinuousClock.now + timeout
-        while !take(), ContinuousClock.now < deadline, !Task.isCancelled {
-            try? await Task.sleep(for: .milliseconds(2))
+        state.withLock { $0.over = false }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.arrival() }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+            let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
+                s.over = true
+                defer { s.waiter = nil }
+                return s.waiter
+            }
+            waiter?.resume()
+        }
+    }
+
+    private func arrival() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.pending {
+                    s.pending = false
+                    return true
+                }
+                if s.over { return true }
+                s.waiter = c
+                return false
+            }
+            if now { c.resume() }
         }
     }
 }

@@ -420,3 +420,38 @@ struct StateStoreTests {
         }
     }
 }
+
+/// The outbox publisher's wake-up: a commit's notice ends its wait early, before or during it; without one the
+/// wait lasts its timeout.
+@Suite struct OutboxSignalTests {
+    @Test func aNoticeBeforeTheWaitEndsItAtOnce() async {
+        let signal = OutboxSignal()
+        signal.notify()
+        let started = ContinuousClock.now
+        await signal.wait(timeout: .seconds(30))
+        #expect(ContinuousClock.now - started < .seconds(10))
+        #expect(!signal.take(), "the wait used the notice")
+    }
+
+    @Test func aNoticeDuringTheWaitEndsIt() async {
+        let signal = OutboxSignal()
+        let started = ContinuousClock.now
+        let notifier = Task {
+            try? await Task.sleep(for: .milliseconds(100))
+            signal.notify()
+        }
+        await signal.wait(timeout: .seconds(30))
+        #expect(ContinuousClock.now - started < .seconds(10))
+        await notifier.value
+    }
+
+    @Test func withoutANoticeTheWaitLastsItsTimeoutAndALaterNoticeIsKept() async {
+        let signal = OutboxSignal()
+        let started = ContinuousClock.now
+        await signal.wait(timeout: .milliseconds(300))
+        #expect(ContinuousClock.now - started >= .milliseconds(300))
+        signal.notify()
+        #expect(signal.take())
+        #expect(!signal.take())
+    }
+}
