@@ -60,13 +60,7 @@ final class DaemonProcess {
     }
 
     /// The daemon's peak resident memory so far (`VmHWM`), in bytes.
-    var peakResidentBytes: Int {
-        guard let text = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else { return 0 }
-        for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-            return (line.dropFirst(6).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) } ?? 0) * 1024
-        }
-        return 0
-    }
+    var peakResidentBytes: Int { ProcessStats.peakResidentBytes(pid: process.processIdentifier) }
 
     /// SIGTERM, then waits for the exit (SIGKILL after `timeout`).
     func stop(timeout: Swift.Duration = .seconds(60)) async {

@@ -3,7 +3,6 @@ import Dispatch
 import Events
 import Foundation
 import Kafka
-import Logging
 import Rules
 import Synchronization
 

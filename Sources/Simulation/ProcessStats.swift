@@ -13,8 +13,9 @@ public enum ProcessStats {
     /// Resident memory now (`VmRSS`), in bytes.
     public static func residentBytes() -> Int { statusField("VmRSS:") }
 
-    /// The peak of resident memory since start or the last `resetPeak()` (`VmHWM`), in bytes.
-    public static func peakResidentBytes() -> Int { statusField("VmHWM:") }
+    /// The peak of resident memory of this process (or of `pid`) since start or the last `resetPeak()` (`VmHWM`), in
+    /// bytes.
+    public static func peakResidentBytes(pid: Int32? = nil) -> Int { statusField("VmHWM:", pid: pid) }
 
     /// Starts a new peak from the current resident size (`clear_refs` 5); false where the kernel does not allow it.
     @discardableResult
@@ -24,8 +25,9 @@ public enum ProcessStats {
         return (try? handle.write(contentsOf: Data("5".utf8))) != nil
     }
 
-    private static func statusField(_ name: String) -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    private static func statusField(_ name: String, pid: Int32? = nil) -> Int {
+        let path = "/proc/\(pid.map(String.init) ?? "self")/status"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return 0 }
         for line in text.split(separator: "\n") where line.hasPrefix(name) {
             let kb = line.dropFirst(name.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) } ?? 0
             return kb * 1024

@@ -185,3 +185,18 @@ private struct ReferenceDecoder {
         )
     }
 }
+
+/// Writes generated traffic as JSONL to `path` (for the benchmarks that read a file).
+func writeGeneratedTraffic(_ options: EventGenerator.Options, to path: String) throws {
+    guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+        throw ValidationError("cannot write \(path)")
+    }
+    var buffer: [UInt8] = []
+    for line in EventGenerator(options) {
+        buffer.append(contentsOf: line.utf8)
+        buffer.append(10)
+        if buffer.count > 1 << 22 { handle.write(Data(buffer)); buffer.removeAll(keepingCapacity: true) }
+    }
+    handle.write(Data(buffer))
+    try handle.close()
+}

@@ -26,16 +26,7 @@ struct BenchMemory: AsyncParsableCommand {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("events.jsonl").path
-        _ = FileManager.default.createFile(atPath: path, contents: nil)
-        let handle = FileHandle(forWritingAtPath: path)!
-        var buffer: [UInt8] = []
-        for line in EventGenerator(.init(events: events, subjects: subjects, seed: 42, months: months)) {
-            buffer.append(contentsOf: line.utf8)
-            buffer.append(10)
-            if buffer.count > 1 << 22 { handle.write(Data(buffer)); buffer.removeAll(keepingCapacity: true) }
-        }
-        handle.write(Data(buffer))
-        try handle.close()
+        try writeGeneratedTraffic(.init(events: events, subjects: subjects, seed: 42, months: months), to: path)
         let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         print("file: \(events) events over \(subjects) customers and \(months) months, \(size / 1_048_576) MiB")
 

@@ -26,16 +26,7 @@ struct BenchReplay: AsyncParsableCommand {
             path = input
         } else {
             path = dir.appendingPathComponent("events.jsonl").path
-            _ = FileManager.default.createFile(atPath: path, contents: nil)
-            let handle = FileHandle(forWritingAtPath: path)!
-            var buffer = Data()
-            for line in EventGenerator(.init(events: events, subjects: subjects, seed: 42, months: 3)) {
-                buffer.append(contentsOf: line.utf8)
-                buffer.append(10)
-                if buffer.count > 1 << 22 { handle.write(buffer); buffer.removeAll(keepingCapacity: true) }
-            }
-            handle.write(buffer)
-            try handle.close()
+            try writeGeneratedTraffic(.init(events: events, subjects: subjects, seed: 42, months: 3), to: path)
         }
         let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         print("file: \(path == input ? path : "generated") \(size / 1_048_576) MiB")
