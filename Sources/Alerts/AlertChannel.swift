@@ -10,14 +10,18 @@ public protocol AlertChannel: Sendable {
 /// line ended on open), synced before it counts as delivered. Several channels may share one file.
 public final class JSONLAlertChannel: AlertChannel, @unchecked Sendable {
     public let path: String
+    public let redaction: AlertRedaction
     private let lock = NSLock()
     private var appender: JSONLAppender?  // guarded by `lock`
 
-    public init(path: String) { self.path = path }
+    public init(path: String, redaction: AlertRedaction = .none) {
+        self.path = path
+        self.redaction = redaction
+    }
 
     public func deliver(_ message: AlertMessage) async -> DeliveryOutcome {
         var line: [UInt8] = []
-        AlertPayload.webhook(message).write(into: &line)
+        AlertPayload.webhook(redaction.apply(message)).write(into: &line)
         return lock.withLock { append(line) }
     }
 
@@ -39,11 +43,13 @@ public final class JSONLAlertChannel: AlertChannel, @unchecked Sendable {
 
 /// Writes each message as a JSON line to standard error.
 public struct StandardErrorAlertChannel: AlertChannel {
-    public init() {}
+    public let redaction: AlertRedaction
+
+    public init(redaction: AlertRedaction = .none) { self.redaction = redaction }
 
     public func deliver(_ message: AlertMessage) async -> DeliveryOutcome {
         var line: [UInt8] = []
-        AlertPayload.webhook(message).write(into: &line)
+        AlertPayload.webhook(redaction.apply(message)).write(into: &line)
         line.append(10)
         FileHandle.standardError.write(Data(line))
         return .delivered

@@ -71,13 +71,13 @@ public final class AlertDispatcher: Service {
     public static func makeChannel(_ settings: AlertChannelSettings, producer: Producer?) throws(AlertError) -> any AlertChannel {
         if let http = HTTPAlertChannel(settings) { return http }
         switch settings.kind {
-        case .jsonl(let path): return JSONLAlertChannel(path: path)
+        case .jsonl(let path): return JSONLAlertChannel(path: path, redaction: settings.redaction)
         case .kafka(let topic):
             guard let producer else {
                 throw AlertError(.settings, "alert channel \(settings.name) sends to Kafka, but no Kafka producer is configured")
             }
-            return KafkaAlertChannel(producer: producer, topic: topic, timeout: settings.timeout)
-        default: return StandardErrorAlertChannel()
+            return KafkaAlertChannel(producer: producer, topic: topic, timeout: settings.timeout, redaction: settings.redaction)
+        default: return StandardErrorAlertChannel(redaction: settings.redaction)
         }
     }
 

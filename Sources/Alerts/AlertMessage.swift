@@ -33,7 +33,7 @@ public struct AlertMessage: Sendable, Hashable {
 
     /// The message in one plain sentence.
     public var summary: String {
-        let who = sample.actor.map { "actor \($0)" } ?? "subject \(sample.subject)"
+        let who = sample.actor.map { "actor \($0)" } ?? (sample.subject.isEmpty ? "a subject" : "subject \(sample.subject)")
         switch (action, isGroup) {
         case (.resolve, _): return "Resolved: \(sample.rule) for \(who)"
         case (.trigger, false): return "[\(sample.severity)] \(sample.rule): \(sample.message)"

@@ -2,10 +2,13 @@ import Events
 
 /// The JSON each channel type sends for a message.
 public enum AlertPayload {
-    /// The generic webhook document (also the line written to Kafka, JSONL files and standard error).
+    /// The generic webhook document (also the line written to Kafka, JSONL files and standard error), as
+    /// docs/schemas/webhook.schema.json describes it. `version` is the document format's version: a change that a
+    /// receiver could misread gets a new one.
     public static func webhook(_ message: AlertMessage) -> JSONValue {
         .object([
             ("type", .string("consentinel.alert")),
+            ("version", .int(1)),
             ("action", .string(message.action.rawValue)),
             ("id", .string(message.id)),
             ("route", .string(message.route)),
@@ -23,10 +26,9 @@ public enum AlertPayload {
     /// A Slack incoming-webhook message: `text` for notifications, and blocks.
     public static func slack(_ message: AlertMessage) -> JSONValue {
         let v = message.sample
-        var fields: [JSONValue] = [
-            field("Rule", v.rule), field("Severity", v.severity), field("Reason", v.reason),
-            field("Subject", v.subject),
-        ]
+        var fields: [JSONValue] = [field("Rule", v.rule), field("Severity", v.severity), field("Reason", v.reason)]
+        // Empty when redaction dropped it.
+        if !v.subject.isEmpty { fields.append(field("Subject", v.subject)) }
         if let actor = v.actor { fields.append(field("Actor", actor)) }
         fields.append(field("Time", v.time.rfc3339))
         if message.isGroup {

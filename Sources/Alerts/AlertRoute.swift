@@ -45,8 +45,9 @@ public struct AlertRoute: Sendable {
 /// One channel of a route, as configured.
 public struct AlertChannelSettings: Sendable {
     public enum Kind: Sendable {
-        /// A JSON POST (see `AlertPayload.webhook`), with extra headers (an `Authorization`, say).
-        case webhook(url: Secret, headers: [(String, Secret)])
+        /// A JSON POST (see `AlertPayload.webhook`), with extra headers (an `Authorization`, say), signed when it has
+        /// a signing secret (`WebhookSignature`).
+        case webhook(url: Secret, headers: [(String, Secret)], signingSecret: Secret? = nil)
         /// A Slack incoming webhook.
         case slack(url: Secret)
         /// PagerDuty Events API v2: a trigger per message (`dedup_key` the violation id), and a resolve
@@ -67,12 +68,23 @@ public struct AlertChannelSettings: Sendable {
     /// How many alerts may wait for this channel (`max_queue`); further ones are set aside (kept in the store,
     /// counted, reported once the channel drains) rather than queued.
     public var maxQueue: Int
+    /// What the channel's messages carry of the subject, actor and evidence (`redact`).
+    public var redaction: AlertRedaction
+    /// The HTTP proxy of a webhook, Slack or PagerDuty channel (`proxy`, or the environment's).
+    public var proxy: AlertProxy?
 
-    public init(name: String, kind: Kind, timeout: Swift.Duration = .seconds(10), maxQueue: Int = Self.defaultMaxQueue) {
+    /// Without `redaction`, the default of the channel's type (`AlertRedaction.defaults`, with no hash key).
+    public init(
+        name: String, kind: Kind, timeout: Swift.Duration = .seconds(10), maxQueue: Int = Self.defaultMaxQueue,
+        redaction: AlertRedaction? = nil, proxy: AlertProxy? = nil
+    ) {
         self.name = name
         self.kind = kind
         self.timeout = timeout
         self.maxQueue = maxQueue
+        self.proxy = proxy
+        self.redaction = .none
+        self.redaction = redaction ?? AlertRedaction.defaults(forType: typeName, key: nil)
     }
 
     /// The longest `timeout` a channel may have: a third of the 30-second delivery lease, so that an attempt started

@@ -3,8 +3,10 @@ import Foundation
 import Rules
 
 /// The `alerts:` section of `pipeline.yaml`: routes with their channels, and the retry policy of deliveries.
-/// Secrets (`url`, `routing_key`, header values) come from `${VAR}` or from a file (`url_file`, `routing_key_file`,
-/// …); they are never printed.
+/// Secrets (`url`, `routing_key`, header values, `signing_secret`, `hash_key`) come from `${VAR}` or from a file
+/// (`url_file`, `routing_key_file`, …); they are never printed. Unknown keys are ignored here (`config check`
+/// reports them, from `AlertSettings.schema`), except in `redact:`, where a misspelt key
+/// would send what it meant to withhold.
 public struct AlertSettings: Sendable {
     public var routes: [AlertRoute]
     public var retry: RetryPolicy
@@ -13,6 +15,9 @@ public struct AlertSettings: Sendable {
         self.routes = routes
         self.retry = retry
     }
+
+    /// The shortest `hash_key`.
+    public static let minimumHashKeyLength = 16
 
     /// Every destination (`ROUTE/CHANNEL`) with its channel's settings.
     public var destinations: [(destination: String, route: AlertRoute, channel: AlertChannelSettings)] {
@@ -32,8 +37,15 @@ public struct AlertSettings: Sendable {
         var settings = AlertSettings()
         settings.retry.base = try reader.duration(section, "retry_base", path: "alerts") ?? settings.retry.base
         settings.retry.cap = try reader.duration(section, "retry_max", path: "alerts") ?? settings.retry.cap
+        let hashKey = try reader.secret(section, "hash_key", path: "alerts", resolve: pipeline.resolve)
+        if let hashKey, hashKey.value.utf8.count < minimumHashKeyLength {
+            let at = (section?["hash_key"] ?? section?["hash_key_file"]).map { "\($0.location): " } ?? ""
+            throw AlertError(
+                .settings,
+                "\(at)alerts.hash_key must be at least \(minimumHashKeyLength) characters (e.g. `openssl rand -hex 32`)")
+        }
         for item in section?["routes"]?.items ?? [] {
-            let route = try self.route(item, reader: reader, directory: pipeline.directory)
+            let route = try self.route(item, reader: reader, resolve: pipeline.resolve, hashKey: hashKey)
             guard !settings.routes.contains(where: { $0.name == route.name }) else {
                 throw AlertError(.settings, "\(item.location): alert route \(route.name) is defined twice")
             }
@@ -59,7 +71,9 @@ public struct AlertSettings: Sendable {
         }
     }
 
-    private static func route(_ item: PipelineValue, reader: SettingsReader<AlertError>, directory: String) throws(AlertError) -> AlertRoute {
+    private static func route(
+        _ item: PipelineValue, reader: SettingsReader<AlertError>, resolve: (String) -> String, hashKey: Secret?
+    ) throws(AlertError) -> AlertRoute {
         guard case .map = item else { throw AlertError(.settings, "\(item.location): an alert route must be a mapping") }
         guard let name = try reader.string(item, "name", path: "alerts.routes"), !name.contains("/"), !name.contains("#")
         else { throw AlertError(.settings, "\(item.location): an alert route needs a name (without / or #)") }
@@ -74,8 +88,10 @@ public struct AlertSettings: Sendable {
         route.rules = Set(try reader.strings(item, "rules", path: path))
         route.tags = Set(try reader.strings(item, "tags", path: path))
         route.window = try reader.duration(item, "window", path: path)
+        let redact = try redactions(item, reader: reader, path: path)
         for channel in item["channels"]?.items ?? [] {
-            var settings = try self.channel(channel, reader: reader, path: path, directory: directory)
+            var settings = try self.channel(
+                channel, reader: reader, path: path, resolve: resolve, hashKey: hashKey, routeRedact: redact)
             if try reader.string(channel, "name", path: path) == nil {
                 let same = route.channels.filter { $0.typeName == settings.typeName }.count
                 settings.name = same == 0 ? settings.typeName : "\(settings.typeName)-\(same + 1)"
@@ -90,7 +106,8 @@ public struct AlertSettings: Sendable {
     }
 
     private static func channel(
-        _ item: PipelineValue, reader: SettingsReader<AlertError>, path: String, directory: String
+        _ item: PipelineValue, reader: SettingsReader<AlertError>, path: String, resolve: (String) -> String, hashKey: Secret?,
+        routeRedact: [String: AlertRedaction.Mode]
     ) throws(AlertError) -> AlertChannelSettings {
         guard case .map = item else { throw AlertError(.settings, "\(item.location): a channel must be a mapping") }
         let type = try reader.string(item, "type", path: path) ?? ""
@@ -99,9 +116,6 @@ public struct AlertSettings: Sendable {
             throw AlertError(.settings, "\(item.location): a channel name may not contain / or #")
         }
         let path = "\(path).channels.\(name)"
-        func resolve(_ file: String) -> String {
-            file.hasPrefix("/") ? file : URL(fileURLWithPath: directory).appendingPathComponent(file).path
-        }
         func secret(_ key: String) throws(AlertError) -> Secret {
             guard let value = try reader.secret(item, key, path: path, resolve: resolve) else {
                 throw AlertError(.settings, "\(item.location): \(path) needs \(key) or \(key)_file")
@@ -123,7 +137,9 @@ public struct AlertSettings: Sendable {
                     headers.append((header.hasSuffix("_file") ? String(header.dropLast(5)) : header, value))
                 }
             }
-            kind = .webhook(url: try secret("url"), headers: headers)
+            kind = .webhook(
+                url: try secret("url"), headers: headers,
+                signingSecret: try reader.secret(item, "signing_secret", path: path, resolve: resolve))
         case "slack":
             kind = .slack(url: try secret("url"))
         case "pagerduty":
@@ -162,7 +178,66 @@ public struct AlertSettings: Sendable {
             }
             maxQueue = n
         }
-        return AlertChannelSettings(name: name, kind: kind, timeout: timeout, maxQueue: maxQueue)
+        var redaction = AlertRedaction.defaults(forType: type, key: hashKey)
+        for (field, mode) in routeRedact.merging(try redactions(item, reader: reader, path: path), uniquingKeysWith: { $1 }) {
+            if mode == .hash, hashKey == nil {
+                throw AlertError(
+                    .settings,
+                    "\(item.location): \(path) hashes the \(field) (redact), which needs alerts.hash_key (or hash_key_file)")
+            }
+            switch field {
+            case "subject": redaction.subject = mode
+            case "actor": redaction.actor = mode
+            default: redaction.evidence = mode
+            }
+        }
+        var proxy: AlertProxy?
+        let target: String? =
+            switch kind {
+            case .webhook(let url, _, _), .slack(let url): url.value
+            case .pagerDuty(_, let url, _): url
+            default: nil
+            }
+        if let target {
+            // A channel's own `proxy` (`none`: direct) wins over the environment's.
+            if let text = try reader.string(item, "proxy", path: path) {
+                proxy = text == "none" ? nil : try AlertProxy.parse(text, what: "\(item.location): \(path).proxy")
+            } else {
+                do {
+                    proxy = try AlertProxy.fromEnvironment(for: target, environment: reader.environment)
+                } catch {
+                    throw AlertError(.settings, "\(item.location): \(path): \(error.message)")
+                }
+            }
+        }
+        return AlertChannelSettings(
+            name: name, kind: kind, timeout: timeout, maxQueue: maxQueue, redaction: redaction, proxy: proxy)
+    }
+
+    /// The `redact:` mapping of a route or channel: `subject` and `actor` each `keep`, `hash` or `drop`, `evidence`
+    /// `keep` or `drop`.
+    private static func redactions(
+        _ item: PipelineValue, reader: SettingsReader<AlertError>, path: String
+    ) throws(AlertError) -> [String: AlertRedaction.Mode] {
+        guard let value = item["redact"] else { return [:] }
+        guard case .map(let pairs, _) = value else {
+            throw AlertError(.settings, "\(value.location): \(path).redact must be a mapping such as {subject: hash, evidence: drop}")
+        }
+        var out: [String: AlertRedaction.Mode] = [:]
+        for (key, _) in pairs {
+            guard AlertRedaction.keys.contains(key) else {
+                throw AlertError(.settings, "\(value.location): \(path).redact has no key \(key) (subject, actor or evidence)")
+            }
+            let text = try reader.string(value, key, path: "\(path).redact") ?? ""
+            let allowed: [AlertRedaction.Mode] = key == "evidence" ? [.keep, .drop] : [.keep, .hash, .drop]
+            guard let mode = AlertRedaction.Mode(rawValue: text), allowed.contains(mode) else {
+                throw AlertError(
+                    .settings,
+                    "\(value.location): \(path).redact.\(key) must be \(allowed.map(\.rawValue).joined(separator: ", ")), not '\(text)'")
+            }
+            out[key] = mode
+        }
+        return out
     }
 }
 
@@ -172,14 +247,6 @@ extension SettingsReader {
     public func secret(
         _ map: PipelineValue?, _ key: String, path: String, resolve: (String) -> String
     ) throws(Failure) -> Secret? {
-        let base = key.hasSuffix("_file") ? String(key.dropLast(5)) : key
-        if let value = try string(map, base, path: path) { return Secret(value) }
-        guard let file = try string(map, base + "_file", path: path).map(resolve) else { return nil }
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw fail("\(path).\(base)_file: cannot read \(file)")
-        }
-        let value = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !value.isEmpty else { throw fail("\(path).\(base)_file: \(file) is empty") }
-        return Secret(value)
+        try secretText(map, key, path: path, resolve: resolve).map(Secret.init)
     }
 }

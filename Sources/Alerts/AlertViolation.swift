@@ -28,7 +28,7 @@ public struct AlertViolation: Sendable, Hashable {
         json = violation.json
     }
 
-    /// Reads back a violation's JSON (SPEC §5) as the alert queue stores it.
+    /// Reads back a violation's JSON (docs/schemas/violation.schema.json) as the alert queue stores it.
     public init(json value: JSONValue) throws(AlertError) {
         guard case .object = value,
             case .string(let id)? = value["id"], case .string(let rule)? = value["rule"],

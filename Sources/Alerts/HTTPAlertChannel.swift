@@ -2,8 +2,9 @@ import AsyncHTTPClient
 import Events
 import Foundation
 
-/// Webhook, Slack and PagerDuty channels: one JSON POST a message. The URL and routing key are secrets: errors name
-/// the channel, never them.
+/// Webhook, Slack and PagerDuty channels: one JSON POST a message, redacted as the channel's settings say, through
+/// its proxy if it has one; a webhook with a signing secret signs each body (`WebhookSignature`). The URL, routing
+/// key and secrets are secrets: errors name the channel, never them.
 public struct HTTPAlertChannel: AlertChannel {
     public enum Format: Sendable {
         case webhook
@@ -15,38 +16,63 @@ public struct HTTPAlertChannel: AlertChannel {
     public let format: Format
     public let headers: [(String, Secret)]
     public let timeout: Swift.Duration
+    public let redaction: AlertRedaction
+    /// Webhooks only.
+    public let signingSecret: Secret?
+    public let proxy: AlertProxy?
     let client: HTTPClient
 
+    /// Without `redaction`, the default of the format (`AlertRedaction.defaults`, with no hash key); without `client`,
+    /// the shared client, or one for `proxy`.
     public init(
         url: Secret, format: Format, headers: [(String, Secret)] = [], timeout: Swift.Duration = .seconds(10),
-        client: HTTPClient = .shared
+        redaction: AlertRedaction? = nil, signingSecret: Secret? = nil, proxy: AlertProxy? = nil, client: HTTPClient? = nil
     ) {
         self.url = url
         self.format = format
         self.headers = headers
         self.timeout = timeout
-        self.client = client
+        self.redaction = redaction ?? AlertRedaction.defaults(forType: format.typeName, key: nil)
+        self.signingSecret = signingSecret
+        self.proxy = proxy
+        self.client = client ?? AlertProxy.client(for: proxy)
     }
 
     /// The channel's settings as a channel; `nil` for channels that are not HTTP.
-    public init?(_ settings: AlertChannelSettings, client: HTTPClient = .shared) {
+    public init?(_ settings: AlertChannelSettings, client: HTTPClient? = nil) {
+        let (redaction, proxy, timeout) = (settings.redaction, settings.proxy, settings.timeout)
         switch settings.kind {
-        case .webhook(let url, let headers):
-            self.init(url: url, format: .webhook, headers: headers, timeout: settings.timeout, client: client)
+        case .webhook(let url, let headers, let signingSecret):
+            self.init(
+                url: url, format: .webhook, headers: headers, timeout: timeout, redaction: redaction,
+                signingSecret: signingSecret, proxy: proxy, client: client)
         case .slack(let url):
-            self.init(url: url, format: .slack, timeout: settings.timeout, client: client)
+            self.init(url: url, format: .slack, timeout: timeout, redaction: redaction, proxy: proxy, client: client)
         case .pagerDuty(let key, let url, _):
-            self.init(url: Secret(url), format: .pagerDuty(routingKey: key), timeout: settings.timeout, client: client)
+            self.init(
+                url: Secret(url), format: .pagerDuty(routingKey: key), timeout: timeout, redaction: redaction, proxy: proxy,
+                client: client)
         case .kafka, .jsonl, .standardError:
             return nil
         }
     }
 
+    /// What the channel POSTs for `message`, redacted.
     public func body(_ message: AlertMessage) -> JSONValue {
-        switch format {
+        body(message, routingKey: { $0.value })
+    }
+
+    /// `body` with the routing key shown as `***`, for printing.
+    public func printableBody(_ message: AlertMessage) -> JSONValue {
+        body(message, routingKey: { $0.description })
+    }
+
+    private func body(_ message: AlertMessage, routingKey: (Secret) -> String) -> JSONValue {
+        let message = redaction.apply(message)
+        return switch format {
         case .webhook: AlertPayload.webhook(message)
         case .slack: AlertPayload.slack(message)
-        case .pagerDuty(let key): AlertPayload.pagerDuty(message, routingKey: key.value)
+        case .pagerDuty(let key): AlertPayload.pagerDuty(message, routingKey: routingKey(key))
         }
     }
 
@@ -58,6 +84,11 @@ public struct HTTPAlertChannel: AlertChannel {
         for (name, value) in headers { request.headers.add(name: name, value: value.value) }
         var bytes: [UInt8] = []
         body(message).write(into: &bytes)
+        if case .webhook = format, let signingSecret {
+            for (name, value) in WebhookSignature.headers(body: bytes, secret: signingSecret) {
+                request.headers.replaceOrAdd(name: name, value: value)
+            }
+        }
         request.body = .bytes(bytes)
         let milliseconds = timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000
         do {
@@ -71,9 +102,20 @@ public struct HTTPAlertChannel: AlertChannel {
     }
 
     private func redact(_ text: String) -> String {
-        var text = url.redact(text)
-        if case .pagerDuty(let key) = format { text = key.redact(text) }
-        for (_, value) in headers { text = value.redact(text) }
-        return text
+        var secrets = [url] + headers.map(\.1)
+        if case .pagerDuty(let key) = format { secrets.append(key) }
+        if let signingSecret { secrets.append(signingSecret) }
+        if let password = proxy?.password { secrets.append(password) }
+        return secrets.reduce(text) { $1.redact($0) }
+    }
+}
+
+extension HTTPAlertChannel.Format {
+    var typeName: String {
+        switch self {
+        case .webhook: "webhook"
+        case .slack: "slack"
+        case .pagerDuty: "pagerduty"
+        }
     }
 }

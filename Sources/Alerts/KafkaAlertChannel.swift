@@ -1,21 +1,24 @@
 import Kafka
 import Synchronization
 
-/// Alerts to a Kafka topic with the daemon's idempotent producer, keyed by the violation's subject. An attempt waits
-/// at most the channel's `timeout` for the delivery report (the producer's own message timeout is longer, and shared
-/// with the outputs): after that it counts as failed and is retried; should the message still get through, the
-/// retry sends it again with the same `consentinel-violation-id` header.
+/// Alerts to a Kafka topic with the daemon's idempotent producer, keyed by the violation's subject (as redacted; the
+/// violation id when the subject is dropped). An attempt waits at most the channel's `timeout` for the delivery
+/// report (the producer's own message timeout is longer, and shared with the outputs): after that it counts as failed
+/// and is retried; should the message still get through, the retry sends it again with the same
+/// `consentinel-violation-id` header.
 struct KafkaAlertChannel: AlertChannel {
     let producer: Producer
     let topic: String
     var timeout: Swift.Duration = .seconds(10)
+    var redaction: AlertRedaction = .none
 
     func deliver(_ message: AlertMessage) async -> DeliveryOutcome {
-        let (producer, topic) = (producer, topic)
+        let (producer, topic, message) = (producer, topic, redaction.apply(message))
+        let key = message.sample.subject.isEmpty ? message.id : message.sample.subject
         let outcome = await firstOf(timeout: timeout) { () async -> DeliveryOutcome in
             do {
                 _ = try await producer.send(
-                    topic: topic, key: Array(message.sample.subject.utf8),
+                    topic: topic, key: Array(key.utf8),
                     value: Array(AlertPayload.webhook(message).serialized.utf8),
                     headers: [KafkaHeader(key: "consentinel-violation-id", value: Array(message.id.utf8))])
                 return .delivered

@@ -45,6 +45,25 @@ public struct DaemonConfiguration: Sendable {
     public var portal: PortalConfiguration? = nil
     /// Alert routes and their channels (`alerts:`).
     public var alerts = AlertSettings()
+    /// `/healthz` fails once a service has been stuck in one stage this long (`http.stall_limit`).
+    public var stallLimit = DaemonStatus.defaultStallLimit
+
+    /// librdkafka's log lines and client errors into the daemon's log, at the level librdkafka gives (syslog scale).
+    public static func kafkaLogHandler(_ logger: Logger) -> KafkaLogHandler {
+        { record in
+            let level: Logger.Level = switch record.level {
+            case ...2: .critical
+            case 3: .error
+            case 4: .warning
+            case 5: .notice
+            case 6: .info
+            default: .debug
+            }
+            logger.log(level: level, "\(record.message)", metadata: [
+                "source": "librdkafka", "facility": "\(record.facility)", "syslog_level": "\(record.level)",
+            ])
+        }
+    }
 
     /// The consumer the daemon reads its source topics with (also what `bench kafka` measures raw librdkafka with).
     public func consumerConfiguration(logger: Logger? = nil) -> ConsumerConfiguration {
@@ -55,11 +74,15 @@ public struct DaemonConfiguration: Sendable {
         c.idleInterval = .seconds(1)
         // Large batches (each is one store transaction), closed by the linger (20 ms) when traffic is light.
         c.maxBatchSize = 5_000
-        if let logger {
-            c.logHandler = { record in
-                logger.debug("\(record.message)", metadata: ["facility": "\(record.facility)", "librdkafka_level": "\(record.level)"])
-            }
-        }
+        if let logger { c.logHandler = Self.kafkaLogHandler(logger) }
+        return c
+    }
+
+    /// The producer of the sinks, the portal's consent events and the Kafka alert channels.
+    public func producerConfiguration(logger: Logger? = nil) -> ProducerConfiguration {
+        var c = ProducerConfiguration(bootstrapServers: source.bootstrapServers.split(separator: ",").map(String.init))
+        c.properties = producerProperties
+        if let logger { c.logHandler = Self.kafkaLogHandler(logger) }
         return c
     }
 
@@ -69,11 +92,9 @@ public struct DaemonConfiguration: Sendable {
     public static func load(pipeline: Pipeline, environment: [String: String] = ProcessInfo.processInfo.environment)
         throws(DaemonError) -> DaemonConfiguration
     {
-        var reader = SettingsReader(settings: pipeline.settings, environment: environment) { DaemonError(.arguments, $0) }
+        let reader = SettingsReader(settings: pipeline.settings, environment: environment) { DaemonError(.arguments, $0) }
         // Relative paths in pipeline.yaml are relative to the pipeline's folder.
-        func resolve(_ path: String) -> String {
-            path.hasPrefix("/") ? path : URL(fileURLWithPath: pipeline.directory).appendingPathComponent(path).path
-        }
+        let resolve = pipeline.resolve
         func resolveStore(_ url: String) -> String {
             if url.hasPrefix("sqlite:///") || url.contains("://") { return url }
             if url.hasPrefix("sqlite:") { return "sqlite://" + resolve(String(url.dropFirst(7))) }
@@ -97,10 +118,7 @@ public struct DaemonConfiguration: Sendable {
                         file: try reader.string(m, "file", path: "sinks.\(name)").map { resolve($0) })
         }
         let http = try reader.map(["http"], required: false)
-        let port = try reader.string(http, "port", path: "http").map { text throws(DaemonError) -> Int in
-            guard let p = Int(text), (0...65535).contains(p) else { throw DaemonError(.arguments, "http.port must be a port number") }
-            return p
-        } ?? 9464
+        let port = try reader.port(http, "port", path: "http") ?? 9464
         let idle = try reader.string(kafka, "idle_timeout", path: "sources.kafka").map { text throws(DaemonError) -> Events.Duration in
             guard let d = Events.Duration(parsing: text) else { throw DaemonError(.arguments, "sources.kafka.idle_timeout must be a duration") }
             return d
@@ -118,10 +136,15 @@ public struct DaemonConfiguration: Sendable {
             producerProperties: try reader.properties(sinks, "properties", path: "sinks").isEmpty
                 ? source.connectionProperties
                 : try reader.properties(sinks, "properties", path: "sinks"))
+        configuration.stallLimit = try reader.duration(http, "stall_limit", path: "http") ?? DaemonStatus.defaultStallLimit
         do {
             configuration.portal = try PortalConfiguration.load(reader.failing { PortalError(.arguments, $0) }, resolve: resolve)
         } catch {
             throw DaemonError(.arguments, error.message)
+        }
+        if let portal = configuration.portal, portal.port != 0, portal.port == configuration.httpPort,
+           (portal.host ?? configuration.httpHost) == configuration.httpHost {
+            throw DaemonError(.arguments, "portal.port \(portal.port) is http.port too: the portal needs a listener of its own")
         }
         do {
             configuration.alerts = try AlertSettings.load(pipeline: pipeline, reader: reader.failing { AlertError(.settings, $0) })

@@ -1,6 +1,7 @@
 import Alerts
 import Portal
 import Prometheus
+import Synchronization
 
 /// Every metric the daemon exports, named in one place (docs/operations.md says what each means).
 public final class DaemonMetrics: AlertMetrics, PortalMetrics, Sendable {
@@ -13,7 +14,9 @@ public final class DaemonMetrics: AlertMetrics, PortalMetrics, Sendable {
         public static let deadLetters = "consentinel_dead_letters_total"
         public static let lateEvents = "consentinel_late_events_total"
         public static let duplicates = "consentinel_duplicate_events_total"
-        public static let watermark = "consentinel_watermark_seconds"
+        public static let watermark = "consentinel_watermark_timestamp_seconds"
+        /// The watermark's name before 0.1.0; exported beside the new one for one release.
+        public static let watermarkDeprecated = "consentinel_watermark_seconds"
         public static let consumerLag = "consentinel_consumer_lag_messages"
         public static let batchLatency = "consentinel_batch_duration_seconds"
         public static let outboxDepth = "consentinel_outbox_depth"
@@ -31,10 +34,26 @@ public final class DaemonMetrics: AlertMetrics, PortalMetrics, Sendable {
         public static let alertQueueDepth = "consentinel_alert_queue_depth"
         public static let alertsSetAside = "consentinel_alerts_set_aside_total"
         public static let alertsOrphaned = "consentinel_alerts_orphaned"
+        public static let stalled = "consentinel_pipeline_stalled"
+        public static let buildInfo = "consentinel_build_info"
+        public static let processCPU = "process_cpu_seconds_total"
+        public static let processResident = "process_resident_memory_bytes"
+        public static let processVirtual = "process_virtual_memory_bytes"
+        public static let processOpenFiles = "process_open_fds"
+        public static let processMaxFiles = "process_max_fds"
+        public static let processStart = "process_start_time_seconds"
     }
+
+    private let lagGauges = Mutex<[String: Gauge]>([:])
+    private let cpuReported = Mutex<Double>(0)
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
+        registry.gauge(Name.buildInfo, labels: [
+            ("version", BuildInfo.version), ("swift", BuildInfo.swift), ("librdkafka", BuildInfo.librdkafka),
+        ], help: "Always 1: the release, and the Swift and librdkafka versions of this process").set(to: 1)
+        registry.gauge(Name.processStart, help: "When the process started, seconds since the Unix epoch")
+            .set(to: ProcessStats.startTime)
     }
 
     /// A batch of messages was processed and its effects committed to the state store.
@@ -71,11 +90,49 @@ public final class DaemonMetrics: AlertMetrics, PortalMetrics, Sendable {
     public func watermark(_ unixSeconds: Double) {
         registry.gauge(Name.watermark, help: "The event-time watermark, in seconds since the Unix epoch")
             .set(to: unixSeconds)
+        registry.gauge(Name.watermarkDeprecated, help: "Deprecated: consentinel_watermark_timestamp_seconds (removed after 0.1)")
+            .set(to: unixSeconds)
     }
 
     public func lag(topic: String, partition: Int32, messages: Int64) {
-        registry.gauge(Name.consumerLag, labels: [("topic", topic), ("partition", String(partition))],
-                           help: "Messages behind the partition's high watermark").set(to: Double(messages))
+        let gauge = registry.gauge(Name.consumerLag, labels: [("topic", topic), ("partition", String(partition))],
+                                   help: "Messages behind the partition's high watermark")
+        gauge.set(to: Double(messages))
+        lagGauges.withLock { $0["\(topic)/\(partition)"] = gauge }
+    }
+
+    /// Drops the lag series of partitions this instance no longer owns (another instance exports them now).
+    public func forgetLag(keeping owned: Set<String>) {
+        let stale = lagGauges.withLock { gauges in
+            let gone = gauges.filter { !owned.contains($0.key) }
+            for key in gone.keys { gauges.removeValue(forKey: key) }
+            return Array(gone.values)
+        }
+        for gauge in stale { registry.unregisterGauge(gauge) }
+    }
+
+    /// 1 while `service` has been in one stage of its loop past its stall threshold.
+    public func stalled(service: String, _ isStalled: Bool) {
+        registry.gauge(Name.stalled, labels: [("service", service)],
+                       help: "1 while a service has been stuck in one stage past its stall threshold, by service")
+            .set(to: isStalled ? 1 : 0)
+    }
+
+    /// The process figures, read when scraped.
+    func sampleProcess() {
+        let cpu = ProcessStats.cpuSeconds()
+        let delta = cpuReported.withLock { reported -> Double in
+            defer { reported = max(reported, cpu) }
+            return max(0, cpu - reported)
+        }
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(metricName: Name.processCPU, unitName: "", helpText: "User and system CPU time, seconds"))
+            .increment(by: delta)
+        registry.gauge(Name.processResident, help: "Resident memory, bytes").set(to: Double(ProcessStats.residentBytes()))
+        registry.gauge(Name.processVirtual, help: "Virtual memory, bytes").set(to: Double(ProcessStats.virtualBytes()))
+        registry.gauge(Name.processOpenFiles, help: "Open file descriptors").set(to: Double(ProcessStats.openFileDescriptors()))
+        registry.gauge(Name.processMaxFiles, help: "The limit on open file descriptors")
+            .set(to: Double(ProcessStats.maxFileDescriptors()))
     }
 
     public func batch(_ duration: Swift.Duration) {
@@ -163,7 +220,10 @@ public final class DaemonMetrics: AlertMetrics, PortalMetrics, Sendable {
             .set(to: Double(count))
     }
 
-    public var text: String { registry.emitToString() }
+    public var text: String {
+        sampleProcess()
+        return registry.emitToString()
+    }
 }
 
 extension PrometheusCollectorRegistry {

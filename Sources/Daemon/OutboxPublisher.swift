@@ -31,7 +31,7 @@ final class OutboxPublisher: Service {
         var draining = false
         var lastPrune = ContinuousClock.now
         var files: [String: JSONLAppender] = [:]
-        let watch = Task { [stall, logger] in await stall.watch(logger: logger) }
+        let watch = Task { [stall, logger, metrics] in await stall.watch(logger: logger, metrics: metrics) }
         defer { watch.cancel() }
         while true {
             if ContinuousClock.now - lastPrune > .seconds(600) {

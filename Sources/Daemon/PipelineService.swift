@@ -21,9 +21,15 @@ final class PipelineService: Service {
     let store: any StateStore
     private let pendingPipeline = Mutex<Pipeline?>(nil)
     let stall = StallWatch(service: "pipeline")
+    /// The partitions this instance owns and the next offset stored for each, for the probe's lag figures.
+    private let owned = Mutex<[TopicPartition: Int64?]>([:])
+
+    /// SIGHUPs, trapped before the daemon says "starting" so that none is lost or ends the process.
+    let reloadSignals: UnixSignalsSequence
 
     init(directory: String, pipeline: Pipeline, configuration: DaemonConfiguration, store: any StateStore,
-         status: DaemonStatus, metrics: DaemonMetrics, logger: Logger) {
+         status: DaemonStatus, metrics: DaemonMetrics, logger: Logger, reloadSignals: UnixSignalsSequence) {
+        self.reloadSignals = reloadSignals
         self.directory = directory
         self.configuration = configuration
         self.store = store
@@ -40,10 +46,12 @@ final class PipelineService: Service {
                                         logger: logger, stall: stall)
         var adminConfig = AdminConfiguration(bootstrapServers: consumerConfig.bootstrapServers)
         adminConfig.properties = configuration.source.connectionProperties
+        adminConfig.logHandler = DaemonConfiguration.kafkaLogHandler(logger)
         let admin = try Admin(configuration: adminConfig)
         let reloads = Task { await self.watchReloads() }
-        let watch = Task { [stall, logger] in await stall.watch(logger: logger) }
-        defer { reloads.cancel(); watch.cancel() }
+        let watch = Task { [stall, logger, metrics] in await stall.watch(logger: logger, metrics: metrics) }
+        let probe = Task { await self.probe(admin) }
+        defer { reloads.cancel(); watch.cancel(); probe.cancel() }
         try await withGracefulShutdownHandler {
             try await consume(consumer, processor, admin)
         } onGracefulShutdown: {
@@ -56,14 +64,22 @@ final class PipelineService: Service {
 
     private func consume(_ consumer: Consumer, _ processor: StreamProcessor, _ admin: Admin) async throws {
         var assigned: Set<TopicPartition> = []
-        var lagMeasured = ContinuousClock.now
         stall.enter("waiting for messages", idle: true)
         for try await event in consumer.events {
             defer { stall.enter("waiting for messages", idle: true) }
             if let next = pendingPipeline.withLock({ p -> Pipeline? in defer { p = nil }; return p }) {
-                try await stall.during("reloading the rules") { try await processor.reload(next) }
-                metrics.reload(outcome: "applied")
-                logger.info("rules reloaded", metadata: ["rules": "\(next.rules.count)"])
+                if !processor.canSetUp(next) {
+                    await stall.during("reading the source topics' metadata") { await learnPartitionCounts(admin, processor) }
+                }
+                if processor.canSetUp(next) {
+                    try await stall.during("reloading the rules") { try await processor.reload(next) }
+                    metrics.reload(outcome: "applied")
+                    logger.info("rules reloaded", metadata: ["rules": "\(next.rules.count)"])
+                } else {
+                    // Before the cluster has answered (a SIGHUP at start): kept for the next event, unless a newer
+                    // reload replaced it meanwhile.
+                    pendingPipeline.withLock { if $0 == nil { $0 = next } }
+                }
             }
             switch event {
             case .assigned(let change):
@@ -73,27 +89,21 @@ final class PipelineService: Service {
                 if !seeks.isEmpty { try await stall.during("seeking") { try await consumer.seek(seeks) } }
                 assigned.formUnion(change.partitions)
                 status.loaded(assignedPartitions: assigned.count)
+                noteOffsets(processor)
                 try await processor.completeOrgDigests()
             case .revoked(let change):
                 processor.revoke(change.partitions)
                 assigned.subtract(change.partitions)
                 status.assigned(assigned.count)
+                noteOffsets(processor)
             case .idle:
                 try await processor.tick()
-                // Measured while nothing flows too, so a caught-up or quiet daemon does not export a stale lag.
-                if ContinuousClock.now - lagMeasured > .seconds(5) {
-                    lagMeasured = .now
-                    await stall.during("measuring consumer lag") { await measureLag(admin, processor) }
-                }
             case .messages(let batch):
                 try await processor.process(batch)
                 stall.enter("storing consumed offsets")
                 try consumer.markProcessed(batch)
+                noteOffsets(processor)
                 try await stall.during("checking the outbox depth") { try await applyBackpressure(consumer, Array(assigned)) }
-                if ContinuousClock.now - lagMeasured > .seconds(5) {
-                    lagMeasured = .now
-                    await stall.during("measuring consumer lag") { await measureLag(admin, processor) }
-                }
             }
         }
     }
@@ -129,11 +139,45 @@ final class PipelineService: Service {
         try await store.outboxDepth()
     }
 
-    /// Messages behind each partition's high watermark, from the offsets committed to the store.
-    private func measureLag(_ admin: Admin, _ processor: StreamProcessor) async {
-        for (tp, runtime) in processor.partitions {
-            guard let marks = try? await admin.watermarks(topic: tp.topic, partition: tp.partition, timeout: .seconds(2)) else { continue }
-            metrics.lag(topic: tp.topic, partition: tp.partition, messages: Swift.max(0, marks.high - (runtime.storedOffset ?? marks.low)))
+    private func noteOffsets(_ processor: StreamProcessor) {
+        let offsets = processor.partitions.mapValues(\.storedOffset)
+        owned.withLock { $0 = offsets }
+    }
+
+    /// Every 5 s, on its own timer whether messages flow or not: whether the state store and the Kafka cluster
+    /// answer (readiness), and the lag of each owned partition, from its high watermark and the offset stored with
+    /// its state; the series of partitions no longer owned are dropped.
+    private func probe(_ admin: Admin) async {
+        while !Task.isCancelled {
+            // A store that hangs rather than fails is unreachable too.
+            let store = self.store
+            let depth = await withTaskGroup(of: Result<Int, any Error>?.self) { group in
+                group.addTask { do { return .success(try await store.outboxDepth()) } catch { return .failure(error) } }
+                group.addTask { try? await Task.sleep(for: .seconds(5)); return nil }
+                defer { group.cancelAll() }
+                return await group.next() ?? nil
+            }
+            switch depth {
+            case .success(let n)?:
+                metrics.outboxDepth(n)
+                status.probed(store: true)
+            case .failure(let error)?:
+                status.probed(store: false)
+                logger.warning("the state store does not answer", metadata: ["error": "\(error)"])
+            case nil:
+                status.probed(store: false)
+                logger.warning("the state store does not answer", metadata: ["error": "no answer within 5 s"])
+            }
+            let reachable = (try? await admin.metadata(topics: configuration.source.topics, timeout: .seconds(5))) != nil
+            status.probed(kafka: reachable)
+            let partitions = owned.withLock { $0 }
+            for (tp, stored) in partitions {
+                guard let marks = try? await admin.watermarks(topic: tp.topic, partition: tp.partition, timeout: .seconds(2))
+                else { continue }
+                metrics.lag(topic: tp.topic, partition: tp.partition, messages: Swift.max(0, marks.high - (stored ?? marks.low)))
+            }
+            metrics.forgetLag(keeping: Set(owned.withLock { $0.keys.map { "\($0.topic)/\($0.partition)" } }))
+            try? await Task.sleep(for: .seconds(5))
         }
     }
 
@@ -147,7 +191,7 @@ final class PipelineService: Service {
     }
 
     private func watchReloads() async {
-        for await _ in await UnixSignalsSequence(trapping: .sighup) {
+        for await _ in reloadSignals {
             do {
                 let pipeline = try Self.loadForReload(directory: directory)
                 pendingPipeline.withLock { $0 = pipeline }

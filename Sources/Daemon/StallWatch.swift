@@ -32,11 +32,23 @@ final class StallWatch: Sendable {
         return try await body()
     }
 
-    /// Checks once a second until cancelled; warns after `threshold` in one stage, and again every minute.
-    func watch(logger: Logger) async {
+    /// The stage the service is stuck in and for how long, unless it is idle.
+    func busy(at now: ContinuousClock.Instant = .now) -> (stage: String, elapsed: Duration)? {
+        stage.withLock { s in s.idle ? nil : (s.name, now - s.since) }
+    }
+
+    /// Checks once a second until cancelled; warns after `threshold` in one stage, and again every minute, and
+    /// keeps `consentinel_pipeline_stalled{service}` up to date.
+    func watch(logger: Logger, metrics: DaemonMetrics? = nil) async {
+        var reported: Bool?
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
             let now = ContinuousClock.now
+            let stalled = busy(at: now).map { $0.elapsed >= threshold } ?? false
+            if stalled != reported {
+                metrics?.stalled(service: service, stalled)
+                reported = stalled
+            }
             let report: (String, Duration)? = stage.withLock { s in
                 guard !s.idle, now - s.since >= threshold else { return nil }
                 if let warned = s.warnedAt, now - warned < .seconds(60) { return nil }

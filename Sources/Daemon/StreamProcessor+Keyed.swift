@@ -11,6 +11,11 @@ extension StreamProcessor {
     /// How many events a keyed task reads from its inbox at a time.
     static let keyedReadLimit = 20_000
 
+    /// Whether `pipeline` can be set up now: its repartitioned rules, if any, need the source topics' partition counts.
+    func canSetUp(_ pipeline: Pipeline) -> Bool {
+        pipeline.repartitionedRules.isEmpty || configuration.source.topics.allSatisfy { sourcePartitionCounts[$0] != nil }
+    }
+
     /// Reads (or, on first start, fixes) the number of tasks per repartitioned rule; needs the source topics'
     /// partition counts. Nothing to do for a pipeline without such rules.
     func setUpKeyedLayout() async throws {

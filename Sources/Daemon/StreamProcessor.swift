@@ -62,6 +62,8 @@ final class StreamProcessor {
         let progress = try await loadDigestProgress()
         try await setUpKeyedLayout()
         for tp in assigned {
+            // A stage per partition: loading many large partitions is progress, not one long stall.
+            stall.enter("loading partition \(tp)")
             let claim = try await store.claim(PartitionID(topic: tp.topic, partition: tp.partition), pipeline: pipeline.name)
             partitions[tp] = try makeRuntime(tp, claim: claim, closedBefore: progress[tp.description], lastMessage: .now)
             if let offset = claim.nextOffset { seeks.append(TopicPartitionOffset(tp, offset: offset)) }

@@ -155,7 +155,7 @@ struct DigestJSON {
 }
 
 extension SubjectDigest {
-    /// A digest line of `subjects.jsonl` (SPEC §5) read back.
+    /// A digest line of `subjects.jsonl` (docs/schemas/subject-digest.schema.json) read back.
     public init(jsonText: String, origin: String = "digest") throws(DigestError) {
         let j = try DigestJSON(text: jsonText, origin: origin)
         self.init(subject: try j.string("subject"), month: try j.string("month"))

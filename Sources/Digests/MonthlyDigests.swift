@@ -1,6 +1,6 @@
 import Events
 
-/// The organisation's month in aggregate (SPEC §5, plus what a privacy office publishes).
+/// The organisation's month in aggregate, with what a privacy office publishes (docs/schemas/org-digest.schema.json).
 public struct OrgDigest: Sendable {
     public var month: String
     public var subjects = 0

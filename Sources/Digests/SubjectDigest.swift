@@ -1,6 +1,6 @@
 import Events
 
-/// What happened to one customer's data in one UTC month (SPEC §5).
+/// What happened to one customer's data in one UTC month (docs/schemas/subject-digest.schema.json).
 public struct SubjectDigest: Sendable {
     public struct Share: Sendable {
         public var categories: Set<String> = []

@@ -1,4 +1,4 @@
-/// An input that could not be processed, with why and where it came from (SPEC §5).
+/// An input that could not be processed, with why and where it came from (docs/schemas/dead-letter.schema.json).
 public struct DeadLetter: Sendable {
     public static let rawLimit = 64 * 1024
 

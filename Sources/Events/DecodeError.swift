@@ -1,4 +1,4 @@
-/// Why an event is invalid: the `reason` code of a dead letter (SPEC §5).
+/// Why an event is invalid: the `reason` code of a dead letter (docs/events.md).
 public struct DeadLetterReason: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }

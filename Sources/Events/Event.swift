@@ -1,4 +1,4 @@
-/// The kinds of event of SPEC §1.
+/// The kinds of event (docs/events.md).
 public enum EventType: UInt8, Sendable, CaseIterable, CustomStringConvertible, Comparable {
     case access, use, share, collect, delete, consent, erasureRequest, relationshipEnd
 

@@ -1,4 +1,4 @@
-/// Decodes and validates one event (SPEC §1) from raw JSON bytes.
+/// Decodes and validates one event (docs/events.md) from raw JSON bytes.
 ///
 /// Written by hand for speed (it is the hot path of the daemon): one pass over the bytes checks the whole JSON
 /// text (`JSONScanner`) and remembers where the known fields' values are; a second step validates them in a
@@ -11,7 +11,7 @@
 /// 2. `id`, `type`, `time`, `subject`: present and not null (`missing_field`), strings (`wrong_type`);
 ///    `id` 1–128 and `subject` 1–256 characters (Unicode scalars) (`invalid_value`).
 /// 3. `type` is one of the eight types (`unknown_type`); 4. `time` parses as RFC 3339 (`bad_time`).
-/// 5. The other fields in the order of SPEC §1 (actor, role, system, purpose, categories, recipient, status,
+/// 5. The other fields in the order of docs/events.md (actor, role, system, purpose, categories, recipient, status,
 ///    source, attributes): required ones present (`missing_field`), every present one of the right type
 ///    (`wrong_type`) and value (`invalid_value`).
 /// 6. Taxonomy: `purpose` (`unknown_purpose`), then each category in order (`unknown_category`).

@@ -1,5 +1,5 @@
 extension Event {
-    /// The event as SPEC §1 JSON, which `EventDecoder` reads back to an equal event.
+    /// The event as JSON (docs/schemas/event.schema.json), which `EventDecoder` reads back to an equal event.
     public var json: JSONValue {
         var pairs: [(String, JSONValue)] = [
             ("id", .string(id)), ("type", .string(type.name)), ("time", .string(time.rfc3339)), ("subject", .string(subject)),

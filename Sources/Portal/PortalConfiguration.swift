@@ -14,18 +14,38 @@ public struct PortalConfiguration: Sendable, CustomStringConvertible {
     public var baseURL: String?
     public var linkTTL: Events.Duration
     public var language: Language
+    /// The portal's own listener (apart from health and metrics): `portal.host` (default `http.host`) and
+    /// `portal.port` (default 8080).
+    public var host: String?
+    public var port: Int
 
     public init(secret: [UInt8], consentTopic: String, baseURL: String? = nil, linkTTL: Events.Duration = .days(30),
-                language: Language = .en) {
+                language: Language = .en, host: String? = nil, port: Int = PortalConfiguration.defaultPort) {
         self.secret = secret
         self.consentTopic = consentTopic
         self.baseURL = baseURL
         self.linkTTL = linkTTL
         self.language = language
+        self.host = host
+        self.port = port
     }
 
+    public static let defaultPort = 8080
+
+    /// The `portal` section of `pipeline.yaml`.
+    public static let schema = SettingsField(
+        "portal",
+        .map(SettingsField.secret("secret") + [
+            SettingsField("consent_topic", .text(.any), required: true),
+            SettingsField("base_url", .text(.httpURL)),
+            SettingsField("link_ttl", .text(.positiveDuration)),
+            SettingsField("language", .text(.oneOf(Language.allCases.map(\.rawValue)))),
+            SettingsField("host", .text(.any)),
+            SettingsField("port", .text(.port)),
+        ]))
+
     public var description: String {
-        "portal(consent_topic: \(consentTopic), base_url: \(baseURL ?? "-"), link_ttl: \(linkTTL.microseconds / 1_000_000)s)"
+        "portal(consent_topic: \(consentTopic), base_url: \(baseURL ?? "-"), link_ttl: \(linkTTL.microseconds / 1_000_000)s, port: \(port))"
     }
 
     static let minimumSecretBytes = 32
@@ -34,23 +54,14 @@ public struct PortalConfiguration: Sendable, CustomStringConvertible {
     public static func load(pipeline: Pipeline, environment: [String: String] = ProcessInfo.processInfo.environment)
         throws(PortalError) -> PortalConfiguration?
     {
-        try load(SettingsReader(settings: pipeline.settings, environment: environment) { PortalError(.arguments, $0) }) { path in
-            path.hasPrefix("/") ? path : URL(fileURLWithPath: pipeline.directory).appendingPathComponent(path).path
-        }
+        try load(SettingsReader(settings: pipeline.settings, environment: environment) { PortalError(.arguments, $0) },
+                 resolve: pipeline.resolve)
     }
 
     /// `portal: {secret | secret_file, consent_topic, base_url, link_ttl, language}`; nil without a `portal` section.
     public static func load(_ reader: SettingsReader<PortalError>, resolve: (String) -> String) throws(PortalError) -> PortalConfiguration? {
         guard let portal = try reader.map(["portal"], required: false) else { return nil }
-        var secret: [UInt8]
-        if let file = try reader.string(portal, "secret_file", path: "portal") {
-            guard let data = FileManager.default.contents(atPath: resolve(file)) else {
-                throw PortalError(.arguments, "portal.secret_file \(resolve(file)) cannot be read")
-            }
-            secret = Array(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).utf8)
-        } else {
-            secret = Array((try reader.string(portal, "secret", path: "portal") ?? "").utf8)
-        }
+        let secret = Array((try reader.secretText(portal, "secret", path: "portal", resolve: resolve) ?? "").utf8)
         guard secret.count >= minimumSecretBytes else {
             throw PortalError(.arguments, "portal.secret (or secret_file) must hold at least \(minimumSecretBytes) bytes, "
                               + "e.g. from `openssl rand -base64 48`")
@@ -74,6 +85,9 @@ public struct PortalConfiguration: Sendable, CustomStringConvertible {
             }
             return l
         } ?? .en
-        return PortalConfiguration(secret: secret, consentTopic: topic, baseURL: base, linkTTL: ttl, language: language)
+        let port = try reader.port(portal, "port", path: "portal") ?? defaultPort
+        return PortalConfiguration(
+            secret: secret, consentTopic: topic, baseURL: base, linkTTL: ttl, language: language,
+            host: try reader.string(portal, "host", path: "portal"), port: port)
     }
 }

@@ -7,7 +7,7 @@ import Rules
 /// alike. With `tracksChanges`, the subjects each batch touched become state rows, so that a partition's digests
 /// move with it and survive restarts.
 ///
-/// Rows: namespace `digest:YYYY-MM`, key the subject, value its digest (SPEC §5 JSON); namespace `digest-org`, key
+/// Rows: namespace `digest:YYYY-MM`, key the subject, value its digest (its JSON); namespace `digest-org`, key
 /// the month, value the lane's part of the organisation digest. A closed month's rows are deleted.
 public final class DigestBook: EngineObserver {
     public static let subjectNamespacePrefix = "digest:"

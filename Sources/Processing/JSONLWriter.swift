@@ -2,7 +2,7 @@ import Events
 import Rules
 import Foundation
 
-/// Appends JSON lines to a file through a buffer; `close()` flushes.
+/// Appends JSON lines to a file through a buffer (`-`: standard output); `close()` flushes.
 public final class JSONLWriter {
     public let path: String
     private let handle: FileHandle
@@ -11,6 +11,10 @@ public final class JSONLWriter {
 
     public init(path: String, append: Bool = false) throws(ProcessingError) {
         self.path = path
+        if path == "-" {
+            handle = .standardOutput
+            return
+        }
         let url = URL(fileURLWithPath: path)
         do {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -35,7 +39,7 @@ public final class JSONLWriter {
         if pending.count >= 1 << 20 { try flush() }
     }
 
-    /// Appends one violation (its SPEC §5 JSON) as a line.
+    /// Appends one violation (its JSON, docs/schemas/violation.schema.json) as a line.
     public func write(_ violation: Violation) throws(ProcessingError) {
         violation.write(into: &pending)
         pending.append(10)
@@ -63,6 +67,6 @@ public final class JSONLWriter {
 
     public func close() throws(ProcessingError) {
         try flush()
-        try? handle.close()
+        if path != "-" { try? handle.close() }
     }
 }

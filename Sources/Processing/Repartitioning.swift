@@ -71,7 +71,7 @@ public struct KeyedTaskID: Hashable, Comparable, Sendable, CustomStringConvertib
 /// Where the repartition step keeps its data in the store's global space.
 ///
 /// - `keyed-layout:<pipeline>`, key `partitions`: tasks per rule, fixed at first start.
-/// - `keyed-inbox:<pipeline>:<rule>:<q>`, key `KeyedSpace.inboxKey`: an event (SPEC §1 JSON) waiting for task q.
+/// - `keyed-inbox:<pipeline>:<rule>:<q>`, key `KeyedSpace.inboxKey`: an event (its JSON) waiting for task q.
 /// - `keyed-watermarks:<pipeline>`, key `topic[p]`: the watermark source partition p has released its events below
 ///   (microseconds), written with the events it sent.
 /// - `keyed-progress:<pipeline>`, key `rule[q]`: the watermark task q has processed through (microseconds).

@@ -45,6 +45,8 @@ public struct RuleError: Error, Sendable, CustomStringConvertible, Hashable {
     public var location: SourceLocation?
     /// The text of the faulty line, when known, for the caret display.
     public var sourceLine: String?
+    /// A finding that does not stop a pipeline from loading (printed as `warning:`).
+    public var isWarning = false
 
     public init(_ code: Code, _ message: String, at location: SourceLocation? = nil, sourceLine: String? = nil) {
         self.code = code
@@ -57,7 +59,7 @@ public struct RuleError: Error, Sendable, CustomStringConvertible, Hashable {
     public var description: String {
         var out = ""
         if let location { out += "\(location): " }
-        out += "error: \(message)"
+        out += (isWarning ? "warning: " : "error: ") + message
         if let sourceLine, let location {
             out += "\n" + sourceLine + "\n" + String(repeating: " ", count: max(0, location.column - 1)) + "^"
         }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Daemon
 import NIOCore
 import Foundation
 

@@ -114,7 +114,7 @@ struct BenchDecode: ParsableCommand {
     }
 }
 
-/// The comparison: `JSONDecoder` into a Codable mirror of the wire format, then the validation of SPEC §1 and
+/// The comparison: `JSONDecoder` into a Codable mirror of the wire format, then the validation of docs/events.md and
 /// the same taxonomy and symbol look-ups, into the same `Event`.
 private struct ReferenceDecoder {
     struct Wire: Decodable {

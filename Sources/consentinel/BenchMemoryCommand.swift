@@ -1,5 +1,6 @@
 import ArgumentParser
 import Events
+import Daemon
 import Foundation
 import Replay
 import Rules

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Daemon
 import Portal
 
 @main
@@ -6,6 +7,7 @@ struct Consentinel: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "consentinel",
         abstract: "Privacy-enforcement daemon: consent, retention, erasure and access rules on a stream of events.",
-        subcommands: [DemoCommand.self, Run.self, Replay.self, RulesCommand.self, DigestCommand.self, PortalCommand.self, Gen.self, SelfTest.self, Bench.self]
+        version: BuildInfo.description,
+        subcommands: [DemoCommand.self, Run.self, Replay.self, RulesCommand.self, ConfigCommand.self, AlertsCommand.self, DigestCommand.self, PortalCommand.self, Gen.self, SelfTest.self, Bench.self]
     )
 }

@@ -20,7 +20,7 @@ struct DigestCommand: AsyncParsableCommand {
         @Option(name: .long, help: "html, md or json (the stored digest as is).") var format = "html"
         @Option(name: .long, help: "The pipeline folder: organisation, retention rules and consent purposes for the page.")
         var pipeline: String?
-        @Option(name: [.short, .long], help: "Write to this file instead of standard output.") var output: String?
+        @Option(name: [.short, .long], help: "Write to this file instead of standard output (-: standard output).") var output: String?
 
         func validate() throws {
             if (subject == nil) == !org { throw ValidationError("give either --subject SUBJECT or --org") }
@@ -51,7 +51,7 @@ struct DigestCommand: AsyncParsableCommand {
                 printError("consentinel: \(error)")
                 throw ExitCode(1)
             }
-            if let output {
+            if let output, output != "-" {
                 do {
                     try Data(text.utf8).write(to: URL(fileURLWithPath: output))
                 } catch {

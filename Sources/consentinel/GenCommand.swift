@@ -15,7 +15,7 @@ struct Gen: AsyncParsableCommand {
     @Option(name: .long, help: "How many months the events span.") var months: Int = 1
     @Option(name: .customLong("invalid-rate"), help: "Share of broken lines, 0…1.") var invalidRate: Double = 0.001
     @Option(name: .customLong("duplicate-rate"), help: "Share of events sent twice, 0…1.") var duplicateRate: Double = 0.001
-    @Option(name: [.short, .long], help: "Output file (default: standard output).") var output: String?
+    @Option(name: [.short, .long], help: "Output file (default, or -: standard output).") var output: String?
     @Option(name: .long, help: "Produce to this Kafka topic instead of writing JSONL (keyed by subject, stamped with the event time).")
     var topic: String?
     @Option(name: .long, help: "With --topic: the bootstrap servers (host:port,…).") var bootstrap: String?
@@ -40,7 +40,7 @@ struct Gen: AsyncParsableCommand {
             return
         }
         let handle: FileHandle
-        if let output {
+        if let output, output != "-" {
             guard FileManager.default.createFile(atPath: output, contents: nil), let h = FileHandle(forWritingAtPath: output) else {
                 throw ValidationError("cannot write \(output)")
             }
@@ -59,7 +59,7 @@ struct Gen: AsyncParsableCommand {
             }
         }
         handle.write(buffer)
-        if output != nil { try handle.close() }
+        if output != nil && output != "-" { try handle.close() }
     }
 
     private func produce(_ generator: EventGenerator, topic: String, bootstrap: String) async throws {

@@ -34,13 +34,13 @@ struct Replay: AsyncParsableCommand {
         "With --from-kafka: librdkafka properties (TLS, SASL, …).", valueName: "key=value"))
     var properties: [String] = []
 
-    @Option(name: .long, help: "Where to write violations (JSONL).")
+    @Option(name: .long, help: "Where to write violations (JSONL; - for standard output).")
     var violations: String
 
     @Option(name: .long, help: "Folder for monthly digests (YYYY-MM/subjects.jsonl and org.json).")
     var digests: String?
 
-    @Option(name: .customLong("dead-letters"), help: "Where to write invalid events (JSONL).")
+    @Option(name: .customLong("dead-letters"), help: "Where to write invalid events (JSONL; - for standard output).")
     var deadLetters: String?
 
     @Option(name: .long, help: ArgumentHelp(
@@ -48,7 +48,7 @@ struct Replay: AsyncParsableCommand {
             + "(--pipeline), only in the new (this one), and in both.", valueName: "other-pipeline"))
     var compare: String?
 
-    @Option(name: .customLong("compare-report"), help: "With --compare: also write the comparison as JSON here.")
+    @Option(name: .customLong("compare-report"), help: "With --compare: also write the comparison as JSON here (- for standard output).")
     var compareReport: String?
 
     @Option(name: .long, help: "With --compare: sample violations shown per rule and column.")
@@ -84,6 +84,10 @@ struct Replay: AsyncParsableCommand {
             throw ValidationError("--properties takes key=value, not '\(p)'")
         }
         if compareReport != nil && compare == nil { throw ValidationError("--compare-report goes with --compare") }
+        if [violations, deadLetters, compareReport].filter({ $0 == "-" }).count > 1 {
+            throw ValidationError("only one output can go to standard output (-)")
+        }
+        if digests == "-" { throw ValidationError("--digests names a folder; it cannot be standard output (-)") }
         for path in input where !FileManager.default.isReadableFile(atPath: path) {
             throw ValidationError("cannot read input file \(path)")
         }
@@ -143,8 +147,15 @@ struct Replay: AsyncParsableCommand {
         if !quiet { printError(summaryTable(summary, pipeline: loaded, elapsed: elapsed), terminator: "") }
         if let alertSettings { try await deliverAlerts(summary, alertSettings) }
         if let comparison = summary.comparison {
-            print(comparison.table, terminator: "")
-            if let compareReport {
+            // When standard output carries data (`-`), the table goes to standard error.
+            if [violations, deadLetters, compareReport].contains("-") {
+                printError(comparison.table, terminator: "")
+            } else {
+                print(comparison.table, terminator: "")
+            }
+            if compareReport == "-" {
+                print(comparison.json.pretty())
+            } else if let compareReport {
                 do {
                     try Data((comparison.json.pretty() + "\n").utf8).write(to: URL(fileURLWithPath: compareReport))
                 } catch {

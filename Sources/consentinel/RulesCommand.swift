@@ -1,4 +1,3 @@
-import Alerts
 import ArgumentParser
 import Foundation
 import Replay
@@ -7,33 +6,7 @@ import Rules
 struct RulesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rules", abstract: "Check a pipeline's rules, or run its test cases.",
-        subcommands: [Check.self, TestCases.self])
-
-    struct Check: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Load and type-check a pipeline; print every fault with file:line:column.")
-
-        @Argument(help: "The pipeline folder.") var directory: String
-
-        func run() async throws {
-            let pipeline: Pipeline
-            do {
-                pipeline = try PipelineLoader().load(directory: directory)
-            } catch {
-                print(error.description)
-                let n = error.errors.count
-                printError("\(n) error\(n == 1 ? "" : "s") in \(directory)")
-                throw ExitCode(1)
-            }
-            let unknown = AlertSettings.unknownRoutes(in: pipeline)
-            for fault in unknown { print(fault) }
-            guard unknown.isEmpty else {
-                printError("\(unknown.count) error\(unknown.count == 1 ? "" : "s") in \(directory)")
-                throw ExitCode(1)
-            }
-            print("\(directory): \(pipeline.rules.count) rules, \(pipeline.lists.count) lists: OK")
-        }
-    }
+        subcommands: [ConfigCommand.Check.self, TestCases.self])
 
     struct TestCases: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -25,7 +25,8 @@ struct Run: AsyncParsableCommand {
             try await DaemonApp.run(directory: directory)
         } catch let error as DaemonError {
             printError("consentinel: \(error)")
-            throw ExitCode(error.code == .pipeline ? 2 : 1)
+            // 2 and 78 (EX_CONFIG): the same files fail the same way, so a supervisor should not restart.
+            throw ExitCode(error.code == .pipeline ? 2 : error.code == .arguments ? 78 : 1)
         }
     }
 }

@@ -125,6 +125,8 @@ struct AlertDeliveryTests {
         ) {
             #expect(await eventually { ids(server.accepted("/hook")).count == 20 })
             #expect(await eventually { metrics.text.contains(#"consentinel_alert_queue_depth{route="security",channel="dead"} 20"#) })
+            // The last message is marked delivered just after the server has taken it.
+            #expect(await eventually { (try? await store.alertDepths()) == ["security/dead": 20] })
         }
         #expect(try await store.alertDepths() == ["security/dead": 20])
         await store.close()
@@ -155,12 +157,13 @@ struct AlertDeliveryTests {
         let store = try StoreFile().open()
         let route = AlertRoute(name: "security", window: .seconds(1), channels: [])
         let ids = (1...5).map { "v-\($0)" }
+        // Before the commit: the window runs from when the alerts are queued, in the commit.
+        let started = Date()
         // v-1…v-4 by alice, v-5 by bob.
         try await store.commit(
             BatchCommit(alerts: rows(ids, destination: "security/webhook", actor: { $0 < 4 ? "alice" : "bob" })),
             pipeline: "p")
         let metrics = DaemonMetrics()
-        let started = Date()
         try await running(store, [destination(server, route: route, path: "/hook")], metrics: metrics) {
             #expect(await eventually { server.accepted("/hook").count == 2 })
             try await Task.sleep(for: .milliseconds(300))

@@ -4,14 +4,16 @@ import Logging
 import NIOCore
 import Synchronization
 
-/// A real HTTP server started by a test: it records every POST (path, body, time) and answers from a script
-/// (a status and optional `Retry-After` per request, then 200).
+/// A real HTTP server started by a test: it records every POST (path, body, headers, time) and answers from a
+/// script (a status and optional `Retry-After` per request, then 200).
 final class AlertReceiver: Sendable {
     struct Received: Sendable {
         var path: String
         var body: String
         var status: Int
         var at: Date
+        /// By lower-case name.
+        var headers: [String: String] = [:]
 
         var json: [String: Any] {
             (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
@@ -44,7 +46,9 @@ final class AlertReceiver: Sendable {
         for path in ["/hook", "/slack", "/pagerduty", "/other"] {
             router.post(RouterPath(path)) { request, _ -> Response in
                 let body = try await request.body.collect(upTo: 1 << 20)
-                return receiver.answer(path: path, body: String(buffer: body))
+                var headers: [String: String] = [:]
+                for field in request.headers { headers[field.name.canonicalName] = field.value }
+                return receiver.answer(path: path, body: String(buffer: body), headers: headers)
             }
         }
         let (bound, continuation) = AsyncStream.makeStream(of: Int.self)
@@ -82,10 +86,10 @@ final class AlertReceiver: Sendable {
         _ = try? await task?.value
     }
 
-    private func answer(path: String, body: String) -> Response {
+    private func answer(path: String, body: String, headers received: [String: String]) -> Response {
         state.withLock { state in
             let answer = state.scripts[path]?.isEmpty == false ? state.scripts[path]!.removeFirst() : Answer(200)
-            state.received.append(Received(path: path, body: body, status: answer.status, at: Date()))
+            state.received.append(Received(path: path, body: body, status: answer.status, at: Date(), headers: received))
             var headers = HTTPFields()
             if let retryAfter = answer.retryAfter { headers[.retryAfter] = retryAfter }
             return Response(status: .init(code: answer.status), headers: headers)

@@ -85,7 +85,7 @@ struct AlertRouteTests {
         #expect(security.minSeverity == .high)
         #expect(security.window == .seconds(300))
         #expect(security.channels.map(\.name) == ["webhook", "slack", "pagerduty", "kafka", "jsonl", "stderr", "console"])
-        guard case .webhook(let url, let headers) = security.channels[0].kind,
+        guard case .webhook(let url, let headers, _) = security.channels[0].kind,
             case .slack(let slack) = security.channels[1].kind,
             case .pagerDuty(let key, let pdURL, let resolve) = security.channels[2].kind,
             case .kafka(let topic) = security.channels[3].kind, case .jsonl(let file) = security.channels[4].kind

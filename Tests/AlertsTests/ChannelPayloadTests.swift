@@ -23,6 +23,7 @@ struct ChannelPayloadTests {
         #expect(await channel.deliver(group) == .delivered)
         let body = try #require(server.accepted("/hook").first).json
         #expect(body["type"] as? String == "consentinel.alert")
+        #expect(body["version"] as? Int == 1)
         #expect(body["action"] as? String == "trigger")
         #expect(body["id"] as? String == "v-1")
         #expect(body["route"] as? String == "security")

@@ -19,10 +19,11 @@ struct CommandLineTests {
         var stderr: String
     }
 
-    static func run(_ executable: String, _ arguments: [String]) throws -> Outcome {
+    static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil) throws -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         // Files rather than pipes: nothing can fill up and block the child.
@@ -37,6 +38,36 @@ struct CommandLineTests {
         return Outcome(status: process.terminationStatus,
                        stdout: try String(contentsOf: out, encoding: .utf8),
                        stderr: try String(contentsOf: err, encoding: .utf8))
+    }
+
+    @Test func versionNamesTheReleaseAndTheLibraries() throws {
+        try Self.requireBinary()
+        let out = try Self.run(Self.binary, ["--version"])
+        #expect(out.status == 0)
+        #expect(out.stdout == BuildInfo.description + "\n")
+        #expect(out.stdout.hasPrefix(BuildInfo.version + " (Swift 6."), "\(out.stdout)")
+    }
+
+    /// `-` is standard output for every output option, never a file named `-`.
+    @Test func aDashMeansStandardOutput() throws {
+        try Self.requireBinary()
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = try Self.generated(dir, events: 2_000)
+        let file = dir.appendingPathComponent("v.jsonl").path
+        let base = ["replay", "--pipeline", Fixtures.defaultPipeline, "--input", input.path, "--quiet"]
+        let toFile = try Self.run(Self.binary, base + ["--violations", file], in: dir)
+        let toStdout = try Self.run(Self.binary, base + ["--violations", "-"], in: dir)
+        #expect(toFile.status == 0 && toStdout.status == 0, "\(toStdout.stderr)")
+        let written = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(!toStdout.stdout.isEmpty && toStdout.stdout == written)
+        let letters = try Self.run(Self.binary, base + ["--violations", file, "--dead-letters", "-"], in: dir)
+        #expect(letters.status == 0 && letters.stdout.contains("\"reason\":\""), "\(letters.stderr)")
+        let both = try Self.run(Self.binary, base + ["--violations", "-", "--dead-letters", "-"], in: dir)
+        #expect(both.status == 64 && both.stderr.contains("only one output can go to standard output"))
+        let gen = try Self.run(Self.binary, ["gen", "--events", "10", "-o", "-"], in: dir)
+        #expect(gen.status == 0 && gen.stdout.split(separator: "\n").count >= 10)
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("-").path), "no file named -")
     }
 
     static func requireBinary() throws {

@@ -190,6 +190,43 @@ extension DaemonProcessTests {
         #expect(await b.exitCode(within: .seconds(10)) == 0)
     }
 
+    /// The signal handlers are in place before the daemon says "starting": a SIGHUP at that moment reloads or is
+    /// ignored, it never ends the process.
+    @Test func aSighupAsTheDaemonStartsDoesNotStopIt() async throws {
+        let fixture = try DaemonFixture(group: "early-hup")
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
+        let daemon = try DaemonProcess(config: fixture.directory.appendingPathComponent("pipeline.yaml"),
+                                       environment: fixture.environment,
+                                       log: fixture.directory.appendingPathComponent("early-hup.log"))
+        try await waitUntil("the daemon to start", timeout: .seconds(20)) { daemon.logText.contains("\"message\":\"starting\"") }
+        daemon.kill(SIGHUP)
+        daemon.kill(SIGHUP)
+        let (lines, end) = fixture.traffic(events: 500, seed: 57)
+        try await fixture.produce(lines, end: end)
+        let expected = try fixture.replayIDs(lines, end: end)
+        try await waitUntil("violations after the early SIGHUPs", timeout: .seconds(60)) {
+            Set(fixture.fileIDs()).count >= expected.count || !daemon.process.isRunning
+        }
+        #expect(daemon.process.isRunning, "\(daemon.logText.suffix(2_000))")
+        #expect(Set(fixture.fileIDs()) == expected)
+        // Kept, not lost: read at once, and applied once the cluster had answered.
+        #expect(daemon.logText.contains("SIGHUP: new rules loaded"))
+        try await waitUntil("the early reload to be applied", timeout: .seconds(20)) { daemon.logText.contains("\"rules reloaded\"") }
+        daemon.kill(SIGTERM)
+        #expect(await daemon.exitCode(within: .seconds(10)) == 0)
+    }
+
+    /// A configuration the daemon cannot run with exits 78 (EX_CONFIG), which the systemd unit does not restart.
+    @Test func aBadConfigurationExits78() async throws {
+        let fixture = try DaemonFixture(group: "bad-config", maxPending: 0)
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
+        let daemon = try DaemonProcess(config: fixture.directory.appendingPathComponent("pipeline.yaml"),
+                                       environment: fixture.environment,
+                                       log: fixture.directory.appendingPathComponent("bad-config.log"))
+        #expect(await daemon.exitCode(within: .seconds(20)) == 78, "\(daemon.logText.suffix(1_000))")
+        #expect(daemon.logText.contains("sinks.max_pending must be a positive number"))
+    }
+
     @Test func sighupWithABrokenRuleKeepsTheOldRules() async throws {
         let fixture = try DaemonFixture(group: "reload")
         defer { try? FileManager.default.removeItem(at: fixture.directory) }

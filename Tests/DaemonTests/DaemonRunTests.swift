@@ -171,17 +171,26 @@ func httpGet(_ url: String) async -> (Int, String)? {
 extension DaemonFixture {
     /// Runs the daemon in this process (cancel the task to stop it); returns it with its HTTP base URL.
     func startInProcess(logLevel: Logger.Level, environment: [String: String]? = nil) async throws -> (Task<Void, Error>, String) {
-        let port = Mutex(0)
+        let (daemon, admin, _) = try await startInProcess(logLevel: logLevel, environment: environment, portal: false)
+        return (daemon, admin)
+    }
+
+    /// The same, with the base URL of the portal's own listener too (the pipeline's `portal.port` should be 0).
+    func startInProcess(logLevel: Logger.Level, environment: [String: String]? = nil, portal: Bool) async throws
+        -> (Task<Void, Error>, admin: String, portal: String)
+    {
+        let port = Mutex(0), portalPort = Mutex(0)
         var logger = Logger(label: "daemon-test")
         logger.logLevel = logLevel
         let directory = self.directory.path, environment = environment ?? self.environment
         let daemon = Task {
-            try await DaemonApp.run(directory: directory, environment: environment, logger: logger) { p in
-                port.withLock { $0 = p }
-            }
+            try await DaemonApp.run(
+                directory: directory, environment: environment, logger: logger,
+                onHTTPBound: { p in port.withLock { $0 = p } }, onPortalBound: { p in portalPort.withLock { $0 = p } })
         }
         try await waitUntil("the HTTP server", timeout: .seconds(30)) { port.withLock { $0 } != 0 }
-        return (daemon, "http://127.0.0.1:\(port.withLock { $0 })")
+        if portal { try await waitUntil("the portal's HTTP server", timeout: .seconds(30)) { portalPort.withLock { $0 } != 0 } }
+        return (daemon, "http://127.0.0.1:\(port.withLock { $0 })", "http://127.0.0.1:\(portalPort.withLock { $0 })")
     }
 }
 
@@ -220,11 +229,11 @@ func readTopic(
         let (daemon, base) = try await fixture.startInProcess(logLevel: .warning)
         defer { daemon.cancel() }
         #expect(await httpGet(base + "/healthz")?.0 == 200)
-        #expect(await httpGet(base + "/readyz")?.0 == 503)
+        try await waitUntil("readiness", timeout: .seconds(30)) { await httpGet(base + "/readyz")?.0 == 200 }
+        #expect(await httpGet(base + "/readyz")?.1.hasPrefix("ready store=yes kafka=yes") == true)
 
         let (lines, end) = fixture.traffic(events: 3_000, seed: 21)
         try await fixture.produce(lines, end: end)
-        try await waitUntil("readiness", timeout: .seconds(30)) { await httpGet(base + "/readyz")?.0 == 200 }
         let expected = try fixture.replayIDs(lines, end: end)
         #expect(expected.count > 100)
         try? await waitUntil("every violation in the file", timeout: .seconds(60)) { Set(fixture.fileIDs()).count >= expected.count }

@@ -59,13 +59,14 @@ import FoundationNetworking
               secret: ${PORTAL_SECRET}
               consent_topic: privacy.events
               link_ttl: 7d
+              port: 0
             """)
         defer { try? FileManager.default.removeItem(at: fixture.directory) }
         let secret = "test-secret-" + UUID().uuidString + UUID().uuidString
         var environment = fixture.environment
         environment["PORTAL_SECRET"] = secret
         let (lines, _) = fixture.traffic(events: 1_500, seed: 61)
-        let (daemon, base) = try await fixture.startInProcess(logLevel: .warning, environment: environment)
+        let (daemon, admin, base) = try await fixture.startInProcess(logLevel: .warning, environment: environment, portal: true)
         defer { daemon.cancel() }
         try await fixture.produce(lines, end: DaemonDigestTests.month.startOfNextMonth + .minutes(10))
         let written = fixture.directory.appendingPathComponent("out/digests/2026-01")
@@ -157,7 +158,11 @@ import FoundationNetworking
         // The daemon reads it back as a valid event: no dead letter names it.
         let deadLetters = (try? String(contentsOf: fixture.deadLettersFile, encoding: .utf8)) ?? ""
         #expect(!deadLetters.contains("portal-"))
-        let metrics = PrometheusText.parse(await httpGet(base + "/metrics")?.1 ?? "")
+        // Two listeners: the portal serves no metrics or health, and health and metrics serve no portal page.
+        #expect(await httpGet(base + "/metrics")?.0 == 404)
+        #expect(await httpGet(base + "/healthz")?.0 == 404)
+        #expect(await httpGet(admin + path)?.0 == 404)
+        let metrics = PrometheusText.parse(await httpGet(admin + "/metrics")?.1 ?? "")
         let requests = { (outcome: String) in
             metrics.samples.filter { $0.name == "consentinel_portal_requests_total" && $0.labels.contains("\"\(outcome)\"") }
                 .reduce(0) { $0 + $1.value }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Events
 
-@Suite("EventDecoder: fields and types of SPEC §1")
+@Suite("EventDecoder: fields and types of docs/events.md")
 struct DecoderFieldTests {
     static let types = EventType.allCases.map(\.name)
 

@@ -3,7 +3,7 @@ import Testing
 @testable import Events
 
 /// The fast decoder against a reference built on Foundation's `JSONSerialization` (test-only) plus a
-/// straightforward re-implementation of the SPEC §1 checks, on generated events and random mutations of them.
+/// straightforward re-implementation of the checks of docs/events.md, on generated events and random mutations of them.
 ///
 /// "The same" means:
 /// - both accept, and every field is equal: `id`, `subject`, attribute keys and values byte for byte (UTF-8);

@@ -25,7 +25,7 @@ enum Fixtures {
         "relationship_end": [],
     ]
 
-    /// The fields each type requires (SPEC §1), besides id, type, time and subject.
+    /// The fields each type requires (docs/events.md), besides id, type, time and subject.
     static let required: [String: [String]] = [
         "access": ["actor", "role", "purpose", "categories"],
         "use": ["actor", "purpose", "categories"],

@@ -1,6 +1,6 @@
 import Events
 
-/// A broken rule, as SPEC §5 describes it.
+/// A broken rule, as docs/schemas/violation.schema.json describes it.
 public struct Violation: Sendable, Hashable {
     public var id: String
     public var rule: String

@@ -1,7 +1,13 @@
+import Foundation
 import Events
 
 /// A loaded, checked pipeline: rules compiled against its taxonomy and lists.
 public struct Pipeline: Sendable {
+    /// A path from `pipeline.yaml`: relative paths are relative to the pipeline's folder.
+    public func resolve(_ path: String) -> String {
+        path.hasPrefix("/") ? path : URL(fileURLWithPath: directory).appendingPathComponent(path).path
+    }
+
     public var name: String
     public var directory: String
     public var taxonomy: Taxonomy

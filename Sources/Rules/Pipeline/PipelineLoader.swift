@@ -202,6 +202,15 @@ struct Faults {
             case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
                 location = SourceLocation(file: file, line: mark.line, column: mark.column)
                 message = "YAML: \(problem)"
+            case let .duplicatedKeysInMapping(duplicates, context):
+                let key = duplicates.sorted().first ?? ""
+                message = "YAML: key '\(key)' is given twice in one mapping"
+                location = SourceLocation(file: file, line: context.mark.line, column: context.mark.column)
+                let occurrences = lines.indices.filter { i in
+                    i + 1 >= context.mark.line && lines[i].dropFirst(context.mark.column - 1).hasPrefix(key + ":")
+                        && lines[i].prefix(context.mark.column - 1).allSatisfy { $0 == " " || $0 == "-" }
+                }
+                if occurrences.count > 1 { location = SourceLocation(file: file, line: occurrences[1] + 1, column: context.mark.column) }
             default: break
             }
             add(.syntax, message, location, YAMLDocument(file: file, text: text, lines: lines, node: Node("")))

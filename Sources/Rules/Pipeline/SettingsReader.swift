@@ -88,6 +88,30 @@ public struct SettingsReader<Failure: Error> {
         return out + rest
     }
 
+    /// `KEY` (with `${VAR}` expanded) or `KEY_file` (a file holding the value; surrounding white space is dropped).
+    /// Messages name the key or the file, never the value.
+    public func secretText(
+        _ map: PipelineValue?, _ key: String, path: String, resolve: (String) -> String
+    ) throws(Failure) -> String? {
+        let base = key.hasSuffix("_file") ? String(key.dropLast(5)) : key
+        if let value = try string(map, base, path: path) { return value }
+        guard let file = try string(map, base + "_file", path: path).map(resolve) else { return nil }
+        let at = map?[base + "_file"].map { "\($0.location): " } ?? ""
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw fail("\(at)\(path).\(base)_file: cannot read \(file)")
+        }
+        let value = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !value.isEmpty else { throw fail("\(at)\(path).\(base)_file: \(file) is empty") }
+        return value
+    }
+
+    /// A port number (0 for any free port).
+    public func port(_ map: PipelineValue?, _ key: String, path: String) throws(Failure) -> Int? {
+        guard let text = try string(map, key, path: path) else { return nil }
+        guard let p = Int(text), (0...65535).contains(p) else { throw fail("\(path).\(key) must be a port number, not '\(text)'") }
+        return p
+    }
+
     /// A duration in the rule language's notation (`30s`, `5m`, `48h`).
     public func duration(_ map: PipelineValue?, _ key: String, path: String) throws(Failure) -> Swift.Duration? {
         guard let text = try string(map, key, path: path) else { return nil }
