@@ -42,8 +42,11 @@ extension StreamProcessor {
                         amendments[month] = try await store.loadGlobal(namespace: KeyedSpace.amendments(name, month: month))
                             .map { row throws(ProcessingError) in try DigestAmendment(row: StateChange(row)) }
                     }
-                    // The keyed tasks' violations of this partition's subjects count in their digests.
-                    for a in amendments[month, default: []] where !applied.contains(a.violationID) && runtime.digests.holds(a.subject, in: month) {
+                    // The keyed tasks' violations of this partition's subjects count in their digests (a subject is
+                    // this partition's if it has a digest here that month, or its consent decisions are kept here:
+                    // its digest then carries its standing choices, as in a replay).
+                    for a in amendments[month, default: []] where !applied.contains(a.violationID)
+                        && (runtime.digests.holds(a.subject, in: month) || runtime.digests.carriesDecisions(of: a.subject)) {
                         runtime.digests.recordViolation(subject: a.subject, rule: a.rule, severity: a.severity, time: a.time)
                         applied.insert(a.violationID)
                         out.global.append(StateRow(namespace: KeyedSpace.amendments(name, month: month), key: a.violationID, value: nil))

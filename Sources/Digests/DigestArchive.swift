@@ -175,6 +175,7 @@ extension SubjectDigest {
             consent.append(ConsentChange(time: try c.time("time"), purpose: try c.string("purpose"), status: try c.string("status"),
                                          source: c.object["source"] as? String))
         }
+        for c in j.list("consent_state") { consentState.append(try ConsentStanding(c)) }
         for d in j.list("deletions") {
             deletions.append(Deletion(time: try d.time("time"), categories: (d.object["categories"] as? [Any] ?? []).compactMap { $0 as? String }))
         }
@@ -203,5 +204,31 @@ extension OrgDigest {
         consentGranted = j.child("consent").counts("granted")
         consentWithdrawn = j.child("consent").counts("withdrawn")
         lateEvents = j.int("late_events")
+    }
+}
+
+extension SubjectDigest.ConsentStanding {
+    /// A subject's decisions as a state row keeps them (`consent_state`'s JSON).
+    public static func json(_ list: [Self]) -> JSONValue {
+        .array(list.map { d in
+            .object([("purpose", .string(d.purpose)), ("status", .string(d.status)), ("since", .string(d.since.rfc3339)),
+                     ("source", d.source.map { .string($0) } ?? .null)])
+        })
+    }
+
+    public static func list(jsonText: String, origin: String) throws(DigestError) -> [Self] {
+        guard let items = try? JSONSerialization.jsonObject(with: Data(jsonText.utf8)) as? [Any] else {
+            throw DigestError(.malformed, "\(origin): not a list of consent decisions")
+        }
+        var out: [Self] = []
+        for (i, item) in items.enumerated() {
+            out.append(try Self(DigestJSON(item as? [String: Any] ?? [:], origin: "\(origin)[\(i)]")))
+        }
+        return out
+    }
+
+    init(_ c: DigestJSON) throws(DigestError) {
+        self.init(purpose: try c.string("purpose"), status: try c.string("status"), since: try c.time("since"),
+                  source: c.object["source"] as? String)
     }
 }

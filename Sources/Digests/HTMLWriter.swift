@@ -202,6 +202,7 @@ struct HTMLWriter {
     table.stack td[data-label]::before{content:attr(data-label) ": ";color:#3d4450}
     html[lang=fr] table.stack td[data-label]::before{content:attr(data-label) "\\a0: "}
     table.stack td.action{padding:.4rem 0 .25rem}
+    table.stack td:empty{display:none}
     }
     @media print{.skip,.optout,.note{display:none}body{background:#fff}section{border:0}}
 

@@ -88,6 +88,11 @@ public struct MonthlyDigests: Sendable {
     public var tracksChanges = false
     public private(set) var changed: [String: Set<String>] = [:]
     private var symbols = DigestSymbols()
+    /// Each subject's consent decisions (`since`: the decision's time) that can still be in force at the end of an open month, sorted by purpose, then
+    /// time (arrival order among equal times); carried across months, and across closed ones.
+    private var decisions: [String: [SubjectDigest.ConsentStanding]] = [:]
+    /// Subjects whose decisions changed since `takeConsentChanges()` (with `tracksChanges`).
+    private var decisionsChanged: Set<String> = []
 
     public init() {}
 
@@ -109,7 +114,61 @@ public struct MonthlyDigests: Sendable {
     /// A subject's digest of an open month as it stands.
     public func subjectDigest(_ subject: String, in month: String) -> SubjectDigest? {
         guard let m = months.first(where: { $0.key == month }), let tally = m.subjects[subject] else { return nil }
-        return tally.digest(subject: subject, month: month, SymbolTable.shared.all)
+        var digest = tally.digest(subject: subject, month: month, SymbolTable.shared.all)
+        digest.consentState = consentState(of: subject, at: m.end)
+        return digest
+    }
+
+    /// The decision in force at `end` for each purpose the subject decided on before it, sorted by purpose.
+    public func consentState(of subject: String, at end: Timestamp) -> [SubjectDigest.ConsentStanding] {
+        var out: [SubjectDigest.ConsentStanding] = []
+        for d in decisions[subject] ?? [] where d.since < end {
+            if out.last?.purpose == d.purpose { out[out.count - 1] = d } else { out.append(d) }
+        }
+        return out
+    }
+
+    /// Whether this lane has seen a consent decision of the subject (its subjects are those it carries decisions for,
+    /// as well as those with a digest in an open month).
+    public func carriesDecisions(of subject: String) -> Bool { decisions[subject] != nil }
+
+    /// A subject's decisions as kept (for a durable store), and put back from one.
+    public func consentDecisions(of subject: String) -> [SubjectDigest.ConsentStanding] { decisions[subject] ?? [] }
+
+    public mutating func restoreConsentDecisions(of subject: String, _ restored: [SubjectDigest.ConsentStanding]) {
+        decisions[subject] = restored.isEmpty ? nil : restored
+    }
+
+    /// The subjects whose decisions changed since the last call.
+    public mutating func takeConsentChanges() -> Set<String> {
+        defer { decisionsChanged = [] }
+        return decisionsChanged
+    }
+
+    private mutating func decide(_ subject: String, _ decision: SubjectDigest.ConsentStanding) {
+        var list = decisions[subject] ?? []
+        let i = list.lastIndex { ($0.purpose, $0.since) <= (decision.purpose, decision.since) }.map { $0 + 1 } ?? 0
+        list.insert(decision, at: i)
+        decisions[subject] = list
+        if tracksChanges { decisionsChanged.insert(subject) }
+    }
+
+    /// Forgets decisions that can no longer be in force at the end of an open month: for each purpose, all but the
+    /// last one made before `horizon` (the start of the earliest month that can still close).
+    private mutating func forgetDecisions(before horizon: Timestamp) {
+        for (subject, list) in decisions {
+            var kept: [SubjectDigest.ConsentStanding] = []
+            kept.reserveCapacity(list.count)
+            for (i, d) in list.enumerated() {
+                let next = i + 1 < list.count ? list[i + 1] : nil
+                let superseded = next.map { $0.purpose == d.purpose && $0.since < horizon } ?? false
+                if !superseded { kept.append(d) }
+            }
+            if kept.count != list.count {
+                decisions[subject] = kept
+                if tracksChanges { decisionsChanged.insert(subject) }
+            }
+        }
     }
 
     /// An open month's organisation digest as it stands (`subjects` and `subjectsWithViolations` are filled in
@@ -137,6 +196,11 @@ public struct MonthlyDigests: Sendable {
     }
 
     public mutating func record(_ event: Event, late: Bool) {
+        if event.type == .consent, let purpose = event.purpose, let status = event.status {
+            // A decision stands in later months whether or not its own month is still open.
+            decide(event.subject, SubjectDigest.ConsentStanding(
+                purpose: purpose.key, status: status.description, since: event.time, source: event.source?.string))
+        }
         guard let i = index(of: event.time) else {
             lateForClosedMonths += 1
             return
@@ -169,12 +233,17 @@ public struct MonthlyDigests: Sendable {
             closed.insert(month.key)
             changed.removeValue(forKey: month.key)
             let subjects = month.subjects.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map {
-                month.subjects[$0]!.digest(subject: $0, month: month.key, names)
+                var digest = month.subjects[$0]!.digest(subject: $0, month: month.key, names)
+                digest.consentState = consentState(of: $0, at: month.end)
+                return digest
             }
             var org = month.org.digest(month: month.key, names)
             org.subjects = subjects.count
             org.subjectsWithViolations = subjects.filter { $0.violationTotal > 0 }.count
             out.append((month.key, subjects, org))
+        }
+        if let closedEnd = out.last.flatMap({ c in Timestamp(rfc3339: c.month + "-01T00:00:00Z")?.startOfNextMonth }) {
+            forgetDecisions(before: closedEnd)
         }
         return out
     }

@@ -14,6 +14,21 @@ public struct SubjectDigest: Sendable {
         public var source: String?
     }
 
+    /// The decision in force for a purpose at the month's end: the latest the customer made, in this month or before.
+    public struct ConsentStanding: Sendable, Equatable {
+        public var purpose: String
+        public var status: String
+        public var since: Timestamp
+        public var source: String?
+
+        public init(purpose: String, status: String, since: Timestamp, source: String?) {
+            self.purpose = purpose
+            self.status = status
+            self.since = since
+            self.source = source
+        }
+    }
+
     public struct Deletion: Sendable {
         public var time: Timestamp
         public var categories: [String]
@@ -31,6 +46,8 @@ public struct SubjectDigest: Sendable {
     /// Keyed by recipient, then purpose.
     public var shares: [String: [String: Share]] = [:]
     public var consent: [ConsentChange] = []
+    /// Sorted by purpose; every purpose the subject ever decided on.
+    public var consentState: [ConsentStanding] = []
     public var deletions: [Deletion] = []
     public var violationTotal = 0
     public var violationsByRule: [String: Int] = [:]
@@ -101,6 +118,7 @@ public struct SubjectDigest: Sendable {
                 .object([("time", .string(c.time.rfc3339)), ("purpose", .string(c.purpose)), ("status", .string(c.status)),
                          ("source", c.source.map { .string($0) } ?? .null)])
             })),
+            ("consent_state", ConsentStanding.json(consentState)),
             ("deletions", .array(deletions.map { d in
                 .object([("time", .string(d.time.rfc3339)), ("categories", .array(d.categories.map { .string($0) }))])
             })),

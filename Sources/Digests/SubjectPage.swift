@@ -35,33 +35,45 @@ struct SubjectPage {
         ])])
     }
 
-    /// Consent-based purposes first (in the pipeline's order), then any other purpose decided on this month.
+    /// Consent-based purposes first (in the pipeline's order), then any other purpose the customer decided on.
     private var choicePurposes: [String] {
         var seen = Set<String>()
-        let decided = digest.consent.map(\.purpose).sorted()
+        let decided = digest.consentState.map(\.purpose) + digest.consent.map(\.purpose).sorted()
         return (context.consentPurposes + decided).filter { seen.insert($0).inserted }
     }
 
-    /// `granted`, `withdrawn` or nil (not known from this month).
-    private func currentChoice(_ purpose: String) -> String? {
-        context.currentConsent[purpose] ?? digest.consent.last { $0.purpose == purpose }?.status
+    /// The decision that stands for a purpose: the portal's own record of an opt-out just made, else the month's
+    /// standing choice (a digest written before `consent_state` existed: the month's last decision); nil when the
+    /// customer was never asked.
+    private func standing(_ purpose: String) -> SubjectDigest.ConsentStanding? {
+        let state = digest.consentState.first { $0.purpose == purpose }
+            ?? digest.consent.last { $0.purpose == purpose }.map {
+                SubjectDigest.ConsentStanding(purpose: purpose, status: $0.status, since: $0.time, source: $0.source)
+            }
+        guard let live = context.currentConsent[purpose], live != state?.status else { return state }
+        return SubjectDigest.ConsentStanding(purpose: purpose, status: live, since: .distantPast, source: nil)
     }
 
+    /// What stands now for each purpose, since when and how it was given; an opt-out only where something is
+    /// allowed.
     private func choices() -> Section? {
         let purposes = choicePurposes
         guard !purposes.isEmpty else { return nil }
-        let choices = purposes.map(currentChoice)
-        let table = Table(caption: t.text(.choicesCaption), columns: [t.text(.columnPurpose), t.text(.columnChoice)],
-                          rows: zip(purposes, choices).map { p, choice in
-                              let status: Message = switch choice {
-                              case "granted": .choiceGranted
-                              case "withdrawn": .choiceWithdrawn
-                              default: .choiceUnchanged
-                              }
-                              return [t.useName(p), t.text(status)]
-                          })
-        let buttons = zip(purposes, choices).map { p, choice in
-            choice == "withdrawn" ? nil : (purpose: p, label: t.text(.optOutButton, ["purpose": t.useName(p)]))
+        let standings = purposes.map(standing)
+        let table = Table(
+            caption: t.text(.choicesCaption),
+            columns: [t.text(.columnPurpose), t.text(.columnChoice), t.text(.columnSince), t.text(.columnHow)],
+            rows: zip(purposes, standings).map { p, s in
+                let status: Message = switch s?.status {
+                case "granted": .choiceGranted
+                case "withdrawn": .choiceWithdrawn
+                default: .choiceNeverAsked
+                }
+                let since = s.map { $0.since == .distantPast ? t.text(.choiceJustNow) : t.date($0.since) } ?? ""
+                return [t.useName(p), t.text(status), since, s?.source.map(t.sourceName) ?? ""]
+            })
+        let buttons = zip(purposes, standings).map { p, s in
+            s?.status == "granted" ? (purpose: p, label: t.text(.optOutButton, ["purpose": t.useName(p)])) : nil
         }
         let saved: [Block] = context.optOutSaved.map { [.paragraph([.strong(t.text(.optOutSaved, ["purpose": t.useName($0)]))])] } ?? []
         let blocks: [Block] = saved + [

@@ -95,7 +95,7 @@ public struct Portal: Sendable {
             pageContext.currentConsent[withdrawn] = "withdrawn"
             pageContext.optOutSaved = withdrawn
         }
-        let purposes = context.consentPurposes + digest.consent.map(\.purpose)
+        let purposes = context.consentPurposes + digest.consentState.map(\.purpose) + digest.consent.map(\.purpose)
         let at = now()
         var tokens: [String: String] = [:]
         for purpose in purposes where tokens[purpose] == nil {

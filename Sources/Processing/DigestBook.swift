@@ -8,10 +8,13 @@ import Rules
 /// move with it and survive restarts.
 ///
 /// Rows: namespace `digest:YYYY-MM`, key the subject, value its digest (its JSON); namespace `digest-org`, key
-/// the month, value the lane's part of the organisation digest. A closed month's rows are deleted.
+/// the month, value the lane's part of the organisation digest. A closed month's rows are deleted. Namespace
+/// `consent-decisions`, key the subject, value the consent decisions that can still stand at the end of an open month
+/// (a JSON list of `{purpose, status, since, source}`, as `consent_state`), kept across months.
 public final class DigestBook: EngineObserver {
     public static let subjectNamespacePrefix = "digest:"
     public static let orgNamespace = "digest-org"
+    public static let consentNamespace = "consent-decisions"
 
     /// A month this lane closed: its subjects (sorted by subject, byte order) and its part of the org digest.
     public typealias ClosedMonth = (month: String, subjects: [SubjectDigest], org: OrgDigest)
@@ -25,7 +28,7 @@ public final class DigestBook: EngineObserver {
     public var closedBefore: String? { digests.closedBefore }
 
     public static func isDigestRow(namespace: String) -> Bool {
-        namespace == orgNamespace || namespace.hasPrefix(subjectNamespacePrefix)
+        namespace == orgNamespace || namespace == consentNamespace || namespace.hasPrefix(subjectNamespacePrefix)
     }
 
     /// An empty book (a replay's).
@@ -42,6 +45,9 @@ public final class DigestBook: EngineObserver {
                     digests.restore(try OrgDigest(jsonText: text, origin: "state \(row.namespace)/\(row.key)"))
                 } else if row.namespace.hasPrefix(Self.subjectNamespacePrefix) {
                     digests.restore(try SubjectDigest(jsonText: text, origin: "state \(row.namespace)/\(row.key)"))
+                } else if row.namespace == Self.consentNamespace {
+                    digests.restoreConsentDecisions(
+                        of: row.key, try SubjectDigest.ConsentStanding.list(jsonText: text, origin: "state \(row.namespace)/\(row.key)"))
                 }
             } catch {
                 throw ProcessingError(.input, "stored digest cannot be read: \(error)")
@@ -75,6 +81,9 @@ public final class DigestBook: EngineObserver {
     /// Whether the subject has a digest in the open month.
     public func holds(_ subject: String, in month: String) -> Bool { digests.holds(subject, in: month) }
 
+    /// Whether this lane carries the subject's consent decisions (so the subject's digests are made here).
+    public func carriesDecisions(of subject: String) -> Bool { digests.carriesDecisions(of: subject) }
+
     /// Closes the months that end at or before `watermark`; with tracked changes their rows are deleted with the
     /// next `stateChanges()`.
     public func close(through watermark: Timestamp) -> [ClosedMonth] {
@@ -105,6 +114,11 @@ public final class DigestBook: EngineObserver {
                 rows.append(StateChange(namespace: namespace, key: subject, value: Array(digest.json.serialized.utf8)))
             }
             rows.append(StateChange(namespace: Self.orgNamespace, key: month, value: Array(org.json.serialized.utf8)))
+        }
+        for subject in digests.takeConsentChanges().sorted() {
+            let list = digests.consentDecisions(of: subject)
+            rows.append(StateChange(namespace: Self.consentNamespace, key: subject,
+                                    value: list.isEmpty ? nil : Array(SubjectDigest.ConsentStanding.json(list).serialized.utf8)))
         }
         defer { pendingDeletes = [] }
         return rows + pendingDeletes

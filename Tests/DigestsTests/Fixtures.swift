@@ -27,6 +27,12 @@ enum Fixtures {
             .init(time: time("2026-01-10T12:30:00Z"), purpose: "marketing", status: "withdrawn", source: "gpc"),
             .init(time: time("2026-01-20T08:00:00Z"), purpose: "train_ai_system", status: "granted", source: "app"),
         ]
+        // Personalisation was allowed before this month and still is; third-party sharing was never asked.
+        d.consentState = [
+            .init(purpose: "marketing", status: "withdrawn", since: time("2026-01-10T12:30:00Z"), source: "gpc"),
+            .init(purpose: "personalize", status: "granted", since: time("2025-11-02T08:15:00Z"), source: "email"),
+            .init(purpose: "train_ai_system", status: "granted", since: time("2026-01-20T08:00:00Z"), source: "app"),
+        ]
         d.deletions = [
             .init(time: time("2026-01-15T00:00:00Z"), categories: ["user.location.precise", "user.behavior.browsing_history"]),
             .init(time: time("2026-01-31T23:00:00Z"), categories: ["*"]),

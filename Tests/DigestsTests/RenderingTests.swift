@@ -48,13 +48,19 @@ struct RenderingTests {
         #expect(text.contains(c.text(.deletedEverything)))
         #expect(text.contains(c.date(Fixtures.time("2026-01-10T12:30:00Z"))))
 
-        // Opt-out: a form for each consent purpose not already refused (marketing was withdrawn this month).
+        // What stands for each purpose, since when and how, a choice of an earlier month included; a purpose never
+        // asked says so. An opt-out form only where something is allowed (marketing was withdrawn this month, and
+        // third-party sharing was never asked).
         let forms = html.matches(of: /<form method="post" action="https:\/\/portal.example.com\/digest\/opt-out" class="optout">/).count
-        #expect(forms == 3)
+        #expect(forms == 2)
         #expect(html.contains(#"<input type="hidden" name="csrf_token" value="tok-123">"#))
-        #expect(html.contains(#"<input type="hidden" name="purpose" value="third_party_sharing">"#))
-        #expect(!html.contains(#"name="purpose" value="marketing""#))
+        #expect(html.contains(#"<input type="hidden" name="purpose" value="personalize">"#))
+        #expect(html.contains(#"<input type="hidden" name="purpose" value="train_ai_system">"#))
+        #expect(!html.contains(#"name="purpose" value="marketing""#) && !html.contains(#"name="purpose" value="third_party_sharing""#))
         #expect(text.contains(c.text(.optOutButton, ["purpose": c.useName("train_ai_system")])))
+        #expect(text.contains(c.text(.choiceNeverAsked)))
+        #expect(text.contains(c.date(Fixtures.time("2025-11-02T08:15:00Z"))), "the standing choice of an earlier month, with its date")
+        #expect(text.contains(c.sourceName("email")))
     }
 
     @Test("per-purpose tokens, and the confirmation after an opt-out", arguments: Language.allCases)
@@ -63,9 +69,11 @@ struct RenderingTests {
         optOut.purposeTokens = ["train_ai_system": "tok-ai"]
         var context = Fixtures.context(optOut: optOut)
         context.optOutSaved = "personalize"
+        context.currentConsent["personalize"] = "withdrawn"
         let html = DigestRenderer(language: language, context: context).subjectHTML(Fixtures.fullSubject)
         #expect(html.contains(#"<input type="hidden" name="csrf_token" value="tok-ai"><input type="hidden" name="purpose" value="train_ai_system">"#))
-        #expect(html.contains(#"<input type="hidden" name="csrf_token" value="tok-123"><input type="hidden" name="purpose" value="third_party_sharing">"#))
+        #expect(!html.contains(#"name="purpose" value="personalize""#), "just refused: no button any more")
+        #expect(visibleText(html).contains(language.catalog.text(.choiceJustNow)))
         let c = language.catalog
         #expect(visibleText(html).contains(c.text(.optOutSaved, ["purpose": c.useName("personalize")])))
         Self.expectClean(visibleText(html), "\(language) confirmation")

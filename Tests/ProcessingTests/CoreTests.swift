@@ -88,6 +88,40 @@ import Testing
         #expect(empty.closedBefore == "2026-03", "a lane without events still says how far it has closed")
     }
 
+    /// A subject's consent decisions are state rows of their own: they outlive the month they were made in, move
+    /// with the partition, and give later months' digests their `consent_state`.
+    @Test func consentDecisionsOutliveTheirMonthAndARestart() throws {
+        let decoder = EventDecoder(taxonomy: Self.pipeline.taxonomy)
+        func consent(_ id: String, _ time: String, _ purpose: String, _ status: String) throws -> Event {
+            let line = #"{"id":"\#(id)","type":"consent","time":"\#(time)","subject":"c1","purpose":"\#(purpose)","status":"\#(status)","source":"web"}"#
+            return try decoder.decode(line).get()
+        }
+        let book = try DigestBook(restoring: [], closedBefore: nil)
+        book.processed(try consent("k1", "2026-01-05T10:00:00Z", "marketing", "granted"), late: false)
+        book.processed(try consent("k2", "2026-01-06T10:00:00Z", "marketing", "withdrawn"), late: false)
+        book.processed(try consent("k3", "2026-01-07T10:00:00Z", "analytics", "granted"), late: false)
+        let rows = book.stateChanges()
+        let decisions = try #require(rows.first { $0.namespace == DigestBook.consentNamespace })
+        #expect(decisions.key == "c1")
+        #expect(book.close(through: Timestamp(rfc3339: "2026-02-01T00:00:00Z")!).first?.subjects.first?.consentState.map(\.status)
+                == ["granted", "withdrawn"])
+        // The decisions January superseded are forgotten when it closes: that change is stored too.
+        let pruned = try #require(book.stateChanges().first { $0.namespace == DigestBook.consentNamespace })
+        let kept = try SubjectDigest.ConsentStanding.list(jsonText: String(decoding: pruned.value ?? [], as: UTF8.self), origin: "test")
+        #expect(kept.map(\.status) == ["granted", "withdrawn"] && kept.map(\.purpose) == ["analytics", "marketing"])
+
+        // Restarted in March: an event of the subject gives March's digest January's standing choices.
+        let again = try DigestBook(restoring: [pruned], closedBefore: "2026-02")
+        again.processed(try decoder.decode(Self.line("m", "2026-03-02T10:00:00Z")).get(), late: false)
+        let march = try #require(again.close(through: Timestamp(rfc3339: "2026-04-01T00:00:00Z")!).first?.subjects.first)
+        #expect(march.consentState == [
+            .init(purpose: "analytics", status: "granted", since: Timestamp(rfc3339: "2026-01-07T10:00:00Z")!, source: "web"),
+            .init(purpose: "marketing", status: "withdrawn", since: Timestamp(rfc3339: "2026-01-06T10:00:00Z")!, source: "web"),
+        ])
+        #expect(march.json.serialized.contains(#""consent_state":[{"purpose":"analytics","status":"granted","since":"2026-01-07T10:00:00Z","source":"web"}"#))
+        #expect(again.carriesDecisions(of: "c1") && !again.carriesDecisions(of: "c2"))
+    }
+
     @Test func aMonthFolderHoldsTheLinesInOrderAndTheOrgDigest() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("consentinel-folder-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }

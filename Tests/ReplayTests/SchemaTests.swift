@@ -273,9 +273,13 @@ import Testing
         let digest = #"""
             {"subject":"ana","month":"2026-01","accesses":{"total":1,"by_purpose":{"marketing":1},"by_category":{"user.name":1},
              "by_role":{"support":1},"by_system":{}},"uses":{"total":0,"by_purpose":{}},"shares":[],"consent":[],
+             "consent_state":[{"purpose":"marketing","status":"granted","since":"2025-11-02T08:00:00Z","source":null}],
              "deletions":[],"violations":{"total":0,"by_rule":{}}}
             """#
         #expect(subject.errors(json: digest) == [])
+        let noState = digest.replacingOccurrences(of: #""consent_state":[{"purpose":"marketing","status":"granted","since":"2025-11-02T08:00:00Z","source":null}],"#, with: "")
+        #expect(subject.errors(json: noState) == [#"/: the required property 'consent_state' is missing"#])
+        #expect(!subject.isValid(json: digest.replacingOccurrences(of: #""status":"granted""#, with: #""status":"maybe""#)))
         let stringCount = digest.replacingOccurrences(of: #""total":1"#, with: #""total":"1""#)
         #expect(subject.errors(json: stringCount) == [#"/accesses/total: expected integer, found string"#])
         let stringInMap = digest.replacingOccurrences(of: #"{"support":1}"#, with: #"{"support":"1"}"#)
