@@ -110,7 +110,7 @@ let package = Package(
         ),
         .testTarget(name: "PortalTests", dependencies: ["Portal", "Events"]),
         .testTarget(name: "ProcessingTests", dependencies: ["Processing", "Rules", "Events", "Digests"]),
-        .testTarget(name: "DigestsTests", dependencies: ["Digests", "Events"], exclude: ["Cases"]),
+        .testTarget(name: "DigestsTests", dependencies: ["Digests", "Events", "CZlib"], exclude: ["Cases"]),
         .testTarget(
             name: "StorageTests",
             dependencies: [
@@ -133,7 +133,7 @@ let package = Package(
             name: "DaemonTests",
             dependencies: [
                 "Daemon", "Rules", "Events", "Digests", "Processing", "Replay", "Portal", "Simulation", "Alerts", "Kafka",
-                "Storage",
+                "Storage", "CZlib",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -13,9 +13,12 @@ final class StallWatch: Sendable {
 
     let service: String
     let threshold: Duration
+    /// How often a stall that lasts is reported again.
+    let repeatEvery: Duration
     private let stage = Mutex(Stage(name: "starting", since: .now, warnedAt: nil, idle: true))
 
-    init(service: String, threshold: Duration = .seconds(10)) {
+    init(service: String, threshold: Duration = .seconds(10), repeatEvery: Duration = .seconds(60)) {
+        self.repeatEvery = repeatEvery
         self.service = service
         self.threshold = threshold
     }
@@ -51,7 +54,7 @@ final class StallWatch: Sendable {
             }
             let report: (String, Duration)? = stage.withLock { s in
                 guard !s.idle, now - s.since >= threshold else { return nil }
-                if let warned = s.warnedAt, now - warned < .seconds(60) { return nil }
+                if let warned = s.warnedAt, now - warned < repeatEvery { return nil }
                 s.warnedAt = now
                 return (s.name, now - s.since)
             }

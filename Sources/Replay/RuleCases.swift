@@ -52,11 +52,10 @@ public struct RuleCase: Sendable {
             let actual = try JSONValue.lines(ofFile: violationsPath)
             let expected = try JSONValue.lines(ofFile: path("expected.jsonl"))
             var failures = RuleCase.compare(expected: expected, actual: actual, what: "violation")
-            if FileManager.default.fileExists(atPath: path("expected_dead_letters.jsonl")) {
-                failures += RuleCase.compare(
-                    expected: try JSONValue.lines(ofFile: path("expected_dead_letters.jsonl")),
-                    actual: try JSONValue.lines(ofFile: deadPath), what: "dead letter")
-            }
+            // No expected_dead_letters.jsonl means no dead letter.
+            let expectedDead = FileManager.default.fileExists(atPath: path("expected_dead_letters.jsonl"))
+                ? try JSONValue.lines(ofFile: path("expected_dead_letters.jsonl")) : []
+            failures += RuleCase.compare(expected: expectedDead, actual: try JSONValue.lines(ofFile: deadPath), what: "dead letter")
             return Outcome(name: name, failures: failures, actual: actual)
         } catch {
             return Outcome(name: name, failures: ["\(error)"], actual: [])

@@ -32,20 +32,21 @@ final class RecordingLogHandler: LogHandler, Sendable {
     @Test func aStageThatLastsTooLongIsReportedAndWaitingIsNot() async throws {
         let handler = RecordingLogHandler()
         let logger = Logger(label: "test", factory: { _ in handler })
-        let watch = StallWatch(service: "pipeline", threshold: .seconds(1))
+        let watch = StallWatch(service: "pipeline", threshold: .seconds(1), repeatEvery: .seconds(2))
         let watching = Task { await watch.watch(logger: logger) }
         defer { watching.cancel() }
 
         watch.enter("waiting for messages", idle: true)
-        try await Task.sleep(for: .milliseconds(2_500))
-        #expect(handler.warnings.isEmpty, "waiting is not a stall")
+        #expect(watch.busy(at: .now + .seconds(3_600)) == nil, "waiting is not a stall, however long")
 
         watch.enter("committing a batch to the state store")
         try await waitUntil("the stall to be reported", timeout: .seconds(10)) { !handler.warnings.isEmpty }
+        let first = ContinuousClock.now
         #expect(handler.warnings == ["pipeline stalled committing a batch to the state store"])
 
-        // Reported once, not every second, while it lasts.
-        try await Task.sleep(for: .milliseconds(2_500))
-        #expect(handler.warnings.count == 1)
+        // While it lasts it is reported again every `repeatEvery`, not every second.
+        try await waitUntil("the stall to be reported again", timeout: .seconds(10)) { handler.warnings.count >= 2 }
+        #expect(ContinuousClock.now - first >= .milliseconds(1_900), "not before repeatEvery")
+        #expect(handler.warnings.count == 2)
     }
 }

@@ -101,7 +101,9 @@ struct HostileInputTests {
         #expect(reason(bytes: []) == .invalidJSON)
     }
 
-    @Test("random bytes and random mutations never crash")
+    /// Besides never crashing: what Foundation's JSON parser rejects is `invalid_json` here too (no broken document
+    /// is ever taken for an event), and every mutation that is still a valid event writes back and reads back equal.
+    @Test("random bytes and random mutations: never a crash, never broken JSON taken for an event, valid ones round-trip")
     func randomBytes() {
         var rng = SampleEvents.RNG(seed: 7)
         let alphabet = Array(#"{}[]:,"\ u0123456789abcdefnulltruefalse-+.eE"#.utf8) + [0, 0x80, 0xC3, 0xE2, 0xF0, 0xFF]
@@ -113,6 +115,7 @@ struct HostileInputTests {
         }
         #expect(counts[.invalidJSON, default: 0] > 0)
         let valid = Array(Self.rich.utf8)
+        var outcomes: [String: Int] = [:]
         for _ in 0..<20_000 {
             var bytes = valid
             for _ in 0..<(1 + Int(rng.next() % 3)) {
@@ -124,8 +127,25 @@ struct HostileInputTests {
                 }
                 if bytes.isEmpty { break }
             }
-            _ = reason(bytes: bytes)
+            let verdict = decode(bytes: bytes)
+            let foundationParses = (try? JSONSerialization.jsonObject(with: Data(bytes))) is [String: Any]
+            switch verdict {
+            case .success(let event):
+                outcomes["valid", default: 0] += 1
+                #expect(foundationParses, "a document Foundation cannot parse was taken for an event: \(String(decoding: bytes, as: UTF8.self))")
+                let again = decode(event.json.serialized)
+                #expect((try? again.get())?.json.serialized == event.json.serialized,
+                        "\(String(decoding: bytes, as: UTF8.self)) does not round-trip")
+            case .failure(let e):
+                outcomes[e.reason.rawValue, default: 0] += 1
+                if !foundationParses {
+                    #expect(e.reason == .invalidJSON, "broken JSON reported as \(e.reason): \(String(decoding: bytes, as: UTF8.self))")
+                }
+            }
         }
+        // The mutations reach past the parser: some stay valid, some break a field, many break the JSON.
+        #expect(outcomes["valid", default: 0] > 100 && outcomes["invalid_json", default: 0] > 1_000, "\(outcomes)")
+        #expect(outcomes.count >= 4, "\(outcomes)")
     }
 }
 

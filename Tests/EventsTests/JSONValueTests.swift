@@ -17,7 +17,8 @@ import Testing
     }
 
     @Test func everythingWrittenParsesBackToTheSameValue() throws {
-        var rng = SystemRandomNumberGenerator()
+        // Seeded: a failure names an input that the next run meets again.
+        var rng = SampleEvents.RNG(seed: 2026)
         let alphabet: [Character] = ["a", "\"", "\\", "\n", "\u{0}", "\u{7F}", "é", "\u{2028}", "🎉", " ", "/", "\u{1B}"]
         for _ in 0..<500 {
             let s = String((0..<Int.random(in: 0...20, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })

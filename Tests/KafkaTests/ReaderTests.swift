@@ -41,8 +41,11 @@ struct ReaderTests {
         adminConfig.logHandler = testLog
         let admin = try Admin(configuration: adminConfig)
         let found = try await admin.offsets(forTimes: [partition: base + 50_000])
-        // librdkafka 2.0.2's mock cluster answers "none" (-1) for any time; a real broker says 50.
-        #expect(found[partition] == -1 || found[partition] == 50)
+        // The mock cluster of librdkafka before 2.1 answers "none" (-1) for any time (docs/kafka.md), which replays of a
+        // time range handle by reading from the start; later mocks, and real brokers, answer the first offset at or
+        // after the time: 50.
+        let mockKnowsTimes = !librdkafkaVersion.hasPrefix("2.0.") && !librdkafkaVersion.hasPrefix("1.")
+        #expect(found[partition] == (mockKnowsTimes ? 50 : -1), "librdkafka \(librdkafkaVersion)")
     }
 }
 

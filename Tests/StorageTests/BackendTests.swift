@@ -148,6 +148,18 @@ struct PostgresBackendTests {
                 }
                 try await group.waitForAll()
             }
+            // Each migration applied once, in order, whichever start won; and the schema works.
+            let applied = try await withClient(location.url) { client in
+                var applied: [Int32] = []
+                let rows = try await client.query("SELECT version FROM consentinel_migrations ORDER BY version")
+                for try await version in rows.decode(Int32.self) { applied.append(version) }
+                return applied
+            }
+            #expect(applied == Array(1...Int32(PostgresStateStore.migrationNames.count)))
+            let store = try await PostgresStateStore(url: location.url)
+            let claim = try await store.claim(PartitionID(topic: "t", partition: 0), pipeline: "p")
+            #expect(claim.epoch >= 1 && claim.state.isEmpty)
+            await store.close()
         }
     }
 

@@ -1,0 +1,1 @@
+../DigestsTests/PNGImage.swift
