@@ -161,7 +161,10 @@ struct SubjectPage {
         return t.text(.unknownRule, ["rule": context.rules[rule]?.description ?? rule])
     }
 
-    private func retention() -> Section {
+    private func retention() -> Section { Self.retentionSection(t, context) }
+
+    /// How long each kind of data is kept and from when (the customer's page and the privacy notice).
+    static func retentionSection(_ t: Catalog, _ context: DigestContext) -> Section {
         guard !context.retention.isEmpty else {
             return Section(id: "retention", heading: t.text(.retentionHeading), blocks: [.paragraph([.text(t.text(.retentionNone))])])
         }

@@ -70,6 +70,31 @@ struct CommandLineTests {
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("-").path), "no file named -")
     }
 
+    @Test func policyRenderAndDiffFromPipelines() throws {
+        try Self.requireBinary()
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let json = try Self.run(Self.binary, ["policy", "render", "--pipeline", Fixtures.defaultPipeline, "--format", "json"])
+        #expect(json.status == 0 && (try? JSONValue.parse(json.stdout))?["erasure_within_seconds"] == .int(2_592_000), "\(json.stderr)")
+        let html = try Self.run(Self.binary, ["policy", "render", "--pipeline", Fixtures.defaultPipeline, "--lang", "fr",
+                                              "--output", dir.appendingPathComponent("notice.html").path])
+        #expect(html.status == 0)
+        #expect((try String(contentsOf: dir.appendingPathComponent("notice.html"), encoding: .utf8)).contains("lang=\"fr\""))
+
+        let changed = dir.appendingPathComponent("p")
+        try FileManager.default.copyItem(atPath: Fixtures.defaultPipeline, toPath: changed.path)
+        let retention = changed.appendingPathComponent("rules/retention.yaml")
+        try (try String(contentsOf: retention, encoding: .utf8)).replacingOccurrences(of: "keep: 365d", with: "keep: 180d")
+            .write(to: retention, atomically: true, encoding: .utf8)
+        let diff = try Self.run(Self.binary, ["policy", "diff", Fixtures.defaultPipeline, changed.path])
+        #expect(diff.status == 0 && diff.stdout == "We now keep “How you use our services” for 180 days instead of 1 year.\n", "\(diff.stdout)")
+        let same = try Self.run(Self.binary, ["policy", "diff", Fixtures.defaultPipeline, Fixtures.defaultPipeline])
+        #expect(same.stdout == "Nothing changes for you.\n")
+        try "- rule: broken\n".write(to: changed.appendingPathComponent("rules/zz.yaml"), atomically: true, encoding: .utf8)
+        let bad = try Self.run(Self.binary, ["policy", "render", "--pipeline", changed.path])
+        #expect(bad.status == 2 && bad.stdout.contains("zz.yaml"), "\(bad.stdout)\(bad.stderr)")
+    }
+
     static func requireBinary() throws {
         try #require(FileManager.default.isExecutableFile(atPath: binary),
                      "build the executable first (swift build --build-tests, as scripts/test.sh does): \(binary)")

@@ -36,3 +36,23 @@ struct LayoutTests {
         #expect(PNGImage.problems(ofPage: data, width: width, height: height) == [])
     }
 }
+
+/// The privacy notice reads on a phone: nothing wider than the viewport, in every language.
+@Suite("The privacy notice in headless Chromium")
+struct NoticeLayoutTests {
+    static let facts = PolicyFacts(
+        organisation: Organisation(name: "Example Shop Ltd", contactEmail: "privacy@example.com"),
+        categories: ["user.contact.email", "user.behavior.browsing_history", "user.financial", "user.health_and_medical"],
+        consentPurposes: ["marketing", "personalize", "third_party_sharing", "train_ai_system"],
+        servicePurposes: ["essential.service.operations.support", "essential.service.payment_processing"],
+        retention: [RetentionPolicy(categories: ["user.behavior"], keep: .days(365), from: .collect)],
+        recipients: ["payment-processor", "a-very-long-recipient-name-that-must-wrap.example.com"],
+        roles: [.init(role: "support", purposes: ["essential.service.operations.support"], categories: ["user.name", "user.contact", "user.account"])],
+        erasureWithin: .days(30))
+
+    @Test(arguments: Language.allCases)
+    func fitsAPhone(_ language: Language) throws {
+        let m = try Chromium.measure(DigestRenderer(language: language).policyHTML(Self.facts), width: 390, height: 844)
+        #expect(m.scrollWidth <= 390, "\(language): the notice is \(m.scrollWidth)px wide")
+    }
+}
