@@ -1,7 +1,11 @@
 import Foundation
 import Alerts
+import Digests
+import Events
 import Kafka
 import Logging
+import Portal
+import Processing
 import Rules
 import ServiceLifecycle
 import Storage
@@ -51,6 +55,7 @@ final class PipelineService: Service {
         let reloads = Task { await self.watchReloads() }
         let watch = Task { [stall, logger, metrics] in await stall.watch(logger: logger, metrics: metrics) }
         let probe = Task { await self.probe(admin) }
+        await recordNotice(pipeline)
         defer { reloads.cancel(); watch.cancel(); probe.cancel() }
         try await withGracefulShutdownHandler {
             try await consume(consumer, processor, admin)
@@ -75,6 +80,7 @@ final class PipelineService: Service {
                     try await stall.during("reloading the rules") { try await processor.reload(next) }
                     metrics.reload(outcome: "applied")
                     logger.info("rules reloaded", metadata: ["rules": "\(next.rules.count)"])
+                    await recordNotice(next)
                 } else {
                     // Before the cluster has answered (a SIGHUP at start): kept for the next event, unless a newer
                     // reload replaced it meanwhile.
@@ -137,6 +143,17 @@ final class PipelineService: Service {
     /// channel that is down never holds the engine back.
     private func pendingOutputs() async throws -> Int {
         try await store.outboxDepth()
+    }
+
+    /// The notice of the rules now in force, for the months' pages (`NoticeHistory`); a store that fails here only
+    /// costs the page its "what changed" section, so it is logged and the pipeline goes on.
+    func recordNotice(_ pipeline: Pipeline) async {
+        do {
+            let now = Timestamp(microseconds: Int64(Date().timeIntervalSince1970 * 1_000_000))
+            try await NoticeHistory(store: store, pipeline: pipeline.name).record(PolicyFacts(pipeline: pipeline), at: now)
+        } catch {
+            logger.warning("cannot record the privacy notice of the rules in force", metadata: ["error": "\(error)"])
+        }
     }
 
     private func noteOffsets(_ processor: StreamProcessor) {

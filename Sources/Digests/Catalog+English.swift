@@ -113,6 +113,8 @@ extension Catalog {
             .changeCategory: "we handle: {category}",
             .changeRecipient: "we share data with {recipient}",
             .changeRole: "{role} may see {categories}, for {purposes}",
+            .noticeChangesHeading: "Changes to our privacy notice",
+            .noticeChangesIntro: "We changed the rules we follow this month. What changes for you:",
             .contactHeading: "Questions?",
             .contactEmail: "Write to us at {email}.",
             .contactPrivacy: "Read our privacy notice",

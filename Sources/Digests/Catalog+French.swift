@@ -113,6 +113,8 @@ extension Catalog {
             .changeCategory: "nous traitons : {category}",
             .changeRecipient: "nous partageons des données avec {recipient}",
             .changeRole: "{role} peut voir {categories}, pour {purposes}",
+            .noticeChangesHeading: "Changements de notre notice de confidentialité",
+            .noticeChangesIntro: "Ce mois-ci, nous avons changé les règles que nous suivons. Ce qui change pour vous :",
             .contactHeading: "Des questions ?",
             .contactEmail: "Écrivez-nous à {email}.",
             .contactPrivacy: "Lire notre politique de confidentialité",

@@ -113,6 +113,8 @@ extension Catalog {
             .changeCategory: "wir verarbeiten: {category}",
             .changeRecipient: "wir geben Daten an {recipient} weiter",
             .changeRole: "{role} darf {categories} sehen, für {purposes}",
+            .noticeChangesHeading: "Änderungen unseres Datenschutzhinweises",
+            .noticeChangesIntro: "Diesen Monat haben wir die Regeln geändert, nach denen wir handeln. Was sich für Sie ändert:",
             .contactHeading: "Fragen?",
             .contactEmail: "Schreiben Sie uns an {email}.",
             .contactPrivacy: "Unsere Datenschutzerklärung lesen",

@@ -113,6 +113,8 @@ extension Catalog {
             .changeCategory: "tratamos: {category}",
             .changeRecipient: "compartimos datos con {recipient}",
             .changeRole: "{role} puede ver {categories}, para {purposes}",
+            .noticeChangesHeading: "Cambios en nuestro aviso de privacidad",
+            .noticeChangesIntro: "Este mes cambiamos las reglas que seguimos. Lo que cambia para ti:",
             .contactHeading: "¿Tienes preguntas?",
             .contactEmail: "Escríbenos a {email}.",
             .contactPrivacy: "Lee nuestra política de privacidad",

@@ -83,6 +83,9 @@ public struct DigestContext: Sendable {
     /// A purpose the customer has just said no to (the portal, after the press): the page confirms it at the top of
     /// the choices.
     public var optOutSaved: String?
+    /// The notice as it stood when the month began and as it stood when it ended, when the rules changed during the
+    /// month: the page then says what changed for the customer.
+    public var policyChange: (before: PolicyFacts, after: PolicyFacts)?
 
     public init(organisation: Organisation = Organisation(name: ""), retention: [RetentionPolicy] = [],
                 rules: [String: RuleSummary] = [:], consentPurposes: [String] = [], currentConsent: [String: String] = [:],

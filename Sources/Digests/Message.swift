@@ -112,6 +112,8 @@ public enum Message: String, CaseIterable, Sendable {
     case changeCategory = "notice.change.category"
     case changeRecipient = "notice.change.recipient"
     case changeRole = "notice.change.role"
+    case noticeChangesHeading = "subject.notice_changes.heading"
+    case noticeChangesIntro = "subject.notice_changes.intro"
     case contactHeading = "subject.contact.heading"
     case contactEmail = "subject.contact.email"
     case contactPrivacy = "subject.contact.privacy_notice"

@@ -1,4 +1,5 @@
 import Events
+import Foundation
 
 /// What a privacy notice says, taken from the rules a pipeline enforces, so that the notice cannot say something
 /// other than what is checked: the data the rules name, the purposes staff may use it for and those that need the
@@ -225,5 +226,31 @@ public struct PolicyChanges: Sendable {
     /// One sentence a line, or that nothing changes.
     public func text(_ language: Language) -> String {
         (sentences.isEmpty ? [language.catalog.text(.changeNone)] : sentences).joined(separator: "\n") + "\n"
+    }
+}
+
+extension PolicyFacts {
+    /// The facts read back from `json` (as a store keeps the notice of each pipeline version).
+    public init(jsonText: String, origin: String = "notice") throws(DigestError) {
+        let j = try DigestJSON(text: jsonText, origin: origin)
+        func strings(_ value: Any?) -> [String] { (value as? [Any] ?? []).compactMap { $0 as? String } }
+        let org = j.child("organisation")
+        self.init(
+            organisation: Organisation(
+                name: org.object["name"] as? String ?? "", contactEmail: org.object["contact_email"] as? String,
+                privacyURL: org.object["privacy_url"] as? String),
+            categories: strings(j.object["categories"]),
+            consentPurposes: strings(j.child("purposes").object["with_consent"]),
+            servicePurposes: strings(j.child("purposes").object["without_consent"]),
+            retention: j.list("retention").map { r in
+                RetentionPolicy(categories: strings(r.object["categories"]), keep: .seconds(Int64(r.int("keep_seconds"))),
+                                from: RetentionPolicy.Clock(rawValue: r.object["from"] as? String ?? "") ?? .collect)
+            },
+            recipients: strings(j.object["recipients"]),
+            roles: j.list("roles").map { r in
+                RoleAccess(role: r.object["role"] as? String ?? "", purposes: strings(r.object["purposes"]),
+                           categories: strings(r.object["categories"]))
+            },
+            erasureWithin: (j.object["erasure_within_seconds"] as? NSNumber).map { .seconds($0.int64Value) })
     }
 }

@@ -16,12 +16,22 @@ struct SubjectPage {
                 .paragraph([.text(t.text(.subjectIntro, ["org": org, "month": month]))]),
                 .paragraph([.text(t.text(.subjectReference, ["subject": digest.subject]))]),
             ],
-            sections: [choices(), glance(), access(), uses(), shares(), consentChanges(), deletions(), problems(), retention(),
-                       rights(), contact()].compactMap { $0 },
+            sections: [choices(), policyChanges(), glance(), access(), uses(), shares(), consentChanges(), deletions(), problems(),
+                       retention(), rights(), contact()].compactMap { $0 },
             footer: [.paragraph([.text(t.text(.footerSentBy, ["org": org, "month": month]))])])
     }
 
     private var nothing: Block { .paragraph([.text(t.text(.nothingThisMonth))]) }
+
+    /// What the month's change of rules changes for the customer, with the notice to read.
+    private func policyChanges() -> Section? {
+        guard let change = context.policyChange else { return nil }
+        let sentences = PolicyChanges(from: change.before, to: change.after, language: t.language).sentences
+        guard !sentences.isEmpty else { return nil }
+        var blocks: [Block] = [.paragraph([.text(t.text(.noticeChangesIntro))]), .list(sentences.map { [.text($0)] })]
+        if let url = context.organisation.privacyURL, !url.isEmpty { blocks.append(.paragraph([.link(t.text(.contactPrivacy), url: url)])) }
+        return Section(id: "notice-changes", heading: t.text(.noticeChangesHeading), blocks: blocks)
+    }
 
     private func glance() -> Section {
         let shares = digest.shares.values.flatMap(\.values).reduce(0) { $0 + $1.count }

@@ -88,6 +88,11 @@ public struct Portal: Sendable {
             return Self.plain(.serviceUnavailable, "The page is not available right now. Please try again later.\n")
         }
         var pageContext = context
+        do {
+            pageContext.policyChange = try await NoticeHistory(store: store, pipeline: pipelineName).change(inMonth: link.month)
+        } catch {
+            logger.warning("portal: cannot read the notice versions", metadata: ["error": "\(error)"])
+        }
         // The confirmation shows only after a recorded opt-out: the redirect carries a MAC of the link and purpose.
         if let withdrawn = request.uri.queryParameters.get("withdrawn"), PortalLink.isPurposeKey(withdrawn),
            let saved = request.uri.queryParameters.get("saved").flatMap({ Base64URL.decode($0[...]) }),
