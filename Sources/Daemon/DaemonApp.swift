@@ -13,6 +13,25 @@ import UnixSignals
 /// Builds the whole daemon from a pipeline folder: state store, outbox publisher, Kafka pipeline and HTTP admin,
 /// as services of one ServiceGroup that SIGTERM/SIGINT stop in reverse order.
 public enum DaemonApp {
+    /// Stops a daemon run in this process the way SIGTERM does: the batch commits, pending outputs are published,
+    /// the group is left (cancelling the task stops it at once instead).
+    public final class Stopper: Sendable {
+        private let group = Mutex<ServiceGroup?>(nil)
+        private let requested = Mutex(false)
+
+        public init() {}
+
+        public func stop() async {
+            requested.withLock { $0 = true }
+            if let group = group.withLock({ $0 }) { await group.triggerGracefulShutdown() }
+        }
+
+        func attach(_ serviceGroup: ServiceGroup) async {
+            group.withLock { $0 = serviceGroup }
+            if requested.withLock({ $0 }) { await serviceGroup.triggerGracefulShutdown() }
+        }
+    }
+
     public struct Handles: Sendable {
         public let metrics: DaemonMetrics
         public let status: DaemonStatus
@@ -21,7 +40,7 @@ public enum DaemonApp {
     public static func run(
         directory: String, environment: [String: String] = ProcessInfo.processInfo.environment,
         logger: Logger = Logger(label: "consentinel"), onHTTPBound: @escaping @Sendable (Int) async -> Void = { _ in },
-        onPortalBound: @escaping @Sendable (Int) async -> Void = { _ in }
+        onPortalBound: @escaping @Sendable (Int) async -> Void = { _ in }, stopper: Stopper? = nil
     ) async throws {
         // A SIGHUP (reload) that comes before the reload handler is in place must not end the process.
         signal(SIGHUP, SIG_IGN)
@@ -112,6 +131,7 @@ public enum DaemonApp {
         let group = ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         defer { Task { await store.close() } }
+        await stopper?.attach(group)
         try await group.run()
         await store.close()
         logger.info("stopped")

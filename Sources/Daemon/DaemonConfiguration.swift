@@ -51,7 +51,10 @@ public struct DaemonConfiguration: Sendable {
     /// librdkafka's log lines and client errors into the daemon's log, at the level librdkafka gives (syslog scale).
     public static func kafkaLogHandler(_ logger: Logger) -> KafkaLogHandler {
         { record in
+            // The error callback reports errors librdkafka recovers from by itself (a broker connection that drops);
+            // a fatal one stops the client and is thrown where it is used.
             let level: Logger.Level = switch record.level {
+            case _ where record.facility == KafkaLogRecord.Facility.error.rawValue: .warning
             case ...2: .critical
             case 3: .error
             case 4: .warning

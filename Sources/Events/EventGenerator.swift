@@ -1,5 +1,3 @@
-import Events
-
 /// Realistic, deterministic traffic for demos, tests and benchmarks: customers signing up, consenting and opting
 /// out, marketing sends, staff accesses (mostly within their role), shares, deletions, erasure requests, the odd
 /// bulk export and a few broken messages.

@@ -15,7 +15,7 @@ final class DaemonProcess {
     init(pipeline: URL, port: Int) throws {
         self.port = port
         log = pipeline.appendingPathComponent("daemon.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: try Self.executable())
         process.arguments = ["run", "--config", pipeline.path, "--log-level", "warning"]
         let out = try FileHandle(forWritingTo: log)

@@ -65,8 +65,10 @@ public struct Demo {
         var logger = Logger(label: "consentinel")
         logger.logLevel = .error
         let quietLogger = logger
+        let stopper = DaemonApp.Stopper()
         let daemon = Task {
-            try await DaemonApp.run(directory: pipelineDir.path, environment: [:], logger: quietLogger) { p in port.withLock { $0 = p } }
+            try await DaemonApp.run(directory: pipelineDir.path, environment: [:], logger: quietLogger,
+                                    onHTTPBound: { p in port.withLock { $0 = p } }, stopper: stopper)
         }
         let started = ContinuousClock.now
         while port.withLock({ $0 }) == 0, ContinuousClock.now - started < .seconds(30) { try await Task.sleep(for: .milliseconds(100)) }
@@ -128,7 +130,8 @@ public struct Demo {
             if ContinuousClock.now - settle > .seconds(60) { break }
             last = shown
         }
-        daemon.cancel()
+        // As SIGTERM would: the last batch commits, outputs are published, the group is left.
+        await stopper.stop()
         _ = try? await daemon.value
 
         // The daemon closed the month: its digests, and a page for a few customers.

@@ -15,18 +15,19 @@ struct BenchKafka: AsyncParsableCommand {
     @Option(help: "Partitions of the topic.") var partitions = 16
     @Option(help: "The pipeline folder whose rules the daemon runs.") var pipeline = "pipelines/default"
     @Option(help: "Messages per second offered in the latency phase (0: skip it).") var rate = 10_000
-    @Option(help: "Seconds of measured traffic in the latency phase.") var seconds = 10
+    @Option(help: "How long the latency phase offers traffic, such as 10s or 1m, or a number of seconds.")
+    var seconds = DurationArgument(seconds: 10)
 
     func validate() throws {
         guard events > 0, subjects > 0 else { throw ValidationError("--events and --subjects must be positive") }
         guard (1...256).contains(partitions) else { throw ValidationError("--partitions must be 1…256") }
-        guard rate >= 0, seconds > 0 else { throw ValidationError("--rate must be ≥ 0 and --seconds positive") }
+        guard rate >= 0, seconds.seconds > 0 else { throw ValidationError("--rate must be ≥ 0 and --seconds positive") }
     }
 
     func run() async throws {
         let bench = KafkaBenchmark(
             options: .init(events: events, subjects: subjects, partitions: partitions, pipelineDirectory: pipeline,
-                           rate: rate, latencySeconds: seconds),
+                           rate: rate, latencySeconds: Int(seconds.seconds.rounded(.up))),
             output: { print($0) })
         try await bench.run()
     }

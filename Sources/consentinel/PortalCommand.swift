@@ -22,14 +22,15 @@ struct PortalCommand: AsyncParsableCommand {
         var month: String
 
         @Option(name: .long, help: "How long the link works, such as 30d or 72h (default: the portal's link_ttl).")
-        var ttl: String?
+        var ttl: DurationArgument?
+
+        func validate() throws {
+            if let ttl, ttl.value.microseconds <= 0 { throw ValidationError("--ttl must be a duration such as 30d") }
+        }
 
         func run() async throws {
             let directory = try Run.pipelineDirectory(config: config)
-            let lifetime = try ttl.map { text throws -> Events.Duration in
-                guard let d = Events.Duration(parsing: text), d.microseconds > 0 else { throw ValidationError("--ttl must be a duration such as 30d") }
-                return d
-            }
+            let lifetime = ttl?.value
             let pipeline: Pipeline
             do {
                 pipeline = try PipelineLoader().load(directory: directory)

@@ -11,18 +11,19 @@ struct SelfTest: AsyncParsableCommand {
     @Option(help: "Brokers in the mock cluster.") var brokers = 3
     @Option(help: "Partitions of the test topic.") var partitions = 4
     @Option(help: "Keyed messages to produce and consume.") var messages = 1000
-    @Option(help: "Seconds before the self-test gives up.") var timeout = 60
+    @Option(help: "How long before the self-test gives up, such as 60s or 2m, or a number of seconds.")
+    var timeout = DurationArgument(seconds: 60)
     @Flag(help: "Print librdkafka's log.") var verbose = false
 
     func validate() throws {
-        guard brokers >= 1, partitions >= 1, messages >= 1, timeout >= 1 else {
+        guard brokers >= 1, partitions >= 1, messages >= 1, timeout.seconds >= 1 else {
             throw ValidationError("--brokers, --partitions, --messages and --timeout must be at least 1")
         }
     }
 
     func run() async throws {
         do {
-            try await withDeadline(.seconds(timeout)) { try await roundTrip() }
+            try await withDeadline(timeout.swiftDuration) { try await roundTrip() }
         } catch {
             FileHandle.standardError.write(Data("selftest FAILED: \(error)\n".utf8))
             throw ExitCode.failure

@@ -8,15 +8,21 @@ import Testing
         #expect(FileManager.default.isExecutableFile(atPath: binary), "build the executable first (scripts/test.sh does)")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["demo", "--duration", "8", "--events", "800"]
+        process.arguments = ["demo", "--duration", "8s", "--events", "800"]
         process.currentDirectoryURL = Fixtures.root
         let out = Pipe()
         process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
+        let errors = try Fixtures.temporaryDirectory().appendingPathComponent("stderr")
+        defer { try? FileManager.default.removeItem(at: errors.deletingLastPathComponent()) }
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: errors)
         try process.run()
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         let text = String(decoding: data, as: UTF8.self)
+        // A normal end says nothing on standard error: no cancellation or shutdown errors, no broker noise.
+        let stderr = try String(contentsOf: errors, encoding: .utf8)
+        #expect(stderr.isEmpty, "\(stderr)")
         #expect(process.terminationStatus == 0, "\(text)")
         #expect(text.contains("metrics at http://127.0.0.1:"))
         let violationLines = text.split(separator: "\n").filter { $0.contains("  HIGH ") || $0.contains("  CRITICAL ") || $0.contains("  MEDIUM ") }
