@@ -109,7 +109,7 @@ let package = Package(
             exclude: ["Reference"]
         ),
         .testTarget(name: "PortalTests", dependencies: ["Portal", "Events"]),
-        .testTarget(name: "ProcessingTests", dependencies: ["Processing", "Rules", "Events", "Digests"]),
+        .testTarget(name: "ProcessingTests", dependencies: ["Processing", "Rules", "Events", "Digests"], exclude: ["Golden"]),
         .testTarget(name: "DigestsTests", dependencies: ["Digests", "Events", "CZlib"], exclude: ["Cases"]),
         .testTarget(
             name: "StorageTests",

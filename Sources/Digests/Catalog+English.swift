@@ -115,6 +115,8 @@ extension Catalog {
             .changeRole: "{role} may see {categories}, for {purposes}",
             .noticeChangesHeading: "Changes to our privacy notice",
             .noticeChangesIntro: "We changed the rules we follow this month. What changes for you:",
+            .noticeGrace: "After you say no, uses already under way may finish within {duration}; nothing new starts.",
+            .changeGrace: "After you say no, we now stop within {new} instead of {old}.",
             .contactHeading: "Questions?",
             .contactEmail: "Write to us at {email}.",
             .contactPrivacy: "Read our privacy notice",

@@ -115,6 +115,8 @@ extension Catalog {
             .changeRole: "{role} peut voir {categories}, pour {purposes}",
             .noticeChangesHeading: "Changements de notre notice de confidentialité",
             .noticeChangesIntro: "Ce mois-ci, nous avons changé les règles que nous suivons. Ce qui change pour vous :",
+            .noticeGrace: "Après votre refus, ce qui est déjà en cours peut se terminer dans un délai de {duration} ; rien de nouveau ne commence.",
+            .changeGrace: "Après votre refus, nous arrêtons désormais dans un délai de {new} au lieu de {old}.",
             .contactHeading: "Des questions ?",
             .contactEmail: "Écrivez-nous à {email}.",
             .contactPrivacy: "Lire notre politique de confidentialité",

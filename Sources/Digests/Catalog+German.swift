@@ -115,6 +115,8 @@ extension Catalog {
             .changeRole: "{role} darf {categories} sehen, für {purposes}",
             .noticeChangesHeading: "Änderungen unseres Datenschutzhinweises",
             .noticeChangesIntro: "Diesen Monat haben wir die Regeln geändert, nach denen wir handeln. Was sich für Sie ändert:",
+            .noticeGrace: "Nachdem Sie Nein gesagt haben, kann bereits Laufendes noch bis zu {duration} weiterlaufen; Neues beginnt nicht.",
+            .changeGrace: "Nachdem Sie Nein gesagt haben, hören wir jetzt spätestens nach {new} auf, statt nach {old}.",
             .contactHeading: "Fragen?",
             .contactEmail: "Schreiben Sie uns an {email}.",
             .contactPrivacy: "Unsere Datenschutzerklärung lesen",

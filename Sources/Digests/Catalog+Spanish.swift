@@ -115,6 +115,8 @@ extension Catalog {
             .changeRole: "{role} puede ver {categories}, para {purposes}",
             .noticeChangesHeading: "Cambios en nuestro aviso de privacidad",
             .noticeChangesIntro: "Este mes cambiamos las reglas que seguimos. Lo que cambia para ti:",
+            .noticeGrace: "Después de que digas que no, lo que ya esté en marcha puede terminar en un plazo de {duration}; no empieza nada nuevo.",
+            .changeGrace: "Después de que digas que no, ahora paramos en un plazo de {new} en lugar de {old}.",
             .contactHeading: "¿Tienes preguntas?",
             .contactEmail: "Escríbenos a {email}.",
             .contactPrivacy: "Lee nuestra política de privacidad",

@@ -114,6 +114,8 @@ public enum Message: String, CaseIterable, Sendable {
     case changeRole = "notice.change.role"
     case noticeChangesHeading = "subject.notice_changes.heading"
     case noticeChangesIntro = "subject.notice_changes.intro"
+    case noticeGrace = "notice.say_no.grace"
+    case changeGrace = "notice.change.grace"
     case contactHeading = "subject.contact.heading"
     case contactEmail = "subject.contact.email"
     case contactPrivacy = "subject.contact.privacy_notice"

@@ -31,10 +31,12 @@ public struct PolicyFacts: Sendable, Equatable {
     public var roles: [RoleAccess]
     /// The shortest time within which an erasure request is answered (a `deadline` rule tagged `erasure`).
     public var erasureWithin: Duration?
+    /// How long after a customer says no a use may still happen (the longest `grace` of the `consent` rules).
+    public var consentGrace: Duration?
 
     public init(organisation: Organisation, categories: [String] = [], consentPurposes: [String] = [],
                 servicePurposes: [String] = [], retention: [RetentionPolicy] = [], recipients: [String] = [],
-                roles: [RoleAccess] = [], erasureWithin: Duration? = nil) {
+                roles: [RoleAccess] = [], erasureWithin: Duration? = nil, consentGrace: Duration? = nil) {
         self.organisation = organisation
         self.categories = categories
         self.consentPurposes = consentPurposes
@@ -43,27 +45,32 @@ public struct PolicyFacts: Sendable, Equatable {
         self.recipients = recipients
         self.roles = roles
         self.erasureWithin = erasureWithin
+        self.consentGrace = consentGrace
     }
 
     /// The facts as JSON (`policy render --format json`).
     public var json: JSONValue {
         func strings(_ list: [String]) -> JSONValue { .array(list.map(JSONValue.string)) }
+        func seconds(_ d: Duration?) -> JSONValue { d.map { .int($0.microseconds / 1_000_000) } ?? .null }
+        let org: JSONValue = .object([
+            ("name", .string(organisation.name)), ("contact_email", organisation.contactEmail.map(JSONValue.string) ?? .null),
+            ("privacy_url", organisation.privacyURL.map(JSONValue.string) ?? .null),
+        ])
+        let keep: [JSONValue] = retention.map { r in
+            .object([("categories", strings(r.categories)), ("keep_seconds", seconds(r.keep)), ("from", .string(r.from.rawValue))])
+        }
+        let grants: [JSONValue] = roles.map { r in
+            .object([("role", .string(r.role)), ("purposes", strings(r.purposes)), ("categories", strings(r.categories))])
+        }
         return .object([
-            ("organisation", .object([
-                ("name", .string(organisation.name)), ("contact_email", organisation.contactEmail.map(JSONValue.string) ?? .null),
-                ("privacy_url", organisation.privacyURL.map(JSONValue.string) ?? .null),
-            ])),
+            ("organisation", org),
             ("categories", strings(categories)),
             ("purposes", .object([("with_consent", strings(consentPurposes)), ("without_consent", strings(servicePurposes))])),
-            ("retention", .array(retention.map { r in
-                .object([("categories", strings(r.categories)), ("keep_seconds", .int(r.keep.microseconds / 1_000_000)),
-                         ("from", .string(r.from.rawValue))])
-            })),
+            ("retention", .array(keep)),
             ("recipients", strings(recipients)),
-            ("roles", .array(roles.map { r in
-                .object([("role", .string(r.role)), ("purposes", strings(r.purposes)), ("categories", strings(r.categories))])
-            })),
-            ("erasure_within_seconds", erasureWithin.map { .int($0.microseconds / 1_000_000) } ?? .null),
+            ("roles", .array(grants)),
+            ("erasure_within_seconds", seconds(erasureWithin)),
+            ("consent_grace_seconds", seconds(consentGrace)),
         ])
     }
 }
@@ -109,7 +116,11 @@ struct PolicyNoticePage {
 
     private func sayingNo() -> Section? {
         guard !facts.consentPurposes.isEmpty else { return nil }
-        return Section(id: "say-no", heading: t.text(.noticeSayNoHeading), blocks: [.paragraph([.text(t.text(.noticeSayNo))])])
+        var blocks: [Block] = [.paragraph([.text(t.text(.noticeSayNo))])]
+        if let grace = facts.consentGrace, grace.microseconds > 0 {
+            blocks.append(.paragraph([.text(t.text(.noticeGrace, ["duration": t.duration(grace)]))]))
+        }
+        return Section(id: "say-no", heading: t.text(.noticeSayNoHeading), blocks: blocks)
     }
 
     private func sharing() -> Section {
@@ -213,6 +224,13 @@ public struct PolicyChanges: Sendable {
         }
         compare(grants(old), grants(new)) { $0 }
 
+        switch (old.consentGrace, new.consentGrace) {
+        case let (a?, b?) where a != b:
+            out.append(t.text(.changeGrace, ["new": t.duration(b), "old": t.duration(a)]))
+        case (nil, let b?): added(t.text(.noticeGrace, ["duration": t.duration(b)]))
+        case (let a?, nil): removed(t.text(.noticeGrace, ["duration": t.duration(a)]))
+        default: break
+        }
         switch (old.erasureWithin, new.erasureWithin) {
         case let (a?, b?) where a != b:
             out.append(t.text(.changeErasure, ["new": t.duration(b), "old": t.duration(a)]))
@@ -251,6 +269,7 @@ extension PolicyFacts {
                 RoleAccess(role: r.object["role"] as? String ?? "", purposes: strings(r.object["purposes"]),
                            categories: strings(r.object["categories"]))
             },
-            erasureWithin: (j.object["erasure_within_seconds"] as? NSNumber).map { .seconds($0.int64Value) })
+            erasureWithin: (j.object["erasure_within_seconds"] as? NSNumber).map { .seconds($0.int64Value) },
+            consentGrace: (j.object["consent_grace_seconds"] as? NSNumber).map { .seconds($0.int64Value) })
     }
 }

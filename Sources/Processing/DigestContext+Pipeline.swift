@@ -36,7 +36,7 @@ extension PolicyFacts {
         let consent = context.consentPurposes
         var categories = Set<String>(), service = Set<String>()
         var roles: [PolicyFacts.RoleAccess] = []
-        var erasure: Events.Duration?
+        var erasure: Events.Duration?, grace: Events.Duration?
         for rule in pipeline.rules where rule.enabled {
             switch rule.spec {
             case .access(_, let grants):
@@ -48,6 +48,8 @@ extension PolicyFacts {
                 }
             case .deadline(_, _, let within, _) where rule.tags.contains("erasure"):
                 erasure = erasure.map { Swift.min($0, within) } ?? within
+            case .consent(_, let ruleGrace):
+                grace = grace.map { Swift.max($0, ruleGrace) } ?? ruleGrace
             default:
                 break
             }
@@ -61,6 +63,6 @@ extension PolicyFacts {
         self.init(
             organisation: context.organisation, categories: precise.sorted(), consentPurposes: consent,
             servicePurposes: service.sorted(), retention: context.retention,
-            recipients: pipeline.lists["disclosed_recipients"] ?? [], roles: roles, erasureWithin: erasure)
+            recipients: pipeline.lists["disclosed_recipients"] ?? [], roles: roles, erasureWithin: erasure, consentGrace: grace)
     }
 }

@@ -42,10 +42,24 @@ import Testing
         #expect(html.hasPrefix("<!DOCTYPE html>") && html.contains("lang=\"\(language.rawValue)\""))
     }
 
+    /// The default pipeline's notice, word for word, in each language (`CONSENTINEL_UPDATE_GOLDEN=1` rewrites the
+    /// files after an intended change; review the difference).
+    @Test(arguments: Language.allCases)
+    func theDefaultNoticeIsItsGoldenFile(_ language: Language) throws {
+        let facts = PolicyFacts(pipeline: try PipelineLoader().load(directory: Self.defaultPipeline))
+        let markdown = DigestRenderer(language: language).policyMarkdown(facts)
+        let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/notice-\(language.rawValue).md")
+        if ProcessInfo.processInfo.environment["CONSENTINEL_UPDATE_GOLDEN"] == "1" { try markdown.write(to: golden, atomically: true, encoding: .utf8) }
+        #expect(markdown == (try String(contentsOf: golden, encoding: .utf8)))
+        // A facts round trip through JSON (as the daemon stores each version) gives the same notice.
+        let again = try PolicyFacts(jsonText: facts.json.serialized)
+        #expect(again == facts)
+    }
+
     @Test func theJSONHoldsTheSameFacts() throws {
         let facts = PolicyFacts(pipeline: try PipelineLoader().load(directory: Self.defaultPipeline))
         let json = try JSONValue.parse(facts.json.serialized)
-        #expect(json["erasure_within_seconds"] == .int(30 * 86_400))
+        #expect(json["erasure_within_seconds"] == .int(30 * 86_400) && json["consent_grace_seconds"] == .int(48 * 3_600))
         #expect(json["purposes"]?["with_consent"] == .array(facts.consentPurposes.map(JSONValue.string)))
         #expect(json["retention"]?.serialized.contains(#""from":"relationship_end""#) == true)
     }
@@ -57,6 +71,7 @@ import Testing
         new.recipients.append("data-broker")
         new.consentPurposes.removeAll { $0 == "train_ai_system" }
         new.erasureWithin = .days(14)
+        new.consentGrace = .hours(24)
         new.roles.removeAll { $0.role == "dpo" }
         let en = PolicyChanges(from: old, to: new, language: .en)
         #expect(en.sentences == [
@@ -64,11 +79,12 @@ import Testing
             "New: we share data with data-broker",
             "We now keep “How you use our services” for 180 days instead of 1 year.",
             "No longer: Data protection officer may see All your data, for Meeting legal duties",
+            "After you say no, we now stop within 1 day instead of 2 days.",
             "We now delete your data within 14 days of your request, instead of 30 days.",
         ])
         for language in Language.allCases {
             let text = PolicyChanges(from: old, to: new, language: language).text(language)
-            #expect(text.split(separator: "\n").count == 5 && !text.contains("⟦") && !text.contains("{"), "\(language)")
+            #expect(text.split(separator: "\n").count == 6 && !text.contains("⟦") && !text.contains("{"), "\(language)")
         }
         #expect(PolicyChanges(from: old, to: old, language: .fr).text(.fr) == "Rien ne change pour vous.\n")
     }
