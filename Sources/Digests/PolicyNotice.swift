@@ -224,20 +224,17 @@ public struct PolicyChanges: Sendable {
         }
         compare(grants(old), grants(new)) { $0 }
 
-        switch (old.consentGrace, new.consentGrace) {
-        case let (a?, b?) where a != b:
-            out.append(t.text(.changeGrace, ["new": t.duration(b), "old": t.duration(a)]))
-        case (nil, let b?): added(t.text(.noticeGrace, ["duration": t.duration(b)]))
-        case (let a?, nil): removed(t.text(.noticeGrace, ["duration": t.duration(a)]))
-        default: break
+        /// A time that changed (`changed`), or that comes or goes (`stated`, the notice's own sentence).
+        func time(_ a: Duration?, _ b: Duration?, changed: Message, stated: Message) {
+            switch (a, b) {
+            case let (a?, b?) where a != b: out.append(t.text(changed, ["new": t.duration(b), "old": t.duration(a)]))
+            case (nil, let b?): added(t.text(stated, ["duration": t.duration(b)]))
+            case (let a?, nil): removed(t.text(stated, ["duration": t.duration(a)]))
+            default: break
+            }
         }
-        switch (old.erasureWithin, new.erasureWithin) {
-        case let (a?, b?) where a != b:
-            out.append(t.text(.changeErasure, ["new": t.duration(b), "old": t.duration(a)]))
-        case (nil, let b?): added(t.text(.noticeErasureWithin, ["duration": t.duration(b)]))
-        case (let a?, nil): removed(t.text(.noticeErasureWithin, ["duration": t.duration(a)]))
-        default: break
-        }
+        time(old.consentGrace, new.consentGrace, changed: .changeGrace, stated: .noticeGrace)
+        time(old.erasureWithin, new.erasureWithin, changed: .changeErasure, stated: .noticeErasureWithin)
         sentences = out
     }
 
