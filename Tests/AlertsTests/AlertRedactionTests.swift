@@ -81,11 +81,7 @@ struct AlertRedactionTests {
     }
 
     @Test func aKafkaMessageIsRedactedKeyAndValue() async throws {
-        let cluster = try MockCluster(brokers: 1)
-        try cluster.createTopic("privacy.alerts", partitions: 1)
-        var config = ProducerConfiguration(bootstrapServers: [cluster.bootstrapServers])
-        config.messageTimeout = .seconds(30)
-        let producer = try Producer(configuration: config)
+        let (cluster, producer) = try alertTopicProducer()
         let channels = [
             KafkaAlertChannel(producer: producer, topic: "privacy.alerts", redaction: Self.redacted),
             KafkaAlertChannel(producer: producer, topic: "privacy.alerts", redaction: Self.everything),

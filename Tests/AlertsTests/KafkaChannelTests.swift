@@ -8,11 +8,7 @@ import Testing
 @Suite("Kafka alert channel")
 struct KafkaChannelTests {
     @Test func sendsTheAlertDocumentKeyedBySubjectWithTheViolationID() async throws {
-        let cluster = try MockCluster(brokers: 1)
-        try cluster.createTopic("privacy.alerts", partitions: 1)
-        var config = ProducerConfiguration(bootstrapServers: [cluster.bootstrapServers])
-        config.messageTimeout = .seconds(30)
-        let producer = try Producer(configuration: config)
+        let (cluster, producer) = try alertTopicProducer()
         let message = AlertMessage(route: "security", violations: [AlertViolation(violation("v-7", subject: "cust-7"))])
         #expect(await KafkaAlertChannel(producer: producer, topic: "privacy.alerts").deliver(message) == .delivered)
         await producer.shutdown()

@@ -1,6 +1,7 @@
 import Alerts
 import Events
 import Foundation
+import Kafka
 @testable import Rules
 
 /// A violation for tests: rule, severity, actor and time as given.
@@ -31,3 +32,13 @@ let defaultRules = """
       when: event.type == "share"
       reason: shared
     """
+
+/// A one-broker mock cluster with the `privacy.alerts` topic, and a producer to it (keep the cluster alive as long
+/// as the producer is used).
+func alertTopicProducer() throws -> (MockCluster, Producer) {
+    let cluster = try MockCluster(brokers: 1)
+    try cluster.createTopic("privacy.alerts", partitions: 1)
+    var config = ProducerConfiguration(bootstrapServers: [cluster.bootstrapServers])
+    config.messageTimeout = .seconds(30)
+    return (cluster, try Producer(configuration: config))
+}
