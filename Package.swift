@@ -33,7 +33,8 @@ let package = Package(
         .target(name: "Kafka", dependencies: ["CRdKafka"]),
         .target(name: "Events", swiftSettings: hotPath),
         .target(name: "Rules", dependencies: ["Events", .product(name: "Yams", package: "Yams")], swiftSettings: hotPath),
-        .target(name: "Digests", dependencies: ["Events"], swiftSettings: hotPath),
+        // The UI texts of every language are compiled into the binary, which the container image holds alone.
+        .target(name: "Digests", dependencies: ["Events"], resources: [.embedInCode("Catalogs")], swiftSettings: hotPath),
         .target(name: "Processing", dependencies: ["Events", "Rules", "Digests"], swiftSettings: hotPath),
         .target(
             name: "Storage",
@@ -110,7 +111,7 @@ let package = Package(
         ),
         .testTarget(name: "PortalTests", dependencies: ["Portal", "Events"]),
         .testTarget(name: "ProcessingTests", dependencies: ["Processing", "Rules", "Events", "Digests"], exclude: ["Golden"]),
-        .testTarget(name: "DigestsTests", dependencies: ["Digests", "Events", "CZlib"], exclude: ["Cases"]),
+        .testTarget(name: "DigestsTests", dependencies: ["Digests", "Events", "Rules", "Processing", "Replay", "CZlib"], exclude: ["Cases"]),
         .testTarget(
             name: "StorageTests",
             dependencies: [

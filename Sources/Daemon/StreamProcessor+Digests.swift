@@ -47,7 +47,7 @@ extension StreamProcessor {
                     // its digest then carries its standing choices, as in a replay).
                     for a in amendments[month, default: []] where !applied.contains(a.violationID)
                         && (runtime.digests.holds(a.subject, in: month) || runtime.digests.carriesDecisions(of: a.subject)) {
-                        runtime.digests.recordViolation(subject: a.subject, rule: a.rule, severity: a.severity, time: a.time)
+                        runtime.digests.recordViolation(a.facts)
                         applied.insert(a.violationID)
                         out.global.append(StateRow(namespace: KeyedSpace.amendments(name, month: month), key: a.violationID, value: nil))
                     }
@@ -142,10 +142,8 @@ extension StreamProcessor {
                 }
             }
             if amended[a.subject]!.violationTotal == 0 { org.subjectsWithViolations += 1 }
-            amended[a.subject]!.recordViolation(rule: a.rule)
-            org.violationTotal += 1
-            org.violationsByRule[a.rule, default: 0] += 1
-            org.violationsBySeverity[a.severity, default: 0] += 1
+            amended[a.subject]!.recordViolation(rule: a.facts.rule)
+            org.count(a.facts)
             commit.global.append(StateRow(namespace: namespace, key: row.key, value: nil))
         }
         var lines: [(subject: String, line: [UInt8])] = []

@@ -28,6 +28,7 @@ final class StreamProcessor {
     }
 
     private(set) var pipeline: Pipeline
+    private var erasureWatch: ErasureWatch? { ErasureWatch(pipeline: pipeline) }
     let configuration: DaemonConfiguration
     let store: any StateStore
     let metrics: DaemonMetrics
@@ -110,7 +111,7 @@ final class StreamProcessor {
         let rows = claim.state.map(StateChange.init)
         try engine.restore(rows.filter { !DigestBook.isDigestRow(namespace: $0.namespace) })
         engine.trackChanges()
-        let digests = try DigestBook(restoring: rows, closedBefore: closedBefore)
+        let digests = try DigestBook(restoring: rows, closedBefore: closedBefore, erasure: erasureWatch)
         let forwarder = keyed.map { KeyedForwarder(layout: $0.layout, source: tp.source, restoring: rows) }
         let observer = LaneObserver(digests: digests, forwarder: forwarder)
         engine.observer = observer

@@ -30,7 +30,8 @@ public enum CatalogText: Sendable, ExpressibleByStringLiteral {
 }
 
 /// Everything shown to people in one language: UI strings with `{placeholders}`, and human names for taxonomy keys,
-/// roles, consent sources, rules, severities and event types.
+/// consent sources, rule kinds, severities and event types (`Catalogs/<language>.json`). What a pipeline's roles and
+/// rules are called comes with the pipeline (`DigestContext.texts`).
 public struct Catalog: Sendable {
     public var language: Language
     public var messages: [Message: CatalogText]
@@ -38,19 +39,13 @@ public struct Catalog: Sendable {
     public var categories: [String: String]
     /// Data use key → name (a purpose).
     public var uses: [String: String]
-    /// Staff roles of the default pipeline; other roles are shown as written.
-    public var roles: [String: String]
     /// Where a consent decision came from (`source`); others are shown as written.
     public var sources: [String: String]
     /// Event types (`access`, `erasure_request`, …).
     public var eventTypes: [String: String]
     public var severities: [String: String]
-    /// One sentence to a customer about a broken rule, by rule id (the default pipeline's rules).
-    public var ruleSentences: [String: String]
-    /// The same by rule kind, for rules the catalog does not know by id.
+    /// One sentence to a customer about a broken rule, by rule kind, for rules their pipeline does not word.
     public var kindSentences: [String: String]
-    /// A short title of a rule for the organisation report, by rule id.
-    public var ruleTitles: [String: String]
     /// January … December.
     public var monthNames: [String]
     /// Thousands separator for counts.
@@ -104,7 +99,6 @@ public struct Catalog: Sendable {
     /// The name of a data use (purpose), likewise.
     public func useName(_ key: String) -> String { Catalog.name(key, in: uses) }
 
-    public func roleName(_ role: String) -> String { roles[role] ?? role }
     public func sourceName(_ source: String) -> String { sources[source] ?? source }
     public func eventTypeName(_ type: String) -> String { eventTypes[type] ?? type }
     public func severityName(_ severity: String) -> String { severities[severity] ?? severity }

@@ -26,6 +26,14 @@ public struct DigestArchive: Sendable {
         return try OrgDigest(jsonText: text, origin: url(month, "org.json").path)
     }
 
+    /// The audit of a month's weak points, against the month before when the archive holds it.
+    public func audit(month: String) throws(DigestError) -> Audit {
+        let org = try org(month: month)
+        let before = Timestamp(rfc3339: month + "-01T00:00:00Z").map { ($0 - .days(1)).monthKey }
+        let previous = try before.flatMap { m throws(DigestError) in months().contains(m) ? try self.org(month: m) : nil }
+        return Audit(org, previous: previous)
+    }
+
     /// The subject's line of `subjects.jsonl`, as written.
     public func subjectLine(_ subject: String, month: String) throws(DigestError) -> String {
         let path = url(month, "subjects.jsonl").path
@@ -142,6 +150,23 @@ struct DigestJSON {
         (object[key] as? [String: Any] ?? [:]).compactMapValues { ($0 as? NSNumber)?.intValue }
     }
 
+    /// A state row's JSON list of objects (`what` names them in the error).
+    static func objects(jsonText: String, origin: String, of what: String) throws(DigestError) -> [DigestJSON] {
+        guard let items = try? JSONSerialization.jsonObject(with: Data(jsonText.utf8)) as? [Any] else {
+            throw DigestError(.malformed, "\(origin): not a list of \(what)")
+        }
+        return items.enumerated().map { i, item in DigestJSON(item as? [String: Any] ?? [:], origin: "\(origin)[\(i)]") }
+    }
+
+    func nestedCounts(_ key: String) -> [String: [String: Int]] {
+        (object[key] as? [String: Any] ?? [:]).keys.reduce(into: [:]) { out, k in out[k] = child(key).counts(k) }
+    }
+
+    /// `[{"days": d, "count": n}]` as `d → n`.
+    func histogram(_ key: String) -> [Int: Int] {
+        list(key).reduce(into: [:]) { out, item in out[item.int("days"), default: 0] += item.int("count") }
+    }
+
     func list(_ key: String) -> [DigestJSON] {
         (object[key] as? [Any] ?? []).enumerated().compactMap { i, item in
             (item as? [String: Any]).map { DigestJSON($0, origin: "\(origin).\(key)[\(i)]") }
@@ -204,6 +229,26 @@ extension OrgDigest {
         consentGranted = j.child("consent").counts("granted")
         consentWithdrawn = j.child("consent").counts("withdrawn")
         lateEvents = j.int("late_events")
+        breakdown.byKind = v.counts("by_kind")
+        breakdown.byReason = v.counts("by_reason")
+        breakdown.byRole = v.counts("by_role")
+        breakdown.byActor = v.counts("by_actor")
+        breakdown.bySystem = v.counts("by_system")
+        breakdown.byCategory = v.counts("by_category")
+        breakdown.byRuleAndRole = v.nestedCounts("by_rule_and_role")
+        breakdown.byReasonAndRole = v.nestedCounts("by_reason_and_role")
+        breakdown.retentionOverdueByCategory = j.child("retention_overdue").counts("by_category")
+        let e = j.child("erasure")
+        erasure.deadline = (e.object["deadline"] as? String).flatMap { Duration(parsing: $0) }
+        erasure.requested = e.int("requested")
+        let completed = e.child("completed"), open = e.child("open")
+        erasure.completed = completed.int("total")
+        erasure.completedOnTime = completed.int("on_time")
+        erasure.completedLate = completed.int("late")
+        erasure.daysToComplete = completed.histogram("days")
+        erasure.open = open.int("total")
+        erasure.openOverdue = open.int("overdue")
+        erasure.openAgeDays = open.histogram("age_days")
     }
 }
 
@@ -217,18 +262,28 @@ extension SubjectDigest.ConsentStanding {
     }
 
     public static func list(jsonText: String, origin: String) throws(DigestError) -> [Self] {
-        guard let items = try? JSONSerialization.jsonObject(with: Data(jsonText.utf8)) as? [Any] else {
-            throw DigestError(.malformed, "\(origin): not a list of consent decisions")
-        }
-        var out: [Self] = []
-        for (i, item) in items.enumerated() {
-            out.append(try Self(DigestJSON(item as? [String: Any] ?? [:], origin: "\(origin)[\(i)]")))
-        }
-        return out
+        try DigestJSON.objects(jsonText: jsonText, origin: origin, of: "consent decisions").map { c throws(DigestError) in try Self(c) }
     }
 
     init(_ c: DigestJSON) throws(DigestError) {
         self.init(purpose: try c.string("purpose"), status: try c.string("status"), since: try c.time("since"),
                   source: c.object["source"] as? String)
+    }
+}
+
+extension ErasureRequest {
+    /// A subject's requests as a state row keeps them: `[{"time", "event", "answered"}]`.
+    public static func json(_ list: [Self]) -> JSONValue {
+        .array(list.map { r in
+            .object([("time", .string(r.time.rfc3339)), ("event", .string(r.event)),
+                     ("answered", r.answered.map { .string($0.rfc3339) } ?? .null)])
+        })
+    }
+
+    public static func list(jsonText: String, origin: String) throws(DigestError) -> [Self] {
+        try DigestJSON.objects(jsonText: jsonText, origin: origin, of: "erasure requests").map { j throws(DigestError) in
+            let answered: Timestamp? = j.object["answered"] is String ? try j.time("answered") : nil
+            return ErasureRequest(time: try j.time("time"), event: try j.string("event"), answered: answered)
+        }
     }
 }

@@ -67,9 +67,25 @@ public struct OptOutAction: Sendable, Equatable {
     }
 }
 
-/// Everything a page shows besides the digest itself: the organisation, the pipeline's retention rules, its rules
-/// and consent-based purposes, and (from the portal) the opt-out action.
+/// Everything a page shows besides the digest itself: the organisation, the pipeline's retention rules, its rules,
+/// consent-based purposes and words for people, and (from the portal) the opt-out action.
 public struct DigestContext: Sendable {
+    /// A pipeline's words for people in one language (`texts/<language>.yaml` of its folder).
+    public struct Texts: Sendable, Equatable {
+        /// Staff role → its name.
+        public var roles: [String: String]
+        /// Rule id → a short title (the organisation report).
+        public var ruleTitles: [String: String]
+        /// Rule id → one sentence to a customer about the rule broken (their page).
+        public var ruleSentences: [String: String]
+
+        public init(roles: [String: String] = [:], ruleTitles: [String: String] = [:], ruleSentences: [String: String] = [:]) {
+            self.roles = roles
+            self.ruleTitles = ruleTitles
+            self.ruleSentences = ruleSentences
+        }
+    }
+
     public var organisation: Organisation
     public var retention: [RetentionPolicy]
     public var rules: [String: RuleSummary]
@@ -86,10 +102,12 @@ public struct DigestContext: Sendable {
     /// The notice as it stood when the month began and as it stood when it ended, when the rules changed during the
     /// month: the page then says what changed for the customer.
     public var policyChange: (before: PolicyFacts, after: PolicyFacts)?
+    /// The pipeline's words for people, by language.
+    public var texts: [Language: Texts]
 
     public init(organisation: Organisation = Organisation(name: ""), retention: [RetentionPolicy] = [],
                 rules: [String: RuleSummary] = [:], consentPurposes: [String] = [], currentConsent: [String: String] = [:],
-                optOut: OptOutAction? = nil, optOutSaved: String? = nil) {
+                optOut: OptOutAction? = nil, optOutSaved: String? = nil, texts: [Language: Texts] = [:]) {
         self.organisation = organisation
         self.retention = retention
         self.rules = rules
@@ -97,5 +115,21 @@ public struct DigestContext: Sendable {
         self.currentConsent = currentConsent
         self.optOut = optOut
         self.optOutSaved = optOutSaved
+        self.texts = texts
+    }
+
+    /// A staff role's name: the pipeline's in `language`, else its English one, else the role as written.
+    public func roleName(_ role: String, language: Language) -> String {
+        texts[language]?.roles[role] ?? texts[.en]?.roles[role] ?? role
+    }
+
+    /// A rule's short title: the pipeline's in `language`, else the rule's description, else its id.
+    public func ruleTitle(_ rule: String, language: Language) -> String {
+        texts[language]?.ruleTitles[rule] ?? rules[rule]?.description ?? rule
+    }
+
+    /// The pipeline's sentence to a customer about a broken rule, in `language`, when it has one.
+    public func ruleSentence(_ rule: String, language: Language) -> String? {
+        texts[language]?.ruleSentences[rule]
     }
 }

@@ -15,9 +15,20 @@ public struct OrgDigest: Sendable {
     public var consentGranted: [String: Int] = [:]
     public var consentWithdrawn: [String: Int] = [:]
     public var subjectsWithViolations = 0
+    /// Violations by kind, reason, role, actor, system and category; retention overdue by category.
+    public var breakdown = ViolationBreakdown()
+    public var erasure = ErasureSummary()
     public var lateEvents = 0
 
     public init(month: String) { self.month = month }
+
+    /// Counts one violation (its subject's digest counts it too: `subjectsWithViolations` is the caller's).
+    public mutating func count(_ v: ViolationFacts) {
+        violationTotal += 1
+        violationsByRule[v.rule, default: 0] += 1
+        violationsBySeverity[v.severity, default: 0] += 1
+        breakdown.count(v)
+    }
 
     /// Adds another part of the same month (the daemon's partitions each hold one part; subjects are disjoint).
     public mutating func add(_ part: OrgDigest) {
@@ -34,6 +45,8 @@ public struct OrgDigest: Sendable {
         sum(&consentGranted, part.consentGranted)
         sum(&consentWithdrawn, part.consentWithdrawn)
         subjectsWithViolations += part.subjectsWithViolations
+        breakdown.add(part.breakdown)
+        erasure.add(part.erasure)
         lateEvents += part.lateEvents
     }
 
@@ -45,13 +58,15 @@ public struct OrgDigest: Sendable {
             ("violations", .object([
                 ("total", .int(Int64(violationTotal))), ("by_rule", .counts(violationsByRule)),
                 ("by_severity", .counts(violationsBySeverity)), ("subjects_affected", .int(Int64(subjectsWithViolations))),
-            ])),
+            ] + breakdown.jsonMembers)),
             ("accesses", .object([
                 ("by_purpose", .counts(accessesByPurpose)), ("by_role", .counts(accessesByRole)),
                 ("by_category", .counts(accessesByCategory)),
             ])),
             ("shares", .object([("by_recipient", .counts(sharesByRecipient))])),
             ("consent", .object([("granted", .counts(consentGranted)), ("withdrawn", .counts(consentWithdrawn))])),
+            ("erasure", erasure.json),
+            ("retention_overdue", .object([("by_category", .counts(breakdown.retentionOverdueByCategory))])),
             ("late_events", .int(Int64(lateEvents))),
         ])
     }
@@ -93,8 +108,13 @@ public struct MonthlyDigests: Sendable {
     private var decisions: [String: [SubjectDigest.ConsentStanding]] = [:]
     /// Subjects whose decisions changed since `takeConsentChanges()` (with `tracksChanges`).
     private var decisionsChanged: Set<String> = []
+    /// Each subject's erasure requests, in time order, until answered and closed (`ErasureRequest`).
+    private var erasures: [String: [ErasureRequest]] = [:]
+    private var erasuresChanged: Set<String> = []
+    /// The pipeline's erasure deadline, which tells answers on time from late ones.
+    public let erasureDeadline: Duration?
 
-    public init() {}
+    public init(erasureDeadline: Duration? = nil) { self.erasureDeadline = erasureDeadline }
 
     private func isClosed(_ month: String) -> Bool {
         closed.contains(month) || closedBefore.map { month < $0 } ?? false
@@ -171,10 +191,66 @@ public struct MonthlyDigests: Sendable {
         }
     }
 
+    /// A subject's erasure requests as kept (for a durable store), and put back from one.
+    public func erasureRequests(of subject: String) -> [ErasureRequest] { erasures[subject] ?? [] }
+
+    public mutating func restoreErasureRequests(of subject: String, _ restored: [ErasureRequest]) {
+        erasures[subject] = restored.isEmpty ? nil : restored
+    }
+
+    /// The subjects whose erasure requests changed since the last call.
+    public mutating func takeErasureChanges() -> Set<String> {
+        defer { erasuresChanged = [] }
+        return erasuresChanged
+    }
+
+    /// An erasure request (the start of the pipeline's erasure deadline), counted in its month.
+    public mutating func recordErasureRequest(subject: String, time: Timestamp, event: String) {
+        var list = erasures[subject] ?? []
+        let i = list.lastIndex { $0.time <= time }.map { $0 + 1 } ?? 0
+        list.insert(ErasureRequest(time: time, event: event), at: i)
+        erasures[subject] = list
+        if tracksChanges { erasuresChanged.insert(subject) }
+        guard let m = index(of: time) else { return }
+        months[m].org.erasure.requested += 1
+        if tracksChanges { changed[months[m].key, default: []].insert(subject) }
+    }
+
+    /// A deletion that satisfies the erasure deadline: it answers the subject's open requests made before it, each
+    /// counted in the deletion's month.
+    public mutating func recordErasureAnswer(subject: String, time: Timestamp) {
+        guard var list = erasures[subject] else { return }
+        let m = index(of: time)
+        var answered = false
+        for i in list.indices where list[i].answered == nil && list[i].time <= time {
+            list[i].answered = time
+            answered = true
+            if let m { months[m].org.erasure.complete(requestedAt: list[i].time, at: time) }
+        }
+        guard answered else { return }
+        erasures[subject] = list
+        if tracksChanges {
+            erasuresChanged.insert(subject)
+            if let m { changed[months[m].key, default: []].insert(subject) }
+        }
+    }
+
+    /// Forgets requests answered before `horizon` (every month they were open in has closed).
+    private mutating func forgetErasures(before horizon: Timestamp) {
+        for (subject, list) in erasures {
+            let kept = list.filter { r in r.answered.map { $0 >= horizon } ?? true }
+            guard kept.count != list.count else { continue }
+            erasures[subject] = kept.isEmpty ? nil : kept
+            if tracksChanges { erasuresChanged.insert(subject) }
+        }
+    }
+
     /// An open month's organisation digest as it stands (`subjects` and `subjectsWithViolations` are filled in
     /// when the month closes).
     public func orgDigest(_ month: String) -> OrgDigest? {
-        months.first { $0.key == month }.map { $0.org.digest(month: month, SymbolTable.shared.all) }
+        months.first { $0.key == month }.map {
+            $0.org.digest(month: month, SymbolTable.shared.all)
+        }
     }
 
     /// The subjects changed since the last call, by month (a month's organisation part changes with any of them).
@@ -193,6 +269,7 @@ public struct MonthlyDigests: Sendable {
     public mutating func restore(_ org: OrgDigest) {
         guard let i = index(ofKey: org.month) else { return }
         months[i].org = OrgTally(org)
+        months[i].org.erasure.deadline = erasureDeadline
     }
 
     public mutating func record(_ event: Event, late: Bool) {
@@ -210,15 +287,15 @@ public struct MonthlyDigests: Sendable {
         if tracksChanges { changed[months[i].key, default: []].insert(event.subject) }
     }
 
-    public mutating func recordViolation(subject: String, rule: String, severity: String, time: Timestamp) {
-        guard let i = index(of: time) else {
+    public mutating func recordViolation(_ v: ViolationFacts) {
+        guard let i = index(of: v.time) else {
             lateForClosedMonths += 1
             return
         }
-        if tracksChanges { changed[months[i].key, default: []].insert(subject) }
-        let ruleID = Symbol(rule).id
-        months[i].subjects[subject, default: SubjectTally()].recordViolation(rule: ruleID)
-        months[i].org.recordViolation(rule: ruleID, severity: Symbol(severity).id)
+        if tracksChanges { changed[months[i].key, default: []].insert(v.subject) }
+        let ruleID = Symbol(v.rule).id
+        months[i].subjects[v.subject, default: SubjectTally()].recordViolation(rule: ruleID)
+        months[i].org.recordViolation(v, rule: ruleID, severity: Symbol(v.severity).id)
     }
 
     /// Closes every open month that ends at or before `end`, oldest first: subject digests sorted by subject
@@ -240,10 +317,23 @@ public struct MonthlyDigests: Sendable {
             var org = month.org.digest(month: month.key, names)
             org.subjects = subjects.count
             org.subjectsWithViolations = subjects.filter { $0.violationTotal > 0 }.count
+            var carried = false
+            for list in erasures.values {
+                for r in list where r.isOpen(at: month.end) {
+                    org.erasure.stillOpen(requestedAt: r.time, monthEnd: month.end)
+                    carried = true
+                }
+            }
             out.append((month.key, subjects, org))
+            // A request still open is counted at the end of every month until it is answered, with or without
+            // activity in this lane: the next month is opened for it (and stored, so that a restart keeps it open).
+            if carried, !isClosed(month.end.monthKey), let next = index(ofKey: month.end.monthKey), tracksChanges {
+                changed[months[next].key, default: []].formUnion([])
+            }
         }
         if let closedEnd = out.last.flatMap({ c in Timestamp(rfc3339: c.month + "-01T00:00:00Z")?.startOfNextMonth }) {
             forgetDecisions(before: closedEnd)
+            forgetErasures(before: closedEnd)
         }
         return out
     }
@@ -273,7 +363,9 @@ public struct MonthlyDigests: Sendable {
 
     private mutating func open(key: String, start: Timestamp, end: Timestamp) -> Int {
         let i = months.firstIndex { $0.start > start } ?? months.count
-        months.insert(OpenMonth(key: key, start: start, end: end), at: i)
+        var month = OpenMonth(key: key, start: start, end: end)
+        month.org.erasure.deadline = erasureDeadline
+        months.insert(month, at: i)
         recent = i
         return i
     }
@@ -440,6 +532,8 @@ struct OrgTally: Sendable {
     var counts: [[Int]] = Array(repeating: [], count: Kind.allCases.count)
     var violationTotal = 0
     var lateEvents = 0
+    var breakdown = ViolationBreakdown()
+    var erasure = ErasureSummary()
 
     init() {}
 
@@ -467,7 +561,8 @@ struct OrgTally: Sendable {
         }
     }
 
-    mutating func recordViolation(rule: UInt32, severity: UInt32) {
+    mutating func recordViolation(_ v: ViolationFacts, rule: UInt32, severity: UInt32) {
+        breakdown.count(v)
         violationTotal += 1
         bump(.violationRule, rule)
         bump(.violationSeverity, severity)
@@ -477,6 +572,8 @@ struct OrgTally: Sendable {
     init(_ org: OrgDigest) {
         violationTotal = org.violationTotal
         lateEvents = org.lateEvents
+        breakdown = org.breakdown
+        erasure = org.erasure
         let parts: [(Kind, [String: Int])] = [
             (.type, org.eventsByType), (.accessPurpose, org.accessesByPurpose), (.accessRole, org.accessesByRole),
             (.accessCategory, org.accessesByCategory), (.shareRecipient, org.sharesByRecipient),
@@ -492,6 +589,8 @@ struct OrgTally: Sendable {
         var org = OrgDigest(month: month)
         org.violationTotal = violationTotal
         org.lateEvents = lateEvents
+        org.breakdown = breakdown
+        org.erasure = erasure
         for kind in Kind.allCases {
             for (id, n) in counts[kind.rawValue].enumerated() where n != 0 {
                 let name = names[id].string

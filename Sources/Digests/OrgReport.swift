@@ -24,7 +24,7 @@ struct OrgReport {
             violations(),
             section("access", .orgAccessHeading, digest.accessesByPurpose.isEmpty ? [] : [
                 .chart(t.chart("purposes", .orgAccessPurposeChart, Catalog.ranked(digest.accessesByPurpose), name: t.useName)),
-                .chart(t.chart("roles", .orgAccessRoleChart, Catalog.ranked(digest.accessesByRole), name: t.roleName)),
+                .chart(t.chart("roles", .orgAccessRoleChart, Catalog.ranked(digest.accessesByRole), name: roleName)),
                 .table(t.countTable(.orgAccessCategoryChart, .columnData, digest.accessesByCategory, name: t.categoryName)),
             ]),
             section("shares", .orgSharesHeading, digest.sharesByRecipient.isEmpty ? [] : [
@@ -59,9 +59,8 @@ struct OrgReport {
         ])
     }
 
-    private func ruleTitle(_ rule: String) -> String {
-        t.ruleTitles[rule] ?? context.rules[rule]?.description ?? rule
-    }
+    private func roleName(_ role: String) -> String { context.roleName(role, language: t.language) }
+    private func ruleTitle(_ rule: String) -> String { context.ruleTitle(rule, language: t.language) }
 
     private func consent() -> Section {
         let purposes = Set(digest.consentGranted.keys).union(digest.consentWithdrawn.keys).sorted()

@@ -75,22 +75,23 @@ public struct PolicyFacts: Sendable, Equatable {
     }
 }
 
-/// The privacy notice for people, in one language, from `PolicyFacts`.
+/// The privacy notice for people, in one language, from `PolicyFacts` and the pipeline's names of its roles.
 struct PolicyNoticePage {
     let catalog: Catalog
     let facts: PolicyFacts
+    let texts: [Language: DigestContext.Texts]
 
     private var t: Catalog { catalog }
+    private var context: DigestContext { DigestContext(organisation: facts.organisation, retention: facts.retention, texts: texts) }
 
     func document() -> Document {
-        let context = DigestContext(organisation: facts.organisation, retention: facts.retention)
         let org = t.organisationName(context)
         return Document(
             language: t.language,
             title: t.text(.noticeTitle, ["org": org]),
             lead: [.paragraph([.text(t.text(.noticeIntro, ["org": org]))])],
             sections: [data(), purposes(), sayingNo(), SubjectPage.retentionSection(t, context), sharing(), staff(),
-                       erasure(), contact(context)].compactMap { $0 },
+                       erasure(), contact()].compactMap { $0 },
             footer: [.paragraph([.text(t.text(.noticeFooter))])])
     }
 
@@ -138,7 +139,8 @@ struct PolicyNoticePage {
         let table = Table(
             caption: t.text(.noticeStaffCaption), columns: [t.text(.columnWho), t.text(.columnData), t.text(.noticeColumnWhy)],
             rows: facts.roles.map { r in
-                [t.roleName(r.role), t.list(r.categories.map(t.categoryName)), t.list(r.purposes.map(t.useName))]
+                [context.roleName(r.role, language: t.language), t.list(r.categories.map(t.categoryName)),
+                 t.list(r.purposes.map(t.useName))]
             })
         return Section(id: "staff", heading: t.text(.noticeStaffHeading), blocks: [
             .paragraph([.text(t.text(.noticeStaffIntro))]), .table(table),
@@ -155,28 +157,29 @@ struct PolicyNoticePage {
         ])
     }
 
-    private func contact(_ context: DigestContext) -> Section? {
+    private func contact() -> Section? {
         let blocks = t.contactBlocks(context)
         return blocks.isEmpty ? nil : Section(id: "contact", heading: t.text(.contactHeading), blocks: blocks)
     }
 }
 
 extension DigestRenderer {
+    /// The privacy notice; its roles are named by the context's pipeline texts.
     public func policyHTML(_ facts: PolicyFacts) -> String {
-        HTMLWriter.write(PolicyNoticePage(catalog: language.catalog, facts: facts).document())
+        HTMLWriter.write(PolicyNoticePage(catalog: language.catalog, facts: facts, texts: context.texts).document())
     }
 
     public func policyMarkdown(_ facts: PolicyFacts) -> String {
-        MarkdownWriter.write(PolicyNoticePage(catalog: language.catalog, facts: facts).document())
+        MarkdownWriter.write(PolicyNoticePage(catalog: language.catalog, facts: facts, texts: context.texts).document())
     }
 }
 
 /// What changes for customers between two notices, in plain sentences of one language ("We now keep your browsing
-/// history for 180 days instead of 1 year.").
+/// history for 180 days instead of 1 year."). Roles are named by the context's pipeline texts.
 public struct PolicyChanges: Sendable {
     public var sentences: [String]
 
-    public init(from old: PolicyFacts, to new: PolicyFacts, language: Language) {
+    public init(from old: PolicyFacts, to new: PolicyFacts, language: Language, context: DigestContext = DigestContext()) {
         let t = language.catalog
         var out: [String] = []
         func added(_ what: String) { out.append(t.text(.changeAdded, ["what": what])) }
@@ -218,7 +221,8 @@ public struct PolicyChanges: Sendable {
 
         func grants(_ facts: PolicyFacts) -> [String] {
             facts.roles.map { r in
-                t.text(.changeRole, ["role": t.roleName(r.role), "categories": t.list(r.categories.map(t.categoryName)),
+                t.text(.changeRole, ["role": context.roleName(r.role, language: language),
+                                     "categories": t.list(r.categories.map(t.categoryName)),
                                      "purposes": t.list(r.purposes.map(t.useName))])
             }
         }

@@ -26,7 +26,7 @@ struct SubjectPage {
     /// What the month's change of rules changes for the customer, with the notice to read.
     private func policyChanges() -> Section? {
         guard let change = context.policyChange else { return nil }
-        let sentences = PolicyChanges(from: change.before, to: change.after, language: t.language).sentences
+        let sentences = PolicyChanges(from: change.before, to: change.after, language: t.language, context: context).sentences
         guard !sentences.isEmpty else { return nil }
         var blocks: [Block] = [.paragraph([.text(t.text(.noticeChangesIntro))]), .list(sentences.map { [.text($0)] })]
         if let url = context.organisation.privacyURL, !url.isEmpty { blocks.append(.paragraph([.link(t.text(.contactPrivacy), url: url)])) }
@@ -98,7 +98,7 @@ struct SubjectPage {
         guard digest.accessTotal > 0 else { return Section(id: "access", heading: t.text(.accessHeading), blocks: [nothing]) }
         var blocks: [Block] = [
             .paragraph([.text(t.text(.accessIntro, count: digest.accessTotal))]),
-            .table(t.countTable(.accessByRoleCaption, .columnWho, digest.accessByRole, name: t.roleName)),
+            .table(t.countTable(.accessByRoleCaption, .columnWho, digest.accessByRole, name: roleName)),
             .table(t.countTable(.accessByPurposeCaption, .columnPurpose, digest.accessByPurpose, name: t.useName)),
             .table(t.countTable(.accessByCategoryCaption, .columnData, digest.accessByCategory, name: t.categoryName)),
         ]
@@ -107,6 +107,8 @@ struct SubjectPage {
         }
         return Section(id: "access", heading: t.text(.accessHeading), blocks: blocks)
     }
+
+    private func roleName(_ role: String) -> String { context.roleName(role, language: t.language) }
 
     private func uses() -> Section {
         guard digest.useTotal > 0 else { return Section(id: "uses", heading: t.text(.usesHeading), blocks: [nothing]) }
@@ -164,9 +166,10 @@ struct SubjectPage {
         ])
     }
 
-    /// The catalog's sentence for the rule, else for its kind, else a sentence naming its description or id.
+    /// The pipeline's sentence for the rule, else the catalog's for its kind, else a sentence naming its description
+    /// or id.
     private func problemSentence(_ rule: String) -> String {
-        if let s = t.ruleSentences[rule] { return s }
+        if let s = context.ruleSentence(rule, language: t.language) { return s }
         if let kind = context.rules[rule]?.kind, let s = t.kindSentences[kind] { return s }
         return t.text(.unknownRule, ["rule": context.rules[rule]?.description ?? rule])
     }

@@ -10,16 +10,20 @@ import Rules
 /// Rows: namespace `digest:YYYY-MM`, key the subject, value its digest (its JSON); namespace `digest-org`, key
 /// the month, value the lane's part of the organisation digest. A closed month's rows are deleted. Namespace
 /// `consent-decisions`, key the subject, value the consent decisions that can still stand at the end of an open month
-/// (a JSON list of `{purpose, status, since, source}`, as `consent_state`), kept across months.
+/// (a JSON list of `{purpose, status, since, source}`, as `consent_state`), kept across months. Namespace
+/// `erasure-requests`, key the subject, value its erasure requests still open or answered in an open month (a JSON
+/// list of `{time, event, answered}`).
 public final class DigestBook: EngineObserver {
     public static let subjectNamespacePrefix = "digest:"
     public static let orgNamespace = "digest-org"
     public static let consentNamespace = "consent-decisions"
+    public static let erasureNamespace = "erasure-requests"
 
     /// A month this lane closed: its subjects (sorted by subject, byte order) and its part of the org digest.
     public typealias ClosedMonth = (month: String, subjects: [SubjectDigest], org: OrgDigest)
 
-    private var digests = MonthlyDigests()
+    private var digests: MonthlyDigests
+    private let erasure: ErasureWatch?
     private var pendingDeletes: [StateChange] = []
     /// The end of the earliest open month, kept for the check after every event.
     public var earliestOpenMonthEnd: Timestamp? { digests.earliestOpenMonthEnd }
@@ -28,14 +32,20 @@ public final class DigestBook: EngineObserver {
     public var closedBefore: String? { digests.closedBefore }
 
     public static func isDigestRow(namespace: String) -> Bool {
-        namespace == orgNamespace || namespace == consentNamespace || namespace.hasPrefix(subjectNamespacePrefix)
+        namespace == orgNamespace || namespace == consentNamespace || namespace == erasureNamespace
+            || namespace.hasPrefix(subjectNamespacePrefix)
     }
 
-    /// An empty book (a replay's).
-    public init() {}
+    /// An empty book (a replay's); erasure requests are followed with the pipeline's erasure deadline, if any.
+    public init(erasure: ErasureWatch? = nil) {
+        self.erasure = erasure
+        digests = MonthlyDigests(erasureDeadline: erasure?.within)
+    }
 
     /// A book restored from a partition's state rows (the others are ignored); tracks changes from now on.
-    public init(restoring rows: [StateChange], closedBefore: String?) throws(ProcessingError) {
+    public init(restoring rows: [StateChange], closedBefore: String?, erasure: ErasureWatch? = nil) throws(ProcessingError) {
+        self.erasure = erasure
+        digests = MonthlyDigests(erasureDeadline: erasure?.within)
         digests.closedBefore = closedBefore
         for row in rows {
             guard let value = row.value else { continue }
@@ -48,6 +58,9 @@ public final class DigestBook: EngineObserver {
                 } else if row.namespace == Self.consentNamespace {
                     digests.restoreConsentDecisions(
                         of: row.key, try SubjectDigest.ConsentStanding.list(jsonText: text, origin: "state \(row.namespace)/\(row.key)"))
+                } else if row.namespace == Self.erasureNamespace {
+                    digests.restoreErasureRequests(
+                        of: row.key, try ErasureRequest.list(jsonText: text, origin: "state \(row.namespace)/\(row.key)"))
                 }
             } catch {
                 throw ProcessingError(.input, "stored digest cannot be read: \(error)")
@@ -58,17 +71,21 @@ public final class DigestBook: EngineObserver {
 
     public func processed(_ event: Event, late: Bool) {
         digests.record(event, late: late)
+        if let erasure {
+            if erasure.satisfiedBy.test(event) { digests.recordErasureAnswer(subject: event.subject, time: event.time) }
+            if erasure.start.test(event) { digests.recordErasureRequest(subject: event.subject, time: event.time, event: event.id) }
+        }
     }
 
     public func violated(_ v: Violation) {
-        recordViolation(subject: v.subject, rule: v.rule, severity: v.severity.name, time: v.time)
+        recordViolation(ViolationFacts(v))
     }
 
     /// Months are closed by `close(through:)`, with the lane's watermark.
     public func monthEnded(_ end: Timestamp) {}
 
-    public func recordViolation(subject: String, rule: String, severity: String, time: Timestamp) {
-        digests.recordViolation(subject: subject, rule: rule, severity: severity, time: time)
+    public func recordViolation(_ v: ViolationFacts) {
+        digests.recordViolation(v)
     }
 
     /// The open months that end at or before `watermark`, oldest first.
@@ -120,7 +137,50 @@ public final class DigestBook: EngineObserver {
             rows.append(StateChange(namespace: Self.consentNamespace, key: subject,
                                     value: list.isEmpty ? nil : Array(SubjectDigest.ConsentStanding.json(list).serialized.utf8)))
         }
+        for subject in digests.takeErasureChanges().sorted() {
+            let list = digests.erasureRequests(of: subject)
+            rows.append(StateChange(namespace: Self.erasureNamespace, key: subject,
+                                    value: list.isEmpty ? nil : Array(ErasureRequest.json(list).serialized.utf8)))
+        }
         defer { pendingDeletes = [] }
         return rows + pendingDeletes
+    }
+}
+
+/// What tells the digests an erasure request and its answer: the pipeline's erasure deadline (an enabled `deadline` rule
+/// tagged `erasure`, the shortest if several), whose start is a request and whose `satisfied_by` is an answer.
+public struct ErasureWatch: Sendable {
+    public let start: CompiledExpression
+    public let satisfiedBy: CompiledExpression
+    public let within: Events.Duration
+
+    public init?(pipeline: Pipeline) {
+        var found: (CompiledExpression, CompiledExpression, Events.Duration)?
+        for rule in pipeline.rules where rule.enabled && rule.tags.contains("erasure") {
+            if case .deadline(let start, let satisfiedBy, let within, _) = rule.spec, found.map({ within < $0.2 }) ?? true {
+                found = (start, satisfiedBy, within)
+            }
+        }
+        guard let found else { return nil }
+        (start, satisfiedBy, within) = found
+    }
+}
+
+extension ViolationFacts {
+    /// The facts of a violation: role, system and categories from its evidence (the triggering event's, or a retention
+    /// clock's category).
+    public init(_ v: Violation) {
+        var categories: [String] = []
+        if case .array(let items)? = v.evidence["categories"] {
+            for case .string(let c) in items where !categories.contains(c) { categories.append(c) }
+        } else if case .string(let c)? = v.evidence["clock"]?["category"] {
+            categories = [c]
+        }
+        func text(_ key: String) -> String? {
+            if case .string(let s)? = v.evidence[key] { return s }
+            return nil
+        }
+        self.init(rule: v.rule, kind: v.kind.rawValue, reason: v.reason, severity: v.severity.name, time: v.time,
+                  subject: v.subject, actor: v.actor, role: text("role"), system: text("system"), categories: categories)
     }
 }

@@ -5,8 +5,8 @@ import Rules
 
 extension DigestContext {
     /// What the digest pages take from a pipeline: `organisation` of `pipeline.yaml`, the enabled retention rules,
-    /// every rule's kind and description, and the consent-based purposes (the list `consent_purposes`, which the
-    /// default pipeline's consent rule uses).
+    /// every rule's kind and description, the consent-based purposes (the list `consent_purposes`, which the
+    /// default pipeline's consent rule uses), and its words for people (`texts/`).
     public init(pipeline: Pipeline, optOut: OptOutAction? = nil) {
         let org = pipeline.settings["organisation"]
         var retention: [RetentionPolicy] = []
@@ -18,12 +18,18 @@ extension DigestContext {
                                                  from: from == .collect ? .collect : .relationshipEnd))
             }
         }
+        var texts: [Language: Texts] = [:]
+        for (code, t) in pipeline.texts {
+            guard let language = Language(rawValue: code) else { continue }
+            texts[language] = Texts(roles: t.roles, ruleTitles: t.ruleTitles, ruleSentences: t.ruleSentences)
+        }
         self.init(
             organisation: Organisation(
                 name: org?["name"]?.string ?? "", contactEmail: org?["contact_email"]?.string,
                 privacyURL: org?["privacy_url"]?.string, supervisoryAuthority: org?["supervisory_authority"]?.string,
                 supervisoryAuthorityURL: org?["supervisory_authority_url"]?.string),
-            retention: retention, rules: rules, consentPurposes: pipeline.lists["consent_purposes"] ?? [], optOut: optOut)
+            retention: retention, rules: rules, consentPurposes: pipeline.lists["consent_purposes"] ?? [], optOut: optOut,
+            texts: texts)
     }
 }
 

@@ -1,3 +1,4 @@
+import Digests
 import Events
 import Rules
 
@@ -169,33 +170,61 @@ public final class LaneObserver: EngineObserver {
 /// A keyed task's violation, waiting for the month's digest of its subject (`KeyedSpace.amendments`).
 public struct DigestAmendment: Sendable {
     public var violationID: String
-    public var subject: String
-    public var rule: String
-    public var severity: String
-    public var time: Timestamp
+    public var facts: ViolationFacts
+
+    public var subject: String { facts.subject }
+    public var time: Timestamp { facts.time }
 
     public init(_ v: Violation) {
         violationID = v.id
-        subject = v.subject
-        rule = v.rule
-        severity = v.severity.name
-        time = v.time
+        facts = ViolationFacts(v)
     }
 
-    /// Stored as `rule␟severity␟microseconds␟subject` (U+001F; the subject last, whatever it holds).
+    /// Stored as a JSON object of the facts (`time` in microseconds); rows of an earlier release,
+    /// `rule␟severity␟microseconds␟subject`, are read too (without kind, reason, actor, role, system or categories).
     public init(row: StateChange) throws(ProcessingError) {
-        let parts = String(decoding: row.value ?? [], as: UTF8.self).split(separator: "\u{1F}", maxSplits: 3, omittingEmptySubsequences: false)
+        violationID = row.key
+        let bytes = row.value ?? []
+        if bytes.first == UInt8(ascii: "{") {
+            guard let json = try? JSONValue.parse(String(decoding: bytes, as: UTF8.self)), let facts = Self.facts(json) else {
+                throw ProcessingError(.input, "stored digest amendment \(row.namespace)/\(row.key) cannot be read")
+            }
+            self.facts = facts
+            return
+        }
+        let parts = String(decoding: bytes, as: UTF8.self).split(separator: "\u{1F}", maxSplits: 3, omittingEmptySubsequences: false)
         guard parts.count == 4, let micros = Int64(parts[2]) else {
             throw ProcessingError(.input, "stored digest amendment \(row.namespace)/\(row.key) cannot be read")
         }
-        violationID = row.key
-        rule = String(parts[0])
-        severity = String(parts[1])
-        time = Timestamp(microseconds: micros)
-        subject = String(parts[3])
+        facts = ViolationFacts(rule: String(parts[0]), kind: "", reason: "", severity: String(parts[1]),
+                               time: Timestamp(microseconds: micros), subject: String(parts[3]))
     }
 
-    public var value: [UInt8] { Array("\(rule)\u{1F}\(severity)\u{1F}\(time.microseconds)\u{1F}\(subject)".utf8) }
+    private static func facts(_ json: JSONValue) -> ViolationFacts? {
+        func text(_ key: String) -> String? {
+            if case .string(let s)? = json[key] { return s }
+            return nil
+        }
+        guard let rule = text("rule"), let severity = text("severity"), let subject = text("subject"),
+              case .int(let micros)? = json["time"] else { return nil }
+        var categories: [String] = []
+        if case .array(let items)? = json["categories"] { for case .string(let c) in items { categories.append(c) } }
+        return ViolationFacts(rule: rule, kind: text("kind") ?? "", reason: text("reason") ?? "", severity: severity,
+                              time: Timestamp(microseconds: micros), subject: subject, actor: text("actor"),
+                              role: text("role"), system: text("system"), categories: categories)
+    }
+
+    public var value: [UInt8] {
+        var members: [(String, JSONValue)] = [
+            ("rule", .string(facts.rule)), ("kind", .string(facts.kind)), ("reason", .string(facts.reason)),
+            ("severity", .string(facts.severity)), ("time", .int(facts.time.microseconds)), ("subject", .string(facts.subject)),
+        ]
+        if let actor = facts.actor { members.append(("actor", .string(actor))) }
+        if let role = facts.role { members.append(("role", .string(role))) }
+        if let system = facts.system { members.append(("system", .string(system))) }
+        members.append(("categories", .array(facts.categories.map { .string($0) })))
+        return Array(JSONValue.object(members).serialized.utf8)
+    }
 }
 
 /// A partition of a source topic.

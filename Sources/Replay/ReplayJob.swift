@@ -132,7 +132,7 @@ final class ReplayRun {
     let intake: EventIntake
     let engine: Engine
     let other: Engine?
-    let digests = DigestBook()
+    let digests: DigestBook
     let folder: DigestFolder?
     let violationsOut: JSONLWriter
     let deadOut: JSONLWriter?
@@ -142,6 +142,7 @@ final class ReplayRun {
     init(pipeline: Pipeline, options: ReplayJob.Options) throws(ReplayError) {
         self.options = options
         engine = Engine(pipeline: pipeline)
+        digests = DigestBook(erasure: ErasureWatch(pipeline: pipeline))
         intake = EventIntake(taxonomy: pipeline.taxonomy, until: options.until)
         if let compare = options.compare {
             guard compare.taxonomy.sameKeys(as: pipeline.taxonomy) else {

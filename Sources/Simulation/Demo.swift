@@ -76,7 +76,7 @@ public struct Demo {
 
         // One bulk export in the middle of the month, over customers of every partition, within one 10-minute window.
         let lines = Array(EventGenerator(.init(events: events, subjects: Swift.max(300, events / 15), seed: 2026, start: Self.month,
-                                               bulkExportEvery: events, bulkExportWindow: .minutes(10))))
+                                               bulkExportEvery: events, bulkExportWindow: .minutes(10), profile: .realistic)))
         let end = Self.month.startOfNextMonth + .minutes(10)
         let violationsFile = pipelineDir.appendingPathComponent("out/violations.jsonl")
         var shown = 0
@@ -153,13 +153,18 @@ public struct Demo {
             try DigestRenderer(language: .en, context: context).orgHTML(org).write(to: path, atomically: true, encoding: .utf8)
             written.append(path.path)
         }
+        if let audit = try? archive.audit(month: monthKey) {
+            let path = pages.appendingPathComponent("audit-en.html")
+            try DigestRenderer(language: .en, context: context).auditHTML(audit).write(to: path, atomically: true, encoding: .utf8)
+            written.append(path.path)
+        }
         output("")
         output(bold("Summary") + ": \(lines.count) events sent, \(shown) violations found live")
         for (rule, n) in byRule.sorted(by: { $0.value > $1.value }) { output("  \(rule): \(n)") }
         output(bold("Month closed") + ": digests for \(archive.months().joined(separator: ", ")) in \(digests.path)")
         output("  \(digests.appendingPathComponent("\(monthKey)/subjects.jsonl").path)")
         output("  \(digests.appendingPathComponent("\(monthKey)/org.json").path)")
-        output(bold("Customer pages") + ":")
+        output(bold("Pages") + " (customers, the organisation report, the privacy office's audit):")
         for path in written { output("  \(path)") }
         output("Violations as JSON lines: \(violationsFile.path)")
     }

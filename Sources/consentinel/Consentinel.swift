@@ -8,6 +8,6 @@ struct Consentinel: AsyncParsableCommand {
         commandName: "consentinel",
         abstract: "Privacy-enforcement daemon: consent, retention, erasure and access rules on a stream of events.",
         version: BuildInfo.description,
-        subcommands: [DemoCommand.self, Run.self, Replay.self, RulesCommand.self, ConfigCommand.self, AlertsCommand.self, DigestCommand.self, PolicyCommand.self, PortalCommand.self, Gen.self, SelfTest.self, Bench.self]
+        subcommands: [DemoCommand.self, Run.self, Replay.self, RulesCommand.self, ConfigCommand.self, AlertsCommand.self, DigestCommand.self, AuditCommand.self, PolicyCommand.self, PortalCommand.self, Gen.self, SelfTest.self, Bench.self]
     )
 }

@@ -51,16 +51,7 @@ struct DigestCommand: AsyncParsableCommand {
                 printError("consentinel: \(error)")
                 throw ExitCode(1)
             }
-            if let output, output != "-" {
-                do {
-                    try Data(text.utf8).write(to: URL(fileURLWithPath: output))
-                } catch {
-                    printError("consentinel: cannot write \(output): \(error.localizedDescription)")
-                    throw ExitCode(1)
-                }
-            } else {
-                FileHandle.standardOutput.write(Data(text.utf8))
-            }
+            try writeOutput(text, to: output)
         }
 
         private func render(_ renderer: DigestRenderer) throws(DigestError) -> String {

@@ -15,6 +15,8 @@ struct Gen: AsyncParsableCommand {
     @Option(name: .long, help: "How many months the events span.") var months: Int = 1
     @Option(name: .customLong("invalid-rate"), help: "Share of broken lines, 0…1.") var invalidRate: Double = 0.001
     @Option(name: .customLong("duplicate-rate"), help: "Share of events sent twice, 0…1.") var duplicateRate: Double = 0.001
+    @Option(name: .long, help: "stress (every rule broken often: tests, benchmarks) or realistic (a company that mostly keeps its rules, with a few incidents).")
+    var profile = EventGenerator.Profile.stress.rawValue
     @Option(name: [.short, .long], help: "Output file (default, or -: standard output).") var output: String?
     @Option(name: .long, help: "Produce to this Kafka topic instead of writing JSONL (keyed by subject, stamped with the event time).")
     var topic: String?
@@ -27,6 +29,9 @@ struct Gen: AsyncParsableCommand {
         guard Timestamp(rfc3339: start) != nil else { throw ValidationError("--start must be an RFC 3339 time") }
         guard (0...1).contains(invalidRate), (0...1).contains(duplicateRate) else { throw ValidationError("rates are between 0 and 1") }
         if (topic == nil) != (bootstrap == nil) { throw ValidationError("--topic and --bootstrap go together") }
+        if EventGenerator.Profile(rawValue: profile) == nil {
+            throw ValidationError("unknown profile '\(profile)'; choose one of \(EventGenerator.Profile.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         if topic != nil && output != nil { throw ValidationError("give --output or --topic, not both") }
         for p in properties where !p.contains("=") { throw ValidationError("--properties takes key=value, not '\(p)'") }
     }
@@ -34,7 +39,7 @@ struct Gen: AsyncParsableCommand {
     func run() async throws {
         let generator = EventGenerator(.init(
             events: events, subjects: subjects, seed: seed, start: Timestamp(rfc3339: start)!, months: months,
-            invalidRate: invalidRate, duplicateRate: duplicateRate))
+            invalidRate: invalidRate, duplicateRate: duplicateRate, profile: EventGenerator.Profile(rawValue: profile)!))
         if let topic, let bootstrap {
             try await produce(generator, topic: topic, bootstrap: bootstrap)
             return

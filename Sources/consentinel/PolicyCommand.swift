@@ -9,9 +9,9 @@ struct PolicyCommand: AsyncParsableCommand {
         commandName: "policy", abstract: "The privacy notice, made from the rules a pipeline enforces.",
         subcommands: [Render.self, Diff.self])
 
-    static func facts(_ directory: String) throws -> PolicyFacts {
+    static func pipeline(_ directory: String) throws -> Pipeline {
         do {
-            return PolicyFacts(pipeline: try PipelineLoader().load(directory: directory))
+            return try PipelineLoader().load(directory: directory)
         } catch {
             print(error.description)
             printError("consentinel: the pipeline in \(directory) has errors")
@@ -43,20 +43,15 @@ struct PolicyCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let facts = try PolicyCommand.facts(pipeline)
-            let renderer = DigestRenderer(language: try PolicyCommand.language(lang))
+            let loaded = try PolicyCommand.pipeline(pipeline)
+            let facts = PolicyFacts(pipeline: loaded)
+            let renderer = DigestRenderer(language: try PolicyCommand.language(lang), context: DigestContext(pipeline: loaded))
             let text = switch DigestFormat(rawValue: format)! {
             case .html: renderer.policyHTML(facts)
             case .md: renderer.policyMarkdown(facts)
             case .json: facts.json.pretty() + "\n"
             }
-            guard let output, output != "-" else { return print(text, terminator: "") }
-            do {
-                try Data(text.utf8).write(to: URL(fileURLWithPath: output))
-            } catch {
-                printError("consentinel: cannot write \(output): \(error.localizedDescription)")
-                throw ExitCode(1)
-            }
+            try writeOutput(text, to: output)
         }
     }
 
@@ -72,7 +67,9 @@ struct PolicyCommand: AsyncParsableCommand {
 
         func run() async throws {
             let language = try PolicyCommand.language(lang)
-            let changes = PolicyChanges(from: try PolicyCommand.facts(old), to: try PolicyCommand.facts(new), language: language)
+            let before = try PolicyCommand.pipeline(old), after = try PolicyCommand.pipeline(new)
+            let changes = PolicyChanges(from: PolicyFacts(pipeline: before), to: PolicyFacts(pipeline: after), language: language,
+                                        context: DigestContext(pipeline: after))
             print(changes.text(language), terminator: "")
         }
     }

@@ -243,3 +243,14 @@ enum KafkaOptions {
 func printError(_ text: String, terminator: String = "\n") {
     FileHandle.standardError.write(Data((text + terminator).utf8))
 }
+
+/// A rendered page or document to `--output` (nil or `-`: standard output); exit 1 when the file cannot be written.
+func writeOutput(_ text: String, to output: String?) throws {
+    guard let output, output != "-" else { return FileHandle.standardOutput.write(Data(text.utf8)) }
+    do {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: output))
+    } catch {
+        printError("consentinel: cannot write \(output): \(error.localizedDescription)")
+        throw ExitCode(1)
+    }
+}

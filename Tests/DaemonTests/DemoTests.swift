@@ -1,3 +1,4 @@
+import Events
 import Foundation
 import Testing
 
@@ -26,15 +27,26 @@ import Testing
         #expect(process.terminationStatus == 0, "\(text)")
         #expect(text.contains("metrics at http://127.0.0.1:"))
         let violationLines = text.split(separator: "\n").filter { $0.contains("  HIGH ") || $0.contains("  CRITICAL ") || $0.contains("  MEDIUM ") }
-        #expect(violationLines.count > 10, "\(text)")
+        // A month as a company that mostly keeps its rules has it: each incident of the realistic traffic stands out.
         #expect(violationLines.contains { $0.contains("CRITICAL bulk-access:") }, "the bulk export is caught: \(text)")
         #expect(text.contains("  bulk-access: 1"), "and counted in the summary")
+        for rule in ["role-access", "undisclosed-recipient", "consent-required", "sensitive-needs-ticket", "erasure-deadline"] {
+            #expect(violationLines.contains { $0.contains(" \(rule): ") }, "\(rule): \(text)")
+        }
+        #expect((10...16).contains(violationLines.count), "\(violationLines.count) violations: \(text)")
         #expect(!text.contains("\u{1B}["), "no colours when not on a terminal")
         #expect(text.contains("Month closed: digests for 2026-01"), "\(text)")
         let paths = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { $0.hasPrefix("/") && ($0.hasSuffix(".html") || $0.hasSuffix(".jsonl") || $0.hasSuffix(".json")) }
         #expect(paths.contains { $0.hasSuffix("2026-01/subjects.jsonl") })
-        #expect(paths.contains { $0.hasSuffix("-en.html") })
+        #expect(paths.contains { $0.hasSuffix("-en.html") } && paths.contains { $0.hasSuffix("audit-en.html") })
         for path in paths { #expect(FileManager.default.fileExists(atPath: path), "\(path)") }
+        let orgPath = try #require(paths.first { $0.hasSuffix("2026-01/org.json") })
+        let org = try JSONValue.parse(String(contentsOfFile: orgPath, encoding: .utf8))
+        guard case .int(let subjects)? = org["subjects"], case .int(let affected)? = org["violations"]?["subjects_affected"] else {
+            Issue.record("org.json: \(org.serialized)")
+            return
+        }
+        #expect(affected * 100 <= subjects * 5, "a few percent of the customers are affected: \(affected) of \(subjects)")
     }
 }

@@ -7,10 +7,96 @@ import Testing
 struct CatalogTests {
     static let taxonomy = try! Taxonomy.builtin()
 
-    @Test("every UI string exists", arguments: Language.allCases)
-    func everyMessage(_ language: Language) {
-        let missing = Message.allCases.filter { language.catalog.messages[$0] == nil }
-        #expect(missing.isEmpty, "\(language): no text for \(missing.map(\.rawValue))")
+    @Test("every catalog has every UI string, month name and name English has", arguments: Language.allCases)
+    func complete(_ language: Language) {
+        let missing = language.catalog.missingKeys(comparedTo: .english)
+        #expect(missing.isEmpty, "missing: \(missing)")
+    }
+
+    @Test("English names every event type, severity and rule kind; every language names the same ones")
+    func englishCoversTheVocabulary() {
+        let en = Catalog.english
+        #expect(Set(en.eventTypes.keys) == ["access", "use", "share", "collect", "delete", "consent", "erasure_request", "relationship_end"])
+        #expect(Set(en.severities.keys) == ["low", "medium", "high", "critical"])
+        #expect(Set(en.kindSentences.keys) == ["match", "consent", "retention", "deadline", "threshold", "access"])
+        for c in Language.allCases.map(\.catalog) {
+            #expect(Set(c.sources.keys) == Set(en.sources.keys), "\(c.language)")
+            #expect(Set(c.eventTypes.keys) == Set(en.eventTypes.keys), "\(c.language)")
+            #expect(Set(c.severities.keys) == Set(en.severities.keys), "\(c.language)")
+            #expect(Set(c.kindSentences.keys) == Set(en.kindSentences.keys), "\(c.language)")
+            #expect(c.monthNames.count == 12, "\(c.language)")
+        }
+    }
+
+    /// The catalog file of `language` with the text at `path` (section, then key) taken out.
+    static func catalog(_ language: Language, without path: [String]) throws -> Catalog {
+        func removing(_ path: ArraySlice<String>, from value: JSONValue) -> JSONValue {
+            guard let key = path.first else { return value }
+            switch value {
+            case .object(let pairs) where path.count == 1: return .object(pairs.filter { $0.0 != key })
+            case .object(let pairs): return .object(pairs.map { ($0.0, $0.0 == key ? removing(path.dropFirst(), from: $0.1) : $0.1) })
+            case .array(let items): return .array(items.enumerated().filter { String($0.offset + 1) != key }.map(\.element))
+            default: return value
+            }
+        }
+        let text = String(decoding: Catalog.embeddedFile(language), as: UTF8.self)
+        return try Catalog(language: language, jsonText: removing(path[...], from: try JSONValue.parse(text)).serialized)
+    }
+
+    /// What the check finds in `broken` beyond what it finds in the language's own catalog.
+    static func newlyMissing(_ broken: Catalog, comparedTo reference: Catalog = .english) -> [MissingText] {
+        let known = Set(broken.language.catalog.missingKeys(comparedTo: .english))
+        return broken.missingKeys(comparedTo: reference).filter { !known.contains($0) }
+    }
+
+    @Test("the check finds one text taken out of one language", arguments: [
+        (Language.fr, ["messages", "subject.title"], "messages.subject.title"),
+        (.de, ["messages", "common.duration.days"], "messages.common.duration.days"),
+        (.en, ["messages", "org.footer"], "messages.org.footer"),
+        (.es, ["categories", "user.contact.email"], "categories.user.contact.email"),
+        (.fr, ["uses", "marketing"], "uses.marketing"),
+        (.de, ["event_types", "erasure_request"], "event_types.erasure_request"),
+        (.es, ["severities", "critical"], "severities.critical"),
+        (.fr, ["kind_sentences", "threshold"], "kind_sentences.threshold"),
+        (.de, ["sources", "gpc"], "sources.gpc"),
+        (.es, ["month_names", "12"], "month_names.12"),
+    ])
+    func aMissingTextIsFound(_ language: Language, _ path: [String], _ key: String) throws {
+        let broken = try Self.catalog(language, without: path)
+        #expect(Self.newlyMissing(broken) == [MissingText(language: language, key: key)])
+        #expect(broken.missingKeys(comparedTo: .english).contains(MissingText(language: language, key: key)))
+    }
+
+    @Test("a name English lacks is not asked of other languages")
+    func englishIsTheReferenceForNames() throws {
+        let en = try Self.catalog(.en, without: ["categories", "user.contact.email"])
+        let de = try Self.catalog(.de, without: ["categories", "user.contact.email"])
+        #expect(Self.newlyMissing(de, comparedTo: en) == [])
+        #expect(Self.newlyMissing(de) == [MissingText(language: .de, key: "categories.user.contact.email")])
+    }
+
+    @Test("a catalog file that is not one says where", arguments: [
+        (#"[1]"#, "a catalog is a JSON object"),
+        (#"{"grouping_separator": ",", "messages": {"subject.titel": "x"}}"#, "messages.subject.titel is no message"),
+        (#"{"grouping_separator": ",", "messages": {"common.duration.days": {"one": "x"}}}"#, "messages.common.duration.days must be a text"),
+        (#"{"grouping_separator": ",", "uses": {"marketing": 3}}"#, "uses.marketing must be a text"),
+        (#"{"grouping_separator": ",", "month_names": "January"}"#, "month_names must be an array"),
+        (#"{"grouping_separator": ",", "roles": {}}"#, "unknown section 'roles'"),
+        (#"{"messages": {}}"#, "grouping_separator must be a text"),
+        (#"{"messages": "#, "not JSON"),
+    ])
+    func malformed(_ text: String, _ expected: String) {
+        let error = #expect(throws: DigestError.self) { try Catalog(language: .en, jsonText: text) }
+        #expect(error?.code == .malformed && error?.message.contains(expected) == true, "\(String(describing: error))")
+    }
+
+    @Test("each language's file is compiled in and reads as its catalog")
+    func embedded() {
+        for language in Language.allCases {
+            #expect(language.catalog.language == language)
+            #expect(!Catalog.embeddedFile(language).isEmpty)
+        }
+        #expect(Catalog.french.groupingSeparator == "\u{202F}" && Catalog.english.text(.subjectTitle, ["month": "May"]) == "Your data in May")
     }
 
     @Test("every data category and data use of the built-in taxonomy has its own name", arguments: Language.allCases)
@@ -22,19 +108,6 @@ struct CatalogTests {
         let extra = Set(language.catalog.categories.keys).subtracting(Self.taxonomy.categories.entries.map(\.key))
             .union(Set(language.catalog.uses.keys).subtracting(Self.taxonomy.uses.entries.map(\.key)))
         #expect(extra.isEmpty, "\(language): names for keys not in the taxonomy: \(extra)")
-    }
-
-    @Test("names, roles, sources, event types and rules cover what English covers", arguments: Language.allCases)
-    func sameCoverageAsEnglish(_ language: Language) {
-        let en = Catalog.english, c = language.catalog
-        #expect(Set(c.roles.keys) == Set(en.roles.keys))
-        #expect(Set(c.sources.keys) == Set(en.sources.keys))
-        #expect(Set(c.eventTypes.keys) == Set(en.eventTypes.keys))
-        #expect(Set(c.severities.keys) == Set(en.severities.keys))
-        #expect(Set(c.ruleSentences.keys) == Set(en.ruleSentences.keys))
-        #expect(Set(c.ruleTitles.keys) == Set(en.ruleTitles.keys))
-        #expect(Set(c.kindSentences.keys) == Set(["match", "consent", "retention", "deadline", "threshold", "access"]))
-        #expect(c.monthNames.count == 12)
     }
 
     @Test("a translation has the same placeholders and plural forms as English", arguments: Language.allCases)

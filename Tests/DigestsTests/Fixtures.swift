@@ -1,6 +1,8 @@
 @testable import Digests
 import Events
 import Foundation
+import Processing
+import Rules
 
 /// Digests and contexts the rendering tests share.
 enum Fixtures {
@@ -85,6 +87,12 @@ enum Fixtures {
         return o
     }
 
+    /// The default pipeline's words for people (its `texts/`), as its context gives them to the pages.
+    static let defaultTexts: [Language: DigestContext.Texts] = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return DigestContext(pipeline: try! PipelineLoader().load(directory: root.appendingPathComponent("pipelines/default").path)).texts
+    }()
+
     static let optOut = OptOutAction(url: "https://portal.example.com/digest/opt-out", csrfToken: "tok-123")
 
     static func context(optOut: OptOutAction? = nil) -> DigestContext {
@@ -100,7 +108,7 @@ enum Fixtures {
             rules: ["custom-keep": RuleSummary(kind: "retention", description: "Keep things short"),
                     "mystery-rule": RuleSummary(kind: "novel", description: "Our mystery rule")],
             consentPurposes: ["marketing", "personalize", "third_party_sharing", "train_ai_system"],
-            optOut: optOut)
+            optOut: optOut, texts: defaultTexts)
     }
 }
 

@@ -20,7 +20,8 @@ import Testing
         digests.tracksChanges = true
         digests.record(try Self.event(Self.access), late: false)
         digests.record(try Self.event(Self.consent), late: false)
-        digests.recordViolation(subject: "s3", rule: "r", severity: "high", time: Timestamp(rfc3339: "2026-01-06T00:00:00Z")!)
+        digests.recordViolation(ViolationFacts(rule: "r", kind: "match", reason: "x", severity: "high",
+                                               time: Timestamp(rfc3339: "2026-01-06T00:00:00Z")!, subject: "s3"))
         #expect(digests.takeChanges() == ["2026-01": ["s1", "s3"], "2026-02": ["s2"]])
         #expect(digests.takeChanges().isEmpty)
         digests.record(try Self.event(Self.access), late: false)

@@ -17,8 +17,8 @@ struct RenderingTests {
 
     @Test("a customer page with every section", arguments: Language.allCases)
     func fullSubjectHTML(_ language: Language) throws {
-        let c = language.catalog
-        let html = DigestRenderer(language: language, context: Fixtures.context(optOut: Fixtures.optOut)).subjectHTML(Fixtures.fullSubject)
+        let c = language.catalog, context = Fixtures.context(optOut: Fixtures.optOut)
+        let html = DigestRenderer(language: language, context: context).subjectHTML(Fixtures.fullSubject)
         let text = visibleText(html)
         Self.expectClean(text, "\(language) html")
         #expect(html.hasPrefix("<!DOCTYPE html>\n<html lang=\"\(language.rawValue)\">"))
@@ -32,10 +32,10 @@ struct RenderingTests {
         let d = Fixtures.fullSubject
         let names = d.accessByPurpose.keys.map(c.useName) + d.useByPurpose.keys.map(c.useName)
             + d.accessByCategory.keys.map(c.categoryName) + ["user.payment", "user.behavior.browsing_history"].map(c.categoryName)
-            + d.accessByRole.keys.map(c.roleName) + ["web", "gpc", "app"].map(c.sourceName)
+            + d.accessByRole.keys.map { context.roleName($0, language: language) } + ["web", "gpc", "app"].map(c.sourceName)
         for name in names { #expect(text.contains(name), "\(language): '\(name)' is not on the page") }
         for rule in ["consent-required", "role-access", "erasure-deadline", "retention-precise-location"] {
-            #expect(text.contains(c.ruleSentences[rule]!), "\(language): the sentence for \(rule)")
+            #expect(text.contains(context.ruleSentence(rule, language: language)!), "\(language): the sentence for \(rule)")
         }
         #expect(text.contains(c.kindSentences["retention"]!), "a custom rule is told by its kind")
         #expect(text.contains("Our mystery rule"), "a rule of an unknown kind is told by its description")
@@ -124,13 +124,13 @@ struct RenderingTests {
 
     @Test("a customer with only a violation", arguments: Language.allCases)
     func onlyViolation(_ language: Language) {
-        let c = language.catalog
-        let r = DigestRenderer(language: language, context: Fixtures.context(optOut: Fixtures.optOut))
+        let c = language.catalog, context = Fixtures.context(optOut: Fixtures.optOut)
+        let r = DigestRenderer(language: language, context: context)
         let html = r.subjectHTML(Fixtures.onlyViolation)
         let text = visibleText(html)
         Self.expectClean(text, "\(language) html")
-        #expect(text.contains(c.ruleSentences["erasure-deadline"]!))
-        #expect(text.contains(c.text(.problemItem, ["problem": c.ruleSentences["erasure-deadline"]!], count: 1)))
+        let sentence = context.ruleSentence("erasure-deadline", language: language)!
+        #expect(text.contains(c.text(.problemItem, ["problem": sentence], count: 1)))
         #expect(text.contains(c.text(.nothingThisMonth)))
         #expect(text.contains(c.month("2026-02")))
         let md = r.subjectMarkdown(Fixtures.onlyViolation)
@@ -142,9 +142,9 @@ struct RenderingTests {
     }
 
     @Test("the organisation report has labelled SVG bar charts", arguments: Language.allCases)
-    func orgReport(_ language: Language) {
-        let c = language.catalog
-        let r = DigestRenderer(language: language, context: Fixtures.context())
+    func orgReport(_ language: Language) throws {
+        let c = language.catalog, context = Fixtures.context()
+        let r = DigestRenderer(language: language, context: context)
         let html = r.orgHTML(Fixtures.org)
         let text = visibleText(html)
         Self.expectClean(text, "\(language) org html")
@@ -156,11 +156,55 @@ struct RenderingTests {
         #expect(html.contains(">\(Escape.html(c.eventTypeName("access")))</text>"))
         #expect(html.contains("class=\"bar-value\">\(c.number(12067))</text>"))
         #expect(html.contains("aria-label=\"\(Escape.html(c.eventTypeName("erasure_request"))): \(c.number(678))\""))
-        #expect(text.contains(c.ruleTitles["consent-required"]!) && text.contains(c.severityName("critical")))
+        let words = try #require(context.texts[language])
+        #expect(text.contains(words.ruleTitles["consent-required"]!) && text.contains(c.severityName("critical")))
+        #expect(text.contains(words.roles["engineer"]!) && text.contains("intern"), "a role the pipeline does not name, as written")
         #expect(text.contains(c.useName("essential.service.operations.support")))
         let md = r.orgMarkdown(Fixtures.org)
         Self.expectClean(md, "\(language) org md")
         #expect(md.contains("| " + Escape.markdown(c.eventTypeName("access")) + " | " + c.number(12067) + " | ████████████████████ |"))
+    }
+
+    @Test("a pipeline's words in the page's language, else the fallbacks")
+    func pipelineWordsAndFallbacks() {
+        let context = DigestContext(
+            rules: ["custom": RuleSummary(kind: "retention", description: "Keep custom data short"), "bare": RuleSummary(kind: "novel")],
+            texts: [
+                .en: .init(roles: ["ops": "Operations", "support": "Support desk"], ruleTitles: ["custom": "Custom data kept too long"],
+                           ruleSentences: ["custom": "We kept your custom data too long."]),
+                .de: .init(roles: ["ops": "Betrieb"]),
+            ])
+        #expect(context.roleName("ops", language: .de) == "Betrieb")
+        #expect(context.roleName("support", language: .de) == "Support desk", "else the English name")
+        #expect(context.roleName("intern", language: .de) == "intern", "else as written")
+        #expect(context.ruleTitle("custom", language: .en) == "Custom data kept too long")
+        #expect(context.ruleTitle("custom", language: .de) == "Keep custom data short", "else the description")
+        #expect(context.ruleTitle("bare", language: .de) == "bare", "else the id")
+        #expect(context.ruleSentence("custom", language: .en) == "We kept your custom data too long.")
+        #expect(context.ruleSentence("custom", language: .de) == nil, "no English sentence on a German page")
+
+        // The customer's page: the rule's sentence, else its kind's, else one naming its description or id.
+        var digest = SubjectDigest(subject: "c1", month: "2026-01")
+        for rule in ["custom", "bare", "gone"] { digest.recordViolation(rule: rule) }
+        #expect(visibleText(DigestRenderer(language: .en, context: context).subjectHTML(digest)).contains("We kept your custom data too long."))
+        let de = visibleText(DigestRenderer(language: .de, context: context).subjectHTML(digest)), g = Catalog.german
+        #expect(de.contains(g.kindSentences["retention"]!) && !de.contains("Keep custom data short"))
+        #expect(de.contains(g.text(.unknownRule, ["rule": "bare"])) && de.contains(g.text(.unknownRule, ["rule": "gone"])))
+
+        // The organisation report, the notice and its changes name roles and rules alike.
+        var org = OrgDigest(month: "2026-01")
+        org.violationTotal = 2
+        org.violationsByRule = ["custom": 1, "bare": 1]
+        org.violationsBySeverity = ["low": 2]
+        org.accessesByPurpose = ["analytics": 3]
+        org.accessesByRole = ["ops": 1, "support": 1, "intern": 1]
+        let report = visibleText(DigestRenderer(language: .de, context: context).orgHTML(org))
+        for name in ["Keep custom data short", "bare", "Betrieb", "Support desk", "intern"] { #expect(report.contains(name)) }
+        let facts = PolicyFacts(organisation: Organisation(name: "Shop"),
+                                roles: [.init(role: "ops", purposes: ["analytics"], categories: ["user.name"])])
+        #expect(DigestRenderer(language: .de, context: context).policyMarkdown(facts).contains("| Betrieb |"))
+        let gone = PolicyChanges(from: facts, to: PolicyFacts(organisation: facts.organisation), language: .de, context: context)
+        #expect(gone.sentences.count == 1 && gone.sentences[0].contains("Betrieb"))
     }
 
     @Test func emptyOrgMonth() {

@@ -69,7 +69,8 @@ import Testing
         let decoder = EventDecoder(taxonomy: Self.pipeline.taxonomy)
         let book = try DigestBook(restoring: [], closedBefore: nil)
         book.processed(try decoder.decode(Self.line("a", "2026-01-10T10:00:00Z")).get(), late: false)
-        book.recordViolation(subject: "c1", rule: "r", severity: "high", time: Timestamp(rfc3339: "2026-01-10T10:00:00Z")!)
+        book.recordViolation(ViolationFacts(rule: "r", kind: "match", reason: "x", severity: "high",
+                                            time: Timestamp(rfc3339: "2026-01-10T10:00:00Z")!, subject: "c1"))
         let rows = book.stateChanges()
         #expect(rows.map(\.namespace) == ["digest:2026-01", "digest-org"])
         #expect(book.stateChanges().isEmpty, "only what changed since the last call")
@@ -120,6 +121,48 @@ import Testing
         ])
         #expect(march.json.serialized.contains(#""consent_state":[{"purpose":"analytics","status":"granted","since":"2026-01-07T10:00:00Z","source":"web"}"#))
         #expect(again.carriesDecisions(of: "c1") && !again.carriesDecisions(of: "c2"))
+    }
+
+    /// Erasure requests are state rows of their own: one made in January and answered in March counts as open at the
+    /// end of January and February and as answered late in March, across a restart in February.
+    @Test func erasureRequestsOutliveTheirMonthAndARestart() throws {
+        let decoder = EventDecoder(taxonomy: Self.pipeline.taxonomy)
+        let watch = try #require(ErasureWatch(pipeline: Self.pipeline))
+        #expect(watch.within == .days(30))
+        func event(_ id: String, _ type: String, _ time: String, _ extra: String = "") throws -> Event {
+            try decoder.decode(#"{"id":"\#(id)","type":"\#(type)","time":"\#(time)","subject":"c1"\#(extra)}"#).get()
+        }
+        let book = try DigestBook(restoring: [], closedBefore: nil, erasure: watch)
+        book.processed(try event("r1", "erasure_request", "2026-01-20T00:00:00Z"), late: false)
+        let january = try #require(book.close(through: Timestamp(rfc3339: "2026-02-01T00:00:00Z")!).first?.org.erasure)
+        #expect((january.requested, january.open, january.openOverdue, january.openAgeDays) == (1, 1, 0, [12: 1]))
+        let rows = book.stateChanges().filter { $0.namespace == DigestBook.erasureNamespace }
+        #expect(rows.map(\.key) == ["c1"])
+
+        let again = try DigestBook(restoring: rows, closedBefore: "2026-02", erasure: watch)
+        again.processed(try event("x", "collect", "2026-02-10T00:00:00Z", #","categories":["user.name"]"#), late: false)
+        let february = try #require(again.close(through: Timestamp(rfc3339: "2026-03-01T00:00:00Z")!).first?.org.erasure)
+        #expect((february.requested, february.open, february.openOverdue, february.openAgeDays) == (0, 1, 1, [40: 1]))
+        again.processed(try event("d1", "delete", "2026-03-03T00:00:00Z", #","categories":["*"]"#), late: false)
+        let march = try #require(again.close(through: Timestamp(rfc3339: "2026-04-01T00:00:00Z")!).first?.org.erasure)
+        #expect((march.completed, march.completedOnTime, march.completedLate, march.daysToComplete, march.open) == (1, 0, 1, [42: 1], 0))
+        #expect(again.stateChanges().contains { $0.namespace == DigestBook.erasureNamespace && $0.value == nil },
+                "an answered request is forgotten once its month closes")
+    }
+
+    /// A keyed task's violation waits in the global space until its subject's partition counts it: every fact the
+    /// organisation digest breaks violations down by comes back from the row, and rows of the earlier format still read.
+    @Test func aDigestAmendmentKeepsTheFactsOfItsViolation() throws {
+        let facts = ViolationFacts(rule: "bulk-access", kind: "threshold", reason: "limit_exceeded", severity: "critical",
+                                   time: Timestamp(rfc3339: "2026-01-03T06:03:20.533Z")!, subject: "c\u{1F}1", actor: "exporter@corp",
+                                   role: "support", system: "crm", categories: ["user.contact", "user.name"])
+        var amendment = try DigestAmendment(row: StateChange(namespace: "n", key: "v1", value: Array("bulk-access\u{1F}critical\u{1F}5\u{1F}c1".utf8)))
+        #expect(amendment.facts == ViolationFacts(rule: "bulk-access", kind: "", reason: "", severity: "critical",
+                                                  time: Timestamp(microseconds: 5), subject: "c1"))
+        amendment.facts = facts
+        let back = try DigestAmendment(row: StateChange(namespace: "n", key: "v1", value: amendment.value))
+        #expect(back.facts == facts && back.violationID == "v1")
+        #expect(throws: ProcessingError.self) { try DigestAmendment(row: StateChange(namespace: "n", key: "v1", value: Array("{\"rule\":1}".utf8))) }
     }
 
     @Test func aMonthFolderHoldsTheLinesInOrderAndTheOrgDigest() throws {

@@ -27,10 +27,11 @@ import Testing
 
     @Test(arguments: Language.allCases)
     func theNoticeSaysWhatTheRulesEnforceInEveryLanguage(_ language: Language) throws {
-        let facts = PolicyFacts(pipeline: try PipelineLoader().load(directory: Self.defaultPipeline))
+        let pipeline = try PipelineLoader().load(directory: Self.defaultPipeline)
+        let facts = PolicyFacts(pipeline: pipeline), context = DigestContext(pipeline: pipeline)
         let c = language.catalog
-        let html = DigestRenderer(language: language).policyHTML(facts)
-        let markdown = DigestRenderer(language: language).policyMarkdown(facts)
+        let html = DigestRenderer(language: language, context: context).policyHTML(facts)
+        let markdown = DigestRenderer(language: language, context: context).policyMarkdown(facts)
         for text in [html, markdown] {
             #expect(!text.contains("⟦"), "\(language): a UI string is missing")
             for recipient in facts.recipients { #expect(text.contains(recipient)) }
@@ -38,7 +39,11 @@ import Testing
         #expect(!markdown.contains("{"), "\(language): a placeholder is left")
         for purpose in facts.consentPurposes { #expect(markdown.contains(c.useName(purpose)), "\(language): \(purpose)") }
         #expect(markdown.contains(c.text(.noticeErasureWithin, ["duration": c.duration(.days(30))])))
-        #expect(markdown.contains(c.roleName("dpo")) && markdown.contains(c.text(.noticeConsentPurposes)))
+        for role in facts.roles.map(\.role) {
+            let name = try #require(pipeline.texts[language.rawValue]?.roles[role], "\(language): the default pipeline names \(role)")
+            #expect(markdown.contains("| \(name) |"))
+        }
+        #expect(markdown.contains(c.text(.noticeConsentPurposes)))
         #expect(html.hasPrefix("<!DOCTYPE html>") && html.contains("lang=\"\(language.rawValue)\""))
     }
 
@@ -46,8 +51,9 @@ import Testing
     /// files after an intended change; review the difference).
     @Test(arguments: Language.allCases)
     func theDefaultNoticeIsItsGoldenFile(_ language: Language) throws {
-        let facts = PolicyFacts(pipeline: try PipelineLoader().load(directory: Self.defaultPipeline))
-        let markdown = DigestRenderer(language: language).policyMarkdown(facts)
+        let pipeline = try PipelineLoader().load(directory: Self.defaultPipeline)
+        let facts = PolicyFacts(pipeline: pipeline)
+        let markdown = DigestRenderer(language: language, context: DigestContext(pipeline: pipeline)).policyMarkdown(facts)
         let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden/notice-\(language.rawValue).md")
         if ProcessInfo.processInfo.environment["CONSENTINEL_UPDATE_GOLDEN"] == "1" { try markdown.write(to: golden, atomically: true, encoding: .utf8) }
         #expect(markdown == (try String(contentsOf: golden, encoding: .utf8)))
@@ -65,7 +71,8 @@ import Testing
     }
 
     @Test func aDiffSaysWhatChangesForCustomers() throws {
-        let old = PolicyFacts(pipeline: try PipelineLoader().load(directory: Self.defaultPipeline))
+        let pipeline = try PipelineLoader().load(directory: Self.defaultPipeline)
+        let old = PolicyFacts(pipeline: pipeline), context = DigestContext(pipeline: pipeline)
         var new = old
         new.retention[0].keep = .days(180)
         new.recipients.append("data-broker")
@@ -73,7 +80,7 @@ import Testing
         new.erasureWithin = .days(14)
         new.consentGrace = .hours(24)
         new.roles.removeAll { $0.role == "dpo" }
-        let en = PolicyChanges(from: old, to: new, language: .en)
+        let en = PolicyChanges(from: old, to: new, language: .en, context: context)
         #expect(en.sentences == [
             "No longer: we use your data for “Training AI systems” only if you say yes",
             "New: we share data with data-broker",
@@ -83,8 +90,9 @@ import Testing
             "We now delete your data within 14 days of your request, instead of 30 days.",
         ])
         for language in Language.allCases {
-            let text = PolicyChanges(from: old, to: new, language: language).text(language)
+            let text = PolicyChanges(from: old, to: new, language: language, context: context).text(language)
             #expect(text.split(separator: "\n").count == 6 && !text.contains("⟦") && !text.contains("{"), "\(language)")
+            #expect(text.contains(context.texts[language]!.roles["dpo"]!), "\(language): the role by its name")
         }
         #expect(PolicyChanges(from: old, to: old, language: .fr).text(.fr) == "Rien ne change pour vous.\n")
     }

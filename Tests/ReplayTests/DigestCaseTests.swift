@@ -22,13 +22,7 @@ import Testing
         let dir = Self.casesDirectory.appendingPathComponent(name)
         let out = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: out) }
-        let until = (try? String(contentsOf: dir.appendingPathComponent("until"), encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        let pipeline = try PipelineLoader().load(directory: Fixtures.defaultPipeline)
-        let digestsDir = out.appendingPathComponent("digests")
-        _ = try ReplayJob(pipeline: pipeline, options: .init(
-            inputs: [dir.appendingPathComponent("events.jsonl").path], until: until.flatMap { Timestamp(rfc3339: $0) },
-            violations: out.appendingPathComponent("v.jsonl").path, digests: digestsDir.path)).run()
+        let digestsDir = try Fixtures.replayCase(dir, into: out)
 
         let fm = FileManager.default
         let expectedRoot = dir.appendingPathComponent("expected")

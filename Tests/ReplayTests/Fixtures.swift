@@ -15,6 +15,18 @@ enum Fixtures {
         return url
     }
 
+    /// A digest case folder (`events.jsonl`, optional `until`) replayed through the default pipeline into `out`;
+    /// returns the digests folder.
+    static func replayCase(_ dir: URL, into out: URL) throws -> URL {
+        let until = (try? String(contentsOf: dir.appendingPathComponent("until"), encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let digests = out.appendingPathComponent("digests")
+        _ = try ReplayJob(pipeline: try PipelineLoader().load(directory: defaultPipeline), options: .init(
+            inputs: [dir.appendingPathComponent("events.jsonl").path], until: until.flatMap { Timestamp(rfc3339: $0) },
+            violations: out.appendingPathComponent("v.jsonl").path, digests: digests.path)).run()
+        return digests
+    }
+
     static func write(_ lines: [String], to url: URL) throws {
         try (lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
     }

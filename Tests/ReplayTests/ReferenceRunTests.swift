@@ -8,8 +8,10 @@ import Testing
 /// A replay of generated traffic against a stored reference run: `Reference/outputs.json` holds the SHA-256 of the
 /// input and of every output file (violations, dead letters, each month's subject digests and organisation digest)
 /// as the build before the speed work of issue 12 wrote them (980a61c; the input's path written as INPUT), with
-/// `consent_state` added to subject digests since (with it removed, those files hash as 980a61c's did). A change of any output byte fails here; an
-/// intended change of outputs updates that file, with the hashes this test prints, in the same commit.
+/// `consent_state` added to subject digests since (with it removed, those files hash as 980a61c's did), and the
+/// default rules' `message` templates since (with them removed from the rules, violations.jsonl hashes as before).
+/// A change of any output byte fails here; an intended change of outputs updates that file, with the hashes this test
+/// prints, in the same commit.
 @Suite struct ReferenceRunTests {
     static let options = EventGenerator.Options(events: 40_000, subjects: 2_000, seed: 11, months: 3)
     static let reference = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

@@ -1,3 +1,4 @@
+import Digests
 import Events
 import Foundation
 import Replay
@@ -8,7 +9,7 @@ import Testing
 /// generator's events and the default pipeline's sample events. (The webhook body is checked in
 /// `Tests/AlertsTests/WebhookSchemaTests.swift`, where `Alerts` can be imported.)
 @Suite struct SchemaTests {
-    static let names = ["event", "violation", "dead-letter", "subject-digest", "org-digest", "webhook"]
+    static let names = ["event", "violation", "dead-letter", "subject-digest", "org-digest", "webhook", "audit"]
 
     // MARK: The schemas themselves
 
@@ -116,7 +117,13 @@ import Testing
             #expect(subjects.contains { $0.contains(#""shares":[{"#) } && subjects.contains { $0.contains(#""deletions":[{"#) })
             let orgText = try String(contentsOf: folder.appendingPathComponent("org.json"), encoding: .utf8)
             #expect(org.errors(json: orgText) == [], "\(month)/org.json")
+            let erasure = try OrgDigest(jsonText: orgText).erasure
+            #expect(erasure.open > 0 && erasure.completedOnTime + erasure.completedLate == erasure.completed, "\(month): \(erasure)")
         }
+        let audit = try SchemaValidator(named: "audit")
+        let second = try DigestArchive(directory: dir.appendingPathComponent("out-digests").path).audit(month: "2026-02")
+        #expect(second.previousMonth == "2026-01" && !second.worse.isEmpty)
+        #expect(audit.errors(json: second.json.serialized) == [], "the audit of 2026-02")
     }
 
     /// A dead letter from Kafka carries topic, partition and offset.
@@ -288,11 +295,17 @@ import Testing
         let org = try SchemaValidator(named: "org-digest")
         let orgDigest = #"""
             {"month":"2026-01","subjects":1,"events":{"total":1,"by_type":{"access":1}},
-             "violations":{"total":0,"by_rule":{},"by_severity":{},"subjects_affected":0},
+             "violations":{"total":0,"by_rule":{},"by_severity":{},"subjects_affected":0,"by_kind":{},"by_reason":{},
+                           "by_role":{},"by_actor":{},"by_system":{},"by_category":{},"by_rule_and_role":{},"by_reason_and_role":{}},
              "accesses":{"by_purpose":{"marketing":1},"by_role":{"support":1},"by_category":{"user.name":1}},
-             "shares":{"by_recipient":{}},"consent":{"granted":{},"withdrawn":{}},"late_events":0}
+             "shares":{"by_recipient":{}},"consent":{"granted":{},"withdrawn":{}},
+             "erasure":{"deadline":"30d","requested":1,"completed":{"total":0,"on_time":0,"late":0,"days":[]},
+                        "open":{"total":1,"overdue":0,"age_days":[{"days":3,"count":1}]}},
+             "retention_overdue":{"by_category":{}},"late_events":0}
             """#
         #expect(org.errors(json: orgDigest) == [])
+        let zeroInHistogram = org.errors(json: orgDigest.replacingOccurrences(of: #""days":3,"count":1"#, with: #""days":3,"count":0"#))
+        #expect(zeroInHistogram.count == 1 && zeroInHistogram.first?.hasPrefix("/erasure/open/age_days/0/count: ") == true, "\(zeroInHistogram)")
         #expect(!org.isValid(json: orgDigest.replacingOccurrences(of: #""late_events":0"#, with: #""late_events":"0""#)))
         #expect(!org.isValid(json: orgDigest.replacingOccurrences(of: #"{"access":1}"#, with: #"{"teleport":1}"#)))
         #expect(!org.isValid(json: orgDigest.replacingOccurrences(of: #""subjects":1"#, with: #""subjects":1.5"#)))

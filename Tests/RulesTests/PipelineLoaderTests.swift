@@ -76,7 +76,7 @@ import Testing
             rules/a.yaml:13:44: error: expected a value, a name or '(', found the end of the expression
               when: event.purpose under "marketing" and
                                                        ^
-            rules/a.yaml:14:3: error: 'grase' is not a field of a consent rule; its fields are alert, description, enabled, grace, kind, rule, severity, tags, when
+            rules/a.yaml:14:3: error: 'grase' is not a field of a consent rule; its fields are alert, description, enabled, grace, kind, message, rule, severity, tags, when
               grase: 48h
               ^
             rules/b.yaml:4:9: error: unknown list 'list.unknown'; did you mean 'list.known'?
@@ -86,5 +86,31 @@ import Testing
             #expect(text == expected)
             #expect(error.errors.count == 7, "\(text)")
         }
+    }
+
+    /// `language:` of pipeline.yaml chooses the language of rules' messages; the loader and the schema (`rules check`)
+    /// refuse any other than en, es, de, fr.
+    @Test func theLanguageOfMessages() throws {
+        let rules = "- rule: r\n  kind: match\n  severity: low\n  when: event.type == \"use\"\n"
+        let german = try pipeline(["pipeline.yaml": "name: p\nlanguage: de\n", "rules/r.yaml": rules])
+        let english = try pipeline(["pipeline.yaml": "name: p\n", "rules/r.yaml": rules])
+        let italian = try pipeline(["pipeline.yaml": "name: p\nlanguage: it\n", "rules/r.yaml": rules])
+        defer { for dir in [german, english, italian] { try? FileManager.default.removeItem(at: dir) } }
+        #expect(try PipelineLoader().load(directory: german.path).language == .de)
+        #expect(try PipelineLoader().load(directory: english.path).language == .en)
+        #expect(throws: RuleErrors.self) { try PipelineLoader().load(directory: italian.path) }
+        do {
+            _ = try PipelineLoader().load(directory: italian.path)
+        } catch {
+            #expect(error.description.replacingOccurrences(of: italian.path + "/", with: "")
+                == "pipeline.yaml:2:11: error: language must be one of en, es, de, fr, not 'it'")
+        }
+        let schema = SettingsChecker(schema: .map(SettingsSchema.engineFields), environment: [:], ruleIDs: nil)
+            .check(yaml: "name: p\nlanguage: deu\n", file: "pipeline.yaml")
+        #expect(schema.errors.map(\.description) == ["""
+            pipeline.yaml:2:11: error: language must be one of en, es, de, fr, not 'deu'; did you mean 'de'?
+            language: deu
+                      ^
+            """])
     }
 }

@@ -72,7 +72,7 @@ public final class Engine {
 
     public init(pipeline: Pipeline) {
         self.pipeline = pipeline
-        context = EngineContext(taxonomy: pipeline.taxonomy)
+        context = EngineContext(taxonomy: pipeline.taxonomy, language: pipeline.language)
         dedup = DedupWindow(window: pipeline.dedupWindow)
         for (index, rule) in pipeline.rules.enumerated() where rule.enabled {
             evaluators.append(makeEvaluator(rule, index: index))

@@ -19,6 +19,8 @@ final class EngineContext {
     }
 
     let taxonomy: Taxonomy
+    /// The language of the messages of rules that give their own.
+    let language: MessageLanguage
     /// Event time of what is being processed: the event's time, or the timer's.
     var now: Timestamp = .distantPast
     var timers = Heap<Timer>()
@@ -27,7 +29,10 @@ final class EngineContext {
     private var timerSeq: UInt64 = 0
     var generation: UInt64 = 0
 
-    init(taxonomy: Taxonomy) { self.taxonomy = taxonomy }
+    init(taxonomy: Taxonomy, language: MessageLanguage = .en) {
+        self.taxonomy = taxonomy
+        self.language = language
+    }
 
     func schedule(at time: Timestamp, evaluator: Int, payload: TimerPayload) {
         timerSeq += 1
@@ -40,14 +45,19 @@ final class EngineContext {
         return generation
     }
 
+    /// A violation, whose message is the rule's template rendered from it, or else (and should the template give
+    /// nothing) `message`.
     func emit(
         _ rule: Rule, reason: String, time: Timestamp, subject: String, actor: String?, event: String,
-        idParts: [String], message: String, evidence: [(String, JSONValue)]
+        idParts: [String], message: @autoclosure () -> String, evidence: [(String, JSONValue)]
     ) {
-        violations.append(Violation(
+        var violation = Violation(
             id: ViolationID.make([rule.id, reason] + idParts), rule: rule.id, kind: rule.kind, reason: reason,
             severity: rule.severity, time: time, subject: subject, actor: actor, event: event, detectedAt: now,
-            message: message, evidence: .object(evidence), tags: rule.tags, alert: rule.alert))
+            message: "", evidence: .object(evidence), tags: rule.tags, alert: rule.alert)
+        violation.message = rule.message?.template(reason: reason, language: language)?.render(violation) ?? ""
+        if violation.message.isEmpty { violation.message = message() }
+        violations.append(violation)
     }
 }
 

@@ -15,11 +15,14 @@ final class MatchEvaluator: RuleEvaluator {
 
     func process(_ event: Event, _ context: EngineContext) {
         guard when.test(event) else { return }
-        let what = rule.description.map { "\($0)." } ?? "Event \(event.id) matched rule \(rule.id)."
         context.emit(rule, reason: reason, time: event.time, subject: event.subject, actor: event.actor?.string,
-                     event: event.id, idParts: [event.id],
-                     message: "\(event.type.name.capitalizedFirst) event \(event.id) broke rule \(rule.id): \(what)",
-                     evidence: eventEvidence(event))
+                     event: event.id, idParts: [event.id], message: sentence(event), evidence: eventEvidence(event))
+    }
+
+    /// The engine's own message, for a rule without one.
+    private func sentence(_ event: Event) -> String {
+        let what = rule.description.map { "\($0)." } ?? "Event \(event.id) matched rule \(rule.id)."
+        return "\(event.type.name.capitalizedFirst) event \(event.id) broke rule \(rule.id): \(what)"
     }
 }
 
@@ -44,11 +47,8 @@ final class ConsentEvaluator: RuleEvaluator {
         }
         var evidence = eventEvidence(event)
         let reason: String
-        let message: String
         if let decision {
             reason = "consent_withdrawn"
-            message = "\(event.subject) withdrew consent for \(decision.purpose.key) at \(decision.time.rfc3339), "
-                + "but their data was used for \(purpose.key) at \(event.time.rfc3339)."
             var d: [(String, JSONValue)] = [
                 ("event", .string(decision.event)), ("time", .string(decision.time.rfc3339)),
                 ("purpose", .string(decision.purpose.key)), ("status", "withdrawn"),
@@ -58,10 +58,18 @@ final class ConsentEvaluator: RuleEvaluator {
             evidence.append(("grace", .string(grace.description)))
         } else {
             reason = "no_consent"
-            message = "\(event.subject) never gave consent for \(purpose.key), but their data was used for it at \(event.time.rfc3339)."
         }
         context.emit(rule, reason: reason, time: event.time, subject: event.subject, actor: event.actor?.string,
-                     event: event.id, idParts: [event.id], message: message, evidence: evidence)
+                     event: event.id, idParts: [event.id], message: sentence(event, purpose, decision), evidence: evidence)
+    }
+
+    /// The engine's own message, for a rule without one.
+    private func sentence(_ event: Event, _ purpose: TaxonomyNode, _ decision: ConsentLedger.Decision?) -> String {
+        guard let decision else {
+            return "\(event.subject) never gave consent for \(purpose.key), but their data was used for it at \(event.time.rfc3339)."
+        }
+        return "\(event.subject) withdrew consent for \(decision.purpose.key) at \(decision.time.rfc3339), "
+            + "but their data was used for \(purpose.key) at \(event.time.rfc3339)."
     }
 }
 
@@ -331,14 +339,18 @@ final class ThresholdEvaluator: RuleEvaluator {
         let windowStart = Timestamp(microseconds: start)
         var groupEvidence: [(String, JSONValue)] = []
         for (f, v) in zip(groupBy, group) { groupEvidence.append((f.description.replacingPrefix("event.", ""), .string(v))) }
-        let counted = distinct.map { "distinct \($0.description.replacingPrefix("event.", "")) values" } ?? "events"
-        let who = groupEvidence.isEmpty ? "" : " for " + zip(groupBy, group).map { "\($0.description.replacingPrefix("event.", "")) \($1)" }.joined(separator: ", ")
         context.emit(rule, reason: "limit_exceeded", time: event.time, subject: event.subject, actor: event.actor?.string,
-                     event: event.id, idParts: group + [String(start)],
-                     message: "More than \(limit) \(counted) within \(window)\(who), in the window from \(windowStart.rfc3339).",
+                     event: event.id, idParts: group + [String(start)], message: sentence(group, windowStart),
                      evidence: [("group", .object(groupEvidence)), ("window_start", .string(windowStart.rfc3339)),
                                 ("window_end", .string((windowStart + window).rfc3339)), ("window", .string(window.description)),
                                 ("limit", .int(Int64(limit))), ("count", .int(Int64(limit + 1)))])
+    }
+
+    /// The engine's own message, for a rule without one.
+    private func sentence(_ group: [String], _ windowStart: Timestamp) -> String {
+        let counted = distinct.map { "distinct \($0.description.replacingPrefix("event.", "")) values" } ?? "events"
+        let who = group.isEmpty ? "" : " for " + zip(groupBy, group).map { "\($0.description.replacingPrefix("event.", "")) \($1)" }.joined(separator: ", ")
+        return "More than \(limit) \(counted) within \(window)\(who), in the window from \(windowStart.rfc3339)."
     }
 
     /// The state key of a window: the JSON array `[start, group values…]`.
@@ -383,28 +395,37 @@ final class AccessEvaluator: RuleEvaluator {
         }
         var evidence = eventEvidence(event)
         let reason: String
-        let message: String
-        let who = event.actor.map { "\($0.string)" } ?? "someone"
         if let role = event.role, let grant = roles[role] {
             if let purpose = event.purpose, grant.purposes.contains(where: { purpose.isUnder($0) }) {
                 reason = "category_not_allowed"
-                message = "\(who) (role \(role.string)) accessed \(denied.map(\.key).joined(separator: ", ")) of "
-                    + "\(event.subject), which the role may not see."
                 evidence.append(("denied_categories", keyList(denied)))
                 evidence.append(("allowed_categories", keyList(grant.categories)))
             } else {
                 reason = "purpose_not_allowed"
-                message = "\(who) (role \(role.string)) accessed \(event.subject)'s data for "
-                    + "\(event.purpose?.key ?? "no stated purpose"), which the role may not do."
                 evidence.append(("allowed_purposes", keyList(grant.purposes)))
             }
         } else {
             reason = "unknown_role"
-            message = "\(who) accessed \(event.subject)'s data with role \(event.role?.string ?? "(none)"), which no access policy knows."
             evidence.append(("known_roles", .array(roles.keys.map(\.string).sorted().map { .string($0) })))
         }
         context.emit(rule, reason: reason, time: event.time, subject: event.subject, actor: event.actor?.string,
-                     event: event.id, idParts: [event.id], message: message, evidence: evidence)
+                     event: event.id, idParts: [event.id], message: sentence(event, reason, denied), evidence: evidence)
+    }
+
+    /// The engine's own message, for a rule without one.
+    private func sentence(_ event: Event, _ reason: String, _ denied: [TaxonomyNode]) -> String {
+        let who = event.actor.map { "\($0.string)" } ?? "someone"
+        let role = event.role?.string ?? ""
+        switch reason {
+        case "category_not_allowed":
+            return "\(who) (role \(role)) accessed \(denied.map(\.key).joined(separator: ", ")) of "
+                + "\(event.subject), which the role may not see."
+        case "purpose_not_allowed":
+            return "\(who) (role \(role)) accessed \(event.subject)'s data for "
+                + "\(event.purpose?.key ?? "no stated purpose"), which the role may not do."
+        default:
+            return "\(who) accessed \(event.subject)'s data with role \(event.role?.string ?? "(none)"), which no access policy knows."
+        }
     }
 }
 

@@ -18,11 +18,13 @@ public struct Pipeline: Sendable {
     public var rules: [Rule]
     /// The `pipeline.yaml` document as plain values, for the daemon's sources, sinks and alert routes.
     public var settings: [String: PipelineValue]
+    /// Its words for people (`texts/<language>.yaml`), by language code.
+    public var texts: [String: PipelineTexts]
 
     public init(
         name: String, directory: String, taxonomy: Taxonomy, lateness: Duration = .minutes(5),
         dedupWindow: Duration = .days(7), lists: [String: [String]] = [:], rules: [Rule],
-        settings: [String: PipelineValue] = [:]
+        settings: [String: PipelineValue] = [:], texts: [String: PipelineTexts] = [:]
     ) {
         self.name = name
         self.directory = directory
@@ -32,6 +34,7 @@ public struct Pipeline: Sendable {
         self.lists = lists
         self.rules = rules
         self.settings = settings
+        self.texts = texts
     }
 }
 

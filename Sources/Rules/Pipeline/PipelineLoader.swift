@@ -2,7 +2,8 @@ import Events
 import Foundation
 import Yams
 
-/// Reads a pipeline folder: `pipeline.yaml`, `rules/*.yaml`, `lists/*.yaml`. Collects every fault it finds.
+/// Reads a pipeline folder: `pipeline.yaml`, `rules/*.yaml`, `lists/*.yaml`, `texts/*.yaml`. Collects every fault it
+/// finds.
 public struct PipelineLoader {
     public var builtinTaxonomy: @Sendable () throws(TaxonomyError) -> Taxonomy
 
@@ -30,6 +31,7 @@ public struct PipelineLoader {
             if let v = settings["name"]?.string { name = v }
             if let v = settings["lateness"] { lateness = faults.duration(v, "lateness") ?? lateness }
             if let v = settings["dedup_window"] { dedupWindow = faults.duration(v, "dedup_window") ?? dedupWindow }
+            if let v = settings["language"] { faults.checkLanguage(v) }
             taxonomy = loadTaxonomy(settings["taxonomy"], directory: dir, faults: &faults)
         } else if !faults.errors.isEmpty {
             taxonomy = nil
@@ -51,10 +53,13 @@ public struct PipelineLoader {
                 rules.append(rule)
             }
         }
+        // Rule ids are checked only against rules that all compiled.
+        let ruleIDs = faults.errors.isEmpty ? Set(seen.keys) : nil
+        let texts = loadTexts(dir.appendingPathComponent("texts"), ruleIDs: ruleIDs, faults: &faults)
         if !faults.errors.isEmpty { throw RuleErrors(faults.sorted) }
         return Pipeline(
             name: name, directory: directory, taxonomy: taxonomy, lateness: lateness, dedupWindow: dedupWindow,
-            lists: lists, rules: rules, settings: settings)
+            lists: lists, rules: rules, settings: settings, texts: texts)
     }
 
     /// Compiles one rules file's text against a taxonomy and lists (golden cases, `rules test`).
@@ -137,7 +142,7 @@ public struct PipelineLoader {
         return lists
     }
 
-    private func yamlFiles(in dir: URL) -> [String] {
+    func yamlFiles(in dir: URL) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
         return names.filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }.sorted().map { dir.appendingPathComponent($0).path }
     }

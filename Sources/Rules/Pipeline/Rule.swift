@@ -60,11 +60,13 @@ public struct Rule: Sendable {
     public var enabled: Bool
     public var alert: [String]
     public var spec: RuleSpec
+    /// The sentence of its violations; nil: the engine's own.
+    public var message: RuleMessage?
     public var location: SourceLocation
 
     public init(
         id: String, kind: RuleKind, severity: Severity, description: String? = nil, tags: [String] = [],
-        enabled: Bool = true, alert: [String] = [], spec: RuleSpec, location: SourceLocation
+        enabled: Bool = true, alert: [String] = [], spec: RuleSpec, message: RuleMessage? = nil, location: SourceLocation
     ) {
         self.id = id
         self.kind = kind
@@ -74,6 +76,7 @@ public struct Rule: Sendable {
         self.enabled = enabled
         self.alert = alert
         self.spec = spec
+        self.message = message
         self.location = location
     }
 }

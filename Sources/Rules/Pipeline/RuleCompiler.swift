@@ -5,7 +5,7 @@ import Yams
 struct RuleCompiler {
     var environment: ExpressionEnvironment
 
-    static let commonFields: Set<String> = ["rule", "kind", "severity", "description", "tags", "enabled", "alert"]
+    static let commonFields: Set<String> = ["rule", "kind", "severity", "description", "tags", "enabled", "alert", "message"]
     static let kindFields: [RuleKind: Set<String>] = [
         .match: ["when", "reason"],
         .consent: ["when", "grace"],
@@ -54,11 +54,11 @@ struct RuleCompiler {
                            doc.location(keyNode), doc)
             }
         }
-        guard let kind, let spec = compileSpec(kind, &fields, &faults), let id, let severity, faults.errors.count == before else {
-            return nil
-        }
+        guard let kind, let spec = compileSpec(kind, &fields, &faults) else { return nil }
+        let message = self.message(fields, spec: spec, &faults)
+        guard let id, let severity, faults.errors.count == before else { return nil }
         return Rule(id: id, kind: kind, severity: severity, description: description, tags: tags, enabled: enabled,
-                    alert: alert, spec: spec, location: doc.location(node))
+                    alert: alert, spec: spec, message: message, location: doc.location(node))
     }
 
     private func compileSpec(_ kind: RuleKind, _ f: inout RuleFields, _ faults: inout Faults) -> RuleSpec? {

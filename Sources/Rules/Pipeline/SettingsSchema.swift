@@ -49,11 +49,13 @@ public struct SettingsField: Sendable {
 }
 
 extension SettingsSchema {
-    /// The parts of `pipeline.yaml` the rule engine itself reads (name, taxonomy, lateness, de-duplication).
+    /// The parts of `pipeline.yaml` the rule engine itself reads (name, taxonomy, lateness, de-duplication, the
+    /// language of violations' messages).
     public static let engineFields: [SettingsField] = [
         SettingsField("name", .text(.any)),
         SettingsField("lateness", .text(.duration)),
         SettingsField("dedup_window", .text(.duration)),
+        SettingsField("language", .text(.oneOf(MessageLanguage.allCases.map(\.rawValue)))),
         SettingsField(
             "taxonomy",
             .either(
