@@ -4,6 +4,7 @@ import Kafka
 import Logging
 import ServiceLifecycle
 import Storage
+import Synchronization
 
 /// What the delivery loops count (the daemon's metrics).
 public protocol AlertMetrics: Sendable {
@@ -45,6 +46,11 @@ public final class AlertDispatcher: Service {
     let batchLimit = 500
     /// How long a destination's lease lasts; renewed before every message.
     static let leaseSeconds = 30
+    private let passes = Mutex(0)
+
+    /// Passes of the destinations' loops so far (each looks for due alerts once, or waits out a pause or a lease held
+    /// elsewhere): what tells that a loop has had its chances to send, rather than a fixed wait.
+    public var loopPasses: Int { passes.withLock { $0 } }
 
     public init(
         store: any StateStore, destinations: [Destination], retry: RetryPolicy, metrics: any AlertMetrics, logger: Logger,
@@ -128,6 +134,7 @@ public final class AlertDispatcher: Service {
     private func deliver(_ destination: Destination) async {
         var state = LoopState()
         while !stopping {
+            defer { passes.withLock { $0 += 1 } }
             do {
                 // The lease lasts 30 s; renewed every 10 s while idle or paused, and before every message.
                 if Date().timeIntervalSince(state.leaseRenewed) > 10 {

@@ -4,7 +4,7 @@ import Foundation
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench", abstract: "Benchmarks that print figures.", subcommands: [BenchDecode.self, BenchReplay.self, BenchKafka.self, BenchMemory.self, BenchConsume.self]
+        commandName: "bench", abstract: "Benchmarks that print figures.", subcommands: [BenchDecode.self, BenchReplay.self, BenchKafka.self, BenchMemory.self, BenchSoak.self, BenchConsume.self]
     )
 }
 

@@ -35,17 +35,23 @@ struct AlertDeliveryTests {
     /// Runs a dispatcher until `body` returns, then stops it.
     func running<T>(
         _ store: any StateStore, _ destinations: [AlertDispatcher.Destination], metrics: DaemonMetrics = DaemonMetrics(),
-        owner: String = "test-instance", _ body: () async throws -> T
+        owner: String = "test-instance", _ body: (AlertDispatcher) async throws -> T
     ) async throws -> T {
         let dispatcher = AlertDispatcher(
             store: store, destinations: destinations, retry: RetryPolicy(base: .milliseconds(50), cap: .milliseconds(400)),
             metrics: metrics, logger: Logger(label: "test"), owner: owner, pollInterval: .milliseconds(50))
         let task = Task { try await dispatcher.run() }
         defer { task.cancel() }
-        let result = try await body()
+        let result = try await body(dispatcher)
         task.cancel()
         _ = try? await task.value
         return result
+    }
+
+    /// Waits until the dispatcher's loops have made `n` more passes: each has looked for due alerts again since.
+    func passes(_ dispatcher: AlertDispatcher, _ n: Int) async -> Bool {
+        let start = dispatcher.loopPasses
+        return await eventually { dispatcher.loopPasses >= start + n }
     }
 
     func ids(_ received: [AlertReceiver.Received]) -> [String] {
@@ -63,7 +69,7 @@ struct AlertDeliveryTests {
         try await store.commit(BatchCommit(alerts: rows(expected, destination: "security/webhook")), pipeline: "p")
         let metrics = DaemonMetrics()
         // First run: only 500s, then a "crash" (the dispatcher stops; the store is closed).
-        try await running(store, [destination(server, route: route, path: "/hook")], metrics: metrics) {
+        try await running(store, [destination(server, route: route, path: "/hook")], metrics: metrics) { _ in
             #expect(await eventually { server.received.count >= 3 })
         }
         await store.close()
@@ -72,14 +78,14 @@ struct AlertDeliveryTests {
         // Restart on the same file: the rest of the 500s, then every alert arrives, once.
         store = try file.open()
         #expect(try await store.alertDepths() == ["security/webhook": 6])
-        try await running(store, [destination(server, route: route, path: "/hook")], metrics: metrics) {
+        try await running(store, [destination(server, route: route, path: "/hook")], metrics: metrics) { _ in
             #expect(await eventually { ids(server.accepted("/hook")).count >= 6 })
             #expect(await eventually { (try? await store.alertDepths().isEmpty) == true })
         }
         // Queuing the same violations again (a re-processed batch) sends nothing more.
         try await store.commit(BatchCommit(alerts: rows(expected, destination: "security/webhook")), pipeline: "p")
-        try await running(store, [destination(server, route: route, path: "/hook")]) {
-            try await Task.sleep(for: .milliseconds(500))
+        try await running(store, [destination(server, route: route, path: "/hook")]) { dispatcher async throws in
+            #expect(await passes(dispatcher, 10))
         }
         await store.close()
         #expect(ids(server.accepted("/hook")).sorted() == expected.sorted())
@@ -94,7 +100,7 @@ struct AlertDeliveryTests {
         let store = try StoreFile().open()
         let route = AlertRoute(name: "security", channels: [])
         try await store.enqueueAlerts(rows(["v-1", "v-2"], destination: "security/webhook"))
-        try await running(store, [destination(server, route: route, path: "/hook")]) {
+        try await running(store, [destination(server, route: route, path: "/hook")]) { _ in
             #expect(await eventually { server.accepted("/hook").count == 2 })
         }
         await store.close()
@@ -122,7 +128,7 @@ struct AlertDeliveryTests {
             store,
             [destination(server, route: route, path: "/other", name: "dead"), destination(server, route: route, path: "/hook")],
             metrics: metrics
-        ) {
+        ) { _ in
             #expect(await eventually { ids(server.accepted("/hook")).count == 20 })
             #expect(await eventually { metrics.text.contains(#"consentinel_alert_queue_depth{route="security",channel="dead"} 20"#) })
             // The last message is marked delivered just after the server has taken it.
@@ -141,9 +147,9 @@ struct AlertDeliveryTests {
         let route = AlertRoute(name: "security", channels: [])
         try await store.enqueueAlerts(rows(["v-1", "v-2"], destination: "security/webhook"))
         let metrics = DaemonMetrics()
-        try await running(store, [destination(server, route: route, path: "/hook")], metrics: metrics) {
+        try await running(store, [destination(server, route: route, path: "/hook")], metrics: metrics) { dispatcher async throws in
             #expect(await eventually { server.accepted("/hook").count == 1 })
-            try await Task.sleep(for: .milliseconds(300))
+            #expect(await passes(dispatcher, 6))
         }
         #expect(try await store.alertDepths().isEmpty)
         await store.close()
@@ -164,9 +170,9 @@ struct AlertDeliveryTests {
             BatchCommit(alerts: rows(ids, destination: "security/webhook", actor: { $0 < 4 ? "alice" : "bob" })),
             pipeline: "p")
         let metrics = DaemonMetrics()
-        try await running(store, [destination(server, route: route, path: "/hook")], metrics: metrics) {
+        try await running(store, [destination(server, route: route, path: "/hook")], metrics: metrics) { dispatcher async throws in
             #expect(await eventually { server.accepted("/hook").count == 2 })
-            try await Task.sleep(for: .milliseconds(300))
+            #expect(await passes(dispatcher, 6))
         }
         await store.close()
         let messages = server.accepted("/hook").map(\.json).sorted { ($0["id"] as? String ?? "") < ($1["id"] as? String ?? "") }
@@ -188,7 +194,7 @@ struct AlertDeliveryTests {
         let route = AlertRoute(name: "security", channels: [settings])
         let pd = AlertDispatcher.Destination(name: "security/pagerduty", route: route, settings: settings, channel: HTTPAlertChannel(settings)!)
         try await store.enqueueAlerts(rows(["v-1"], destination: "security/pagerduty"))
-        try await running(store, [pd]) {
+        try await running(store, [pd]) { _ in
             #expect(await eventually { server.accepted("/pagerduty").count == 2 })
         }
         await store.close()
@@ -210,7 +216,7 @@ struct AlertDeliveryTests {
         let started = Date()
         try await running(
             store, [destination(server, route: route, path: "/hook"), destination(server, route: route, path: "/other", name: "dead")]
-        ) {
+        ) { dispatcher async throws in
             #expect(await eventually { server.received.count >= 2 })
             // Both deferred (still pending, not due now) by at most an hour.
             #expect(await eventually {
@@ -218,7 +224,7 @@ struct AlertDeliveryTests {
                 let dead = try? await store.pendingAlerts(destination: "security/dead", limit: 10, now: Date())
                 return webhook?.isEmpty == true && dead?.isEmpty == true
             })
-            try await Task.sleep(for: .milliseconds(300))
+            #expect(await passes(dispatcher, 12))
         }
         let inAnHour = started.addingTimeInterval(3600 + 60)
         for name in ["security/webhook", "security/dead"] {
@@ -265,10 +271,10 @@ struct AlertDeliveryTests {
         let channel = LeaseStealingChannel(store: store, lease: "alerts:security/webhook")
         let settings = AlertChannelSettings(name: "webhook", kind: .standardError)
         let d = AlertDispatcher.Destination(name: "security/webhook", route: route, settings: settings, channel: channel)
-        try await running(store, [d]) {
+        try await running(store, [d]) { dispatcher async throws in
             #expect(await eventually { !channel.sent.withLock { $0 }.isEmpty })
-            // Time for many rounds: none sends, the other instance holds the lease.
-            try await Task.sleep(for: .seconds(1))
+            // Many passes: none sends, the other instance holds the lease.
+            #expect(await passes(dispatcher, 20))
         }
         #expect(channel.sent.withLock { $0 } == ["v-1"])
         #expect(try await store.alertDepths() == ["security/webhook": 2], "the rest is left to the lease holder")
@@ -282,7 +288,7 @@ struct AlertDeliveryTests {
         let route = AlertRoute(name: "security", channels: [])
         try await store.enqueueAlerts(rows(["v-1", "v-2", "v-3"], destination: "old/slack") + rows(["v-1"], destination: "security/webhook"))
         let metrics = DaemonMetrics()
-        try await running(store, [destination(server, route: route, path: "/hook")], metrics: metrics) {
+        try await running(store, [destination(server, route: route, path: "/hook")], metrics: metrics) { _ in
             #expect(await eventually { server.accepted("/hook").count == 1 })
             #expect(await eventually { metrics.text.contains(#"consentinel_alert_queue_depth{route="security",channel="webhook"} 0"#) })
         }
@@ -304,15 +310,15 @@ struct AlertDeliveryTests {
         let expected = (1...8).map { "v-\($0)" }
         try await store.enqueueAlerts(rows(expected, destination: "security/webhook", actor: { "actor-\($0)" }))
         let metrics = DaemonMetrics()
-        try await running(store, [d], metrics: metrics) {
+        try await running(store, [d], metrics: metrics) { dispatcher async throws in
             #expect(await eventually {
                 metrics.text.contains(#"consentinel_alerts_set_aside_total{route="security",channel="webhook"} 5"#)
             })
             #expect(try await store.alertDepths() == ["security/webhook": 3])
             await server.clearScript("/hook")
             #expect(await eventually { server.accepted("/hook").count >= 4 })
-            // Time for more rounds: nothing more arrives.
-            try await Task.sleep(for: .seconds(1.5))
+            // More passes: nothing more arrives.
+            #expect(await passes(dispatcher, 20))
         }
         let accepted = server.accepted("/hook").map(\.json)
         let notices = accepted.filter { ($0["rule"] as? String) == "consentinel.alerts_set_aside" }

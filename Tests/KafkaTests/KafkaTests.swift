@@ -70,16 +70,15 @@ struct KafkaTests {
         let after = try await second.waitUntil("the rest") {
             markedIndices.union($0.receivedIndices).count == count
         }
-        // Let a repeated message, if any, arrive before judging.
-        try await Task.sleep(for: .milliseconds(300))
-        let final = second.snapshot
+        // A repeated message, if any, arrives before its partition's marker.
+        let final = try await second.waitForMarkers(cluster, topic: topic, partitions: 4)
         try await second.shutdown()
 
         // Nothing lost; nothing that was stored comes again; what was received but not stored comes again.
         #expect(markedIndices.isDisjoint(with: final.receivedIndices))
         #expect(Set(unmarked.compactMap(index(of:))).isSubset(of: Set(final.receivedIndices)))
         #expect(final.receivedIndices.count == Set(final.receivedIndices).count)
-        #expect(markedIndices.count + final.received.count == count)
+        #expect(markedIndices.count + final.receivedIndices.count == count)
         // Each partition resumes exactly at the committed offset.
         for partition in Set(after.received.map(\.topicPartition)) {
             let firstOffset = after.received.first { $0.topicPartition == partition }!.offset
@@ -122,9 +121,9 @@ struct KafkaTests {
         let all = try await one.waitUntil("the rest after the rebalance") { [two] mine in
             Set(mine.receivedIndices + two.snapshot.receivedIndices).count == 600
         }
-        try await Task.sleep(for: .milliseconds(300))
+        // Every partition is the first consumer's now: a repeat, if any, arrives before its partition's marker.
+        let stayed = try await one.waitForMarkers(cluster, topic: topic, partitions: 4)
         let left = two.snapshot
-        let stayed = one.snapshot
         try await one.shutdown()
 
         #expect(all.assignment.count == 4)
@@ -293,8 +292,12 @@ struct KafkaTests {
 
         let assigned = Array(seen.assignment)
         try await recorder.consumer.pause(assigned)
+        // A consumer of another group, not paused, is the control: once it has the new messages, the paused one
+        // would have had them too.
+        let control = Recorder(try makeConsumer(cluster, group: unique("control"), topics: [topic]))
         _ = try await produce(producer, topic: topic, 100..<150)
-        try await Task.sleep(for: .seconds(1))
+        try await control.waitUntil("the new messages at the control") { $0.receivedIndices.filter { $0 >= 100 }.count == 50 }
+        try await control.shutdown()
         #expect(recorder.snapshot.received.count == expected)
         try await recorder.consumer.resume(assigned)
         try await recorder.waitUntil("the messages held while paused") { $0.received.count == expected + 50 }

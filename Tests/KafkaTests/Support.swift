@@ -165,6 +165,23 @@ final class Recorder: Sendable {
         }
     }
 
+    /// Sends a marker to every partition and waits until all of them have arrived, here or at `others`: a partition's
+    /// messages arrive in offset order, so a message that comes again comes before its partition's marker, and after
+    /// this nothing earlier is still on its way (no fixed wait).
+    @discardableResult
+    func waitForMarkers(_ cluster: MockCluster, topic: String, partitions: Int32, others: [Recorder] = []) async throws -> Snapshot {
+        let producer = try makeProducer(cluster)
+        let tag = UUID().uuidString
+        for p in Int32(0)..<partitions {
+            _ = try await producer.send(topic: topic, key: Array("marker-\(tag)".utf8), value: Array("\(p)".utf8), partition: p)
+        }
+        await producer.shutdown()
+        let key = Array("marker-\(tag)".utf8)
+        return try await waitUntil("the markers of \(partitions) partitions") { mine in
+            (mine.received + others.flatMap(\.snapshot.received)).filter { $0.key == key }.count == Int(partitions)
+        }
+    }
+
     /// Shuts the consumer down and waits for the reader to see the end of the events.
     func shutdown() async throws {
         await consumer.shutdown()

@@ -4,7 +4,7 @@ import Yams
 
 /// Reads a pipeline folder: `pipeline.yaml`, `rules/*.yaml`, `lists/*.yaml`, `texts/*.yaml`. Collects every fault it
 /// finds.
-public struct PipelineLoader {
+public struct PipelineLoader: Sendable {
     public var builtinTaxonomy: @Sendable () throws(TaxonomyError) -> Taxonomy
 
     public init(builtinTaxonomy: @escaping @Sendable () throws(TaxonomyError) -> Taxonomy = { () throws(TaxonomyError) in try Taxonomy.builtin() }) {
