@@ -115,7 +115,9 @@ public struct Portal: Sendable {
     }
 
     func optOut(_ request: Request, token: String) async -> Response {
-        guard let link = PortalLink(token: token[...], signer: signer, now: now()), sameOrigin(request) else { return Self.forbidden }
+        guard let link = PortalLink(token: token[...], signer: signer, now: now()), sameOrigin(request), Self.isForm(request) else {
+            return Self.forbidden
+        }
         var request = request
         guard let body = try? await request.collectBody(upTo: 8 * 1024) else { return Self.forbidden }
         let form = Self.formFields(String(buffer: body))
@@ -172,6 +174,13 @@ public struct Portal: Sendable {
             return false
         }
         return origin.host == host.host && origin.port == host.port
+    }
+
+    /// The page's forms post `application/x-www-form-urlencoded` (parameters such as `charset` aside); a body of any
+    /// other type, or of none, is no press.
+    static func isForm(_ request: Request) -> Bool {
+        guard let type = request.headers[.contentType] else { return false }
+        return type.prefix { $0 != ";" }.trimmingCharacters(in: .whitespaces).lowercased() == "application/x-www-form-urlencoded"
     }
 
     /// Scheme, host and port of a URL, lower-cased, with the scheme's default port filled in.

@@ -39,6 +39,12 @@ import FoundationNetworking
         return fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed)!)" }.joined(separator: "&")
     }
 
+    /// The opt-out forms of a portal page: where each posts, its token and its purpose.
+    static func forms(in page: String) -> [(action: String, csrf: String, purpose: String)] {
+        page.matches(of: /<form method="post" action="([^"]+)" class="optout"><input type="hidden" name="csrf_token" value="([^"]+)"><input type="hidden" name="purpose" value="([^"]+)">/)
+            .map { (String($0.output.1), String($0.output.2), String($0.output.3)) }
+    }
+
     /// Consent events from the portal on the events topic.
     static func portalEvents(_ fixture: DaemonFixture, atLeast count: Int) async throws -> [(key: [UInt8]?, event: JSONValue)] {
         func select(_ messages: [ConsumerMessage]) -> [(key: [UInt8]?, event: JSONValue)] {
@@ -118,9 +124,7 @@ import FoundationNetworking
         }
 
         // Pressing the first opt-out, twice (a double click, a retry), records one consent event.
-        let formPattern = /<form method="post" action="([^"]+)" class="optout"><input type="hidden" name="csrf_token" value="([^"]+)"><input type="hidden" name="purpose" value="([^"]+)">/
-        let form = try #require(page.body.firstMatch(of: formPattern))
-        let action = String(form.output.1), csrf = String(form.output.2), purpose = String(form.output.3)
+        let (action, csrf, purpose) = try #require(Self.forms(in: page.body).first)
         let fields = Self.form([("csrf_token", csrf), ("purpose", purpose)])
         for _ in 0..<2 {
             let pressed = try await Self.request(base + action, method: "POST", headers: ["Origin": base], body: fields)
