@@ -6,6 +6,11 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "consentinel", targets: ["consentinel"]),
+        // libFuzzer targets, built by scripts/fuzz.sh (docs/operations.md, "Fuzzing").
+        .executable(name: "DecoderFuzz", targets: ["DecoderFuzz"]),
+        .executable(name: "ExpressionFuzz", targets: ["ExpressionFuzz"]),
+        .executable(name: "PipelineFuzz", targets: ["PipelineFuzz"]),
+        .executable(name: "PortalLinkFuzz", targets: ["PortalLinkFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -98,6 +103,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(
+            name: "FuzzTargets",
+            dependencies: ["Events", "Rules", "Portal", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Sources/Fuzz/FuzzTargets"
+        ),
+        .executableTarget(name: "DecoderFuzz", dependencies: ["FuzzTargets"], path: "Sources/Fuzz/DecoderFuzz"),
+        .executableTarget(name: "ExpressionFuzz", dependencies: ["FuzzTargets"], path: "Sources/Fuzz/ExpressionFuzz"),
+        .executableTarget(name: "PipelineFuzz", dependencies: ["FuzzTargets"], path: "Sources/Fuzz/PipelineFuzz"),
+        .executableTarget(name: "PortalLinkFuzz", dependencies: ["FuzzTargets"], path: "Sources/Fuzz/PortalLinkFuzz"),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "EventsTests", dependencies: ["Events"]),
         .testTarget(name: "RulesTests", dependencies: ["Rules", "Events", "Replay"], exclude: ["Cases"]),
@@ -138,6 +152,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -73,7 +73,8 @@ public enum DaemonApp {
             // A property librdkafka refuses is a configuration the same files will always fail with.
             throw DaemonError(error.code == .invalidArgument ? .arguments : .input, "the Kafka producer: \(error)")
         }
-        let publisher = OutboxPublisher(store: store, producer: producer, metrics: metrics, logger: logger)
+        let publisher = OutboxPublisher(store: store, producer: producer, metrics: metrics, logger: logger,
+                                        lease: configuration.outboxLease)
         let destinations: [AlertDispatcher.Destination]
         do {
             destinations = try AlertDispatcher.destinations(configuration.alerts, producer: producer)

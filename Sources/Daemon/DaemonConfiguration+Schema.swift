@@ -23,6 +23,8 @@ extension DaemonConfiguration {
                         SettingsField("group", .text(.any)),
                         SettingsField("topics", .list(.text(.any), commaText: true), required: true),
                         SettingsField("idle_timeout", .text(.duration)),
+                        SettingsField("session_timeout", .text(.positiveDuration)),
+                        SettingsField("instance_id", .text(.any)),
                         SettingsField("properties", .dictionary(.text(.any))),
                     ])),
             ])),
@@ -32,6 +34,7 @@ extension DaemonConfiguration {
             .map([
                 SettingsField("violations", sink), SettingsField("dead_letters", sink), SettingsField("digests", sink),
                 SettingsField("max_pending", .text(.positiveInteger)),
+                SettingsField("lease", .text(.positiveDuration)),
                 SettingsField("properties", .dictionary(.text(.any))),
             ])),
         SettingsField(

@@ -15,6 +15,11 @@ public struct DaemonConfiguration: Sendable {
         public var topics: [String]
         /// librdkafka properties passed through as they are (TLS, SASL, tuning).
         public var properties: [String: String]
+        /// `group.instance.id` (static membership): an instance that restarts under the same id gets its partitions
+        /// back at once instead of after the session timeout. `nil`: a dynamic member.
+        public var instanceID: String? = nil
+        /// How long the group waits for a silent member before it gives its partitions to the others.
+        public var sessionTimeout: Swift.Duration = DaemonConfiguration.defaultSessionTimeout
 
         /// The properties that say how to reach and authenticate to the brokers, for the producer and admin clients.
         public var connectionProperties: [String: String] {
@@ -39,6 +44,8 @@ public struct DaemonConfiguration: Sendable {
     public var idleTimeout: Swift.Duration
     /// Consumption pauses while this many outputs wait to be published.
     public var maxOutboxDepth: Int
+    /// How long a publishing round's outputs are leased to the instance sending them (`sinks.lease`).
+    public var outboxLease: Swift.Duration = DaemonConfiguration.defaultOutboxLease
     /// Producer properties for the sinks (default: the source's connection and security properties).
     public var producerProperties: [String: String]
     /// The customer portal, when `pipeline.yaml` has a `portal` section.
@@ -47,6 +54,15 @@ public struct DaemonConfiguration: Sendable {
     public var alerts = AlertSettings()
     /// `/healthz` fails once a service has been stuck in one stage this long (`http.stall_limit`).
     public var stallLimit = DaemonStatus.defaultStallLimit
+
+    /// Far longer than a publishing round takes while the brokers answer; the rows of an instance that dies wait this
+    /// long. A round held up past it (a send is retried for up to `message.timeout.ms`, 120 s) can be sent again by
+    /// another instance, under the same ids.
+    public static let defaultOutboxLease: Swift.Duration = .seconds(60)
+
+    /// Kafka's minimum by default (`group.min.session.timeout.ms`), so that an instance killed without a word is
+    /// replaced within seconds; librdkafka heartbeats from a thread of its own, so a long batch does not end it.
+    public static let defaultSessionTimeout: Swift.Duration = .seconds(6)
 
     /// librdkafka's log lines and client errors into the daemon's log, at the level librdkafka gives (syslog scale).
     public static func kafkaLogHandler(_ logger: Logger) -> KafkaLogHandler {
@@ -73,7 +89,10 @@ public struct DaemonConfiguration: Sendable {
         var c = ConsumerConfiguration(
             bootstrapServers: source.bootstrapServers.split(separator: ",").map(String.init), groupID: source.group,
             topics: source.topics)
+        c.sessionTimeout = source.sessionTimeout
+        c.heartbeatInterval = source.sessionTimeout / 6
         c.properties = source.properties
+        if let id = source.instanceID { c.properties["group.instance.id"] = id }
         c.idleInterval = .seconds(1)
         // Large batches (each is one store transaction), closed by the linger (20 ms) when traffic is light.
         c.maxBatchSize = 5_000
@@ -104,11 +123,17 @@ public struct DaemonConfiguration: Sendable {
             return resolve(url)
         }
         let kafka = try reader.map(["sources", "kafka"], required: true)
-        let source = KafkaSource(
+        var source = KafkaSource(
             bootstrapServers: try reader.string(kafka, "bootstrap_servers", path: "sources.kafka") ?? "",
             group: try reader.string(kafka, "group", path: "sources.kafka") ?? "consentinel",
             topics: try reader.strings(kafka, "topics", path: "sources.kafka"),
             properties: try reader.properties(kafka, "properties", path: "sources.kafka"))
+        source.sessionTimeout = try reader.duration(kafka, "session_timeout", path: "sources.kafka") ?? defaultSessionTimeout
+        switch try reader.string(kafka, "instance_id", path: "sources.kafka") {
+        case nil, "": break
+        case "host": source.instanceID = ProcessInfo.processInfo.hostName
+        case let id?: source.instanceID = id
+        }
         guard !source.bootstrapServers.isEmpty else {
             throw DaemonError(.arguments, "sources.kafka.bootstrap_servers is required")
         }
@@ -140,6 +165,7 @@ public struct DaemonConfiguration: Sendable {
                 ? source.connectionProperties
                 : try reader.properties(sinks, "properties", path: "sinks"))
         configuration.stallLimit = try reader.duration(http, "stall_limit", path: "http") ?? DaemonStatus.defaultStallLimit
+        configuration.outboxLease = try reader.duration(sinks, "lease", path: "sinks") ?? defaultOutboxLease
         do {
             configuration.portal = try PortalConfiguration.load(reader.failing { PortalError(.arguments, $0) }, resolve: resolve)
         } catch {

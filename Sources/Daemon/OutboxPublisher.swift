@@ -13,17 +13,20 @@ final class OutboxPublisher: Service {
     let producer: Producer?
     let metrics: DaemonMetrics
     let logger: Logger
-    let stall = StallWatch(service: "outbox publisher")
+    let stall: StallWatch
     /// Who holds the rows this publisher is sending, so that other instances sharing the store leave them alone.
     let owner = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(UUID().uuidString.prefix(8))"
-    /// Long enough to publish a round (Kafka's delivery timeout is 30 s); an instance that dies holds its rows this long.
-    static let lease = Duration.seconds(60)
+    /// How long a round's rows stay this publisher's (`sinks.lease`): an instance that dies holds its rows this long.
+    let lease: Duration
 
-    init(store: any StateStore, producer: Producer?, metrics: DaemonMetrics, logger: Logger) {
+    init(store: any StateStore, producer: Producer?, metrics: DaemonMetrics, logger: Logger,
+         lease: Duration = DaemonConfiguration.defaultOutboxLease) {
+        self.lease = lease
         self.store = store
         self.producer = producer
         self.metrics = metrics
         self.logger = logger
+        stall = StallWatch(service: "outbox publisher", tracer: logger)
     }
 
     func run() async throws {
@@ -65,7 +68,7 @@ final class OutboxPublisher: Service {
         let rows: [OutboxRow]
         do {
             stall.enter("reading the outbox")
-            rows = try await store.leaseOutbox(limit: 1_000, owner: owner, for: Self.lease)
+            rows = try await store.leaseOutbox(limit: 1_000, owner: owner, for: lease)
             metrics.outboxDepth(try await store.outboxDepth())
         } catch {
             logger.error("outbox read failed", metadata: ["error": "\(error)"])

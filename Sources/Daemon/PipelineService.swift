@@ -24,7 +24,7 @@ final class PipelineService: Service {
     let logger: Logger
     let store: any StateStore
     private let pendingPipeline = Mutex<Pipeline?>(nil)
-    let stall = StallWatch(service: "pipeline")
+    let stall: StallWatch
     /// The partitions this instance owns and the next offset stored for each, for the probe's lag figures.
     private let owned = Mutex<[TopicPartition: Int64?]>([:])
 
@@ -41,6 +41,7 @@ final class PipelineService: Service {
         self.metrics = metrics
         self.logger = logger
         self.pipeline = pipeline
+        stall = StallWatch(service: "pipeline", tracer: logger)
     }
 
     func run() async throws {
@@ -98,6 +99,7 @@ final class PipelineService: Service {
                 noteOffsets(processor)
                 try await processor.completeOrgDigests()
             case .revoked(let change):
+                stall.enter("revoking partitions")
                 processor.revoke(change.partitions)
                 assigned.subtract(change.partitions)
                 status.assigned(assigned.count)

@@ -16,16 +16,20 @@ final class StallWatch: Sendable {
     /// How often a stall that lasts is reported again.
     let repeatEvery: Duration
     private let stage = Mutex(Stage(name: "starting", since: .now, warnedAt: nil, idle: true))
+    /// At trace level, every stage entered is logged ("stage"), so a log shows what a killed process was doing.
+    let tracer: Logger?
 
-    init(service: String, threshold: Duration = .seconds(10), repeatEvery: Duration = .seconds(60)) {
+    init(service: String, threshold: Duration = .seconds(10), repeatEvery: Duration = .seconds(60), tracer: Logger? = nil) {
         self.repeatEvery = repeatEvery
         self.service = service
         self.threshold = threshold
+        self.tracer = tracer
     }
 
     /// Enters a stage; `idle` stages (waiting for input) are never reported.
     func enter(_ name: String, idle: Bool = false) {
         stage.withLock { $0 = Stage(name: name, since: .now, warnedAt: nil, idle: idle) }
+        tracer?.trace("stage", metadata: ["service": "\(service)", "stage": "\(name)"])
     }
 
     /// Runs `body` as a named stage, then marks the service idle.

@@ -27,7 +27,7 @@ struct DaemonFixture {
         stateURL: String? = nil, group: String = "consentinel-test", name: String = "daemon-test-\(UUID().uuidString.prefix(8))",
         violationsFile: String = "out/violations.jsonl", deadLettersFile: String = "out/dead-letters.jsonl",
         kafkaSinks: Bool = true, maxPending: Int = 50_000, extraSinks: String = "", extraSettings: String = "",
-        partitions: Int = 4
+        partitions: Int = 4, defaultSession: Bool = false, extraKafka: String = ""
     ) throws {
         self.name = name
         self.partitions = partitions
@@ -50,9 +50,10 @@ struct DaemonFixture {
             group: \(group)
             topics: [\(eventsTopic)]
             idle_timeout: 10m
+            \(extraKafka)
             properties:
-              session.timeout.ms: "3000"
-              heartbeat.interval.ms: "300"
+              \(defaultSession ? "" : "session.timeout.ms: \"3000\"")
+              \(defaultSession ? "" : "heartbeat.interval.ms: \"300\"")
               max.poll.interval.ms: "10000"
               partition.assignment.strategy: cooperative-sticky
               auto.commit.interval.ms: "200"
@@ -90,9 +91,9 @@ struct DaemonFixture {
         return (lines, latest + .hours(1))
     }
 
-    /// Produces `lines` keyed by subject; returns where each went.
+    /// Produces `lines` keyed by subject, `chunk` at a time with `pause` after each; returns where each went.
     @discardableResult
-    func produce(_ lines: [String], end: Timestamp?) async throws -> [DeliveryReport] {
+    func produce(_ lines: [String], end: Timestamp?, chunk: Int = 500, pause: Swift.Duration? = nil) async throws -> [DeliveryReport] {
         var config = ProducerConfiguration(bootstrapServers: [cluster.bootstrapServers])
         config.messageTimeout = .seconds(30)
         let producer = try Producer(configuration: config)
@@ -104,9 +105,10 @@ struct DaemonFixture {
                 if case .string(let s) = v { return s } else { return nil }
             } ?? "line-\(i)"
             pending.append(try producer.enqueue(topic: eventsTopic, key: Array(subject.utf8), value: Array(line.utf8)))
-            if pending.count == 500 {
+            if pending.count == chunk {
                 for delivery in pending { reports.append(try await delivery.report()) }
                 pending = []
+                if let pause { try await Task.sleep(for: pause) }
             }
         }
         for delivery in pending { reports.append(try await delivery.report()) }
@@ -130,6 +132,19 @@ struct DaemonFixture {
             guard case .string(let id)? = v["id"] else { return nil }
             return id
         })
+    }
+
+    /// Replays `lines` with this fixture's pipeline into `replay/` (violations.jsonl, dead-letters.jsonl, digests/);
+    /// returns that folder.
+    func replayAll(_ lines: [String], until: Timestamp) throws -> URL {
+        let input = directory.appendingPathComponent("replay-input.jsonl")
+        try Fixtures.write(lines, to: input)
+        let out = directory.appendingPathComponent("replay")
+        let pipeline = try PipelineLoader().load(directory: directory.path)
+        _ = try ReplayJob(pipeline: pipeline, options: .init(
+            inputs: [input.path], until: until, violations: out.appendingPathComponent("violations.jsonl").path,
+            deadLetters: out.appendingPathComponent("dead-letters.jsonl").path, digests: out.appendingPathComponent("digests").path)).run()
+        return out
     }
 
     /// A violation of a replay, as far as the tests need it.

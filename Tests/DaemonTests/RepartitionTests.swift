@@ -23,13 +23,7 @@ import Testing
     }
 
     static func replay(_ fixture: DaemonFixture, _ lines: [String], until: Timestamp) throws -> Outputs {
-        let input = fixture.directory.appendingPathComponent("replay-input.jsonl")
-        try Fixtures.write(lines, to: input)
-        let out = fixture.directory.appendingPathComponent("replay")
-        let pipeline = try PipelineLoader().load(directory: fixture.directory.path)
-        _ = try ReplayJob(pipeline: pipeline, options: .init(
-            inputs: [input.path], until: until, violations: out.appendingPathComponent("violations.jsonl").path,
-            deadLetters: out.appendingPathComponent("dead-letters.jsonl").path, digests: out.appendingPathComponent("digests").path)).run()
+        let out = try fixture.replayAll(lines, until: until)
         return try outputs(in: out, violations: "violations.jsonl", deadLetters: "dead-letters.jsonl", digests: "digests")
     }
 

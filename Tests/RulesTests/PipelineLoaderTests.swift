@@ -113,4 +113,22 @@ import Testing
                       ^
             """])
     }
+
+    /// Faults point at the line libyaml counts, whatever the line breaks (found by the pipeline fuzz target): CR LF and a
+    /// lone CR end lines, a control character has its place, and a fault at the end of a text without a final line
+    /// break points at the end of its last line.
+    @Test(arguments: [
+        ("- rule: r\r\n  kind: match\r\n  severity: low\r\n  when: event.type ==\r\n", "r.yaml:4:22: error: expected a value, a name or '(', found the end of the expression\n  when: event.type ==\n                     ^"),
+        ("- rule: r\r  kind: match\r  severity: low\r  when: event.type == 3\r", "r.yaml:4:20: error: cannot compare a string with a number\n  when: event.type == 3\n                   ^"),
+        ("- rule: r\n  kind: match\n  severity: low\u{7}\n", "r.yaml:3:16: error: YAML: control characters are not allowed\n  severity: low\u{7}\n               ^"),
+        ("- rule: r\n  kind: [match", "r.yaml:2:15: error: YAML: did not find expected ',' or ']'\n  kind: [match\n              ^"),
+    ])
+    func faultsPointAtTheLineLibyamlCounts(_ yaml: String, _ expected: String) {
+        do {
+            _ = try PipelineLoader().compileRules(yaml: yaml, file: "r.yaml", environment: Fixtures.environment)
+            Issue.record("compiled")
+        } catch {
+            #expect(error.errors.first?.description == expected)
+        }
+    }
 }

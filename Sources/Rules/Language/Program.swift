@@ -53,7 +53,7 @@ public enum ExpressionCompiler {
     public static func compile(
         _ source: String, environment: ExpressionEnvironment, file: String = "<expression>"
     ) -> Result<CompiledExpression, RuleErrors> {
-        let lines = source.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = source.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
         return compile(source, environment: environment) { line, column in
             (SourceLocation(file: file, line: line, column: column), line <= lines.count ? lines[line - 1] : nil)
         }

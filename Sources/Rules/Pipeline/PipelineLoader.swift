@@ -162,6 +162,47 @@ struct YAMLDocument {
     func line(_ n: Int) -> String? {
         n >= 1 && n <= lines.count ? String(lines[n - 1]) : nil
     }
+
+    /// The lines of `text` as libyaml counts them: a line ends at CR LF, CR, LF, NEL, LS or PS.
+    static func lines(of text: String) -> [Substring] {
+        var lines: [Substring] = []
+        let scalars = text.unicodeScalars
+        var start = scalars.startIndex
+        var i = start
+        while i < scalars.endIndex {
+            let scalar = scalars[i]
+            guard breaks.contains(scalar) else {
+                i = scalars.index(after: i)
+                continue
+            }
+            lines.append(Substring(scalars[start..<i]))
+            i = scalars.index(after: i)
+            if scalar == "\r", i < scalars.endIndex, scalars[i] == "\n" { i = scalars.index(after: i) }
+            start = i
+        }
+        lines.append(Substring(scalars[start...]))
+        return lines
+    }
+
+    /// The line and column (in Unicode scalars, from 1) of the byte at `offset` of `text`'s UTF-8.
+    static func position(ofByte offset: Int, in text: String) -> (line: Int, column: Int) {
+        var (line, column, byte) = (1, 1, 0)
+        var previous: Unicode.Scalar?
+        for scalar in text.unicodeScalars {
+            if byte >= offset { break }
+            byte += UTF8.width(scalar)
+            if scalar == "\n", previous == "\r" {
+            } else if breaks.contains(scalar) {
+                (line, column) = (line + 1, 1)
+            } else {
+                column += 1
+            }
+            previous = scalar
+        }
+        return (line, column)
+    }
+
+    private static let breaks: Set<Unicode.Scalar> = ["\r", "\n", "\u{85}", "\u{2028}", "\u{2029}"]
 }
 
 /// The faults found so far, in any file.
@@ -194,7 +235,7 @@ struct Faults {
     }
 
     mutating func parseYAML(_ text: String, file: String) -> YAMLDocument? {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
+        let lines = YAMLDocument.lines(of: text)
         do {
             guard let node = try Yams.compose(yaml: text) else {
                 return YAMLDocument(file: file, text: text, lines: lines, node: Node.sequence(Node.Sequence([])))
@@ -204,6 +245,10 @@ struct Faults {
             var location = SourceLocation(file: file, line: 1, column: 1)
             var message = "\(error)"
             switch error {
+            case let .reader(problem, offset, _, _):
+                let (line, column) = YAMLDocument.position(ofByte: offset ?? 0, in: text)
+                location = SourceLocation(file: file, line: line, column: column)
+                message = "YAML: \(problem)"
             case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
                 location = SourceLocation(file: file, line: mark.line, column: mark.column)
                 message = "YAML: \(problem)"
@@ -217,6 +262,10 @@ struct Faults {
                 }
                 if occurrences.count > 1 { location = SourceLocation(file: file, line: occurrences[1] + 1, column: context.mark.column) }
             default: break
+            }
+            // libyaml puts the end of a text without a final line break on a line of its own, after the last.
+            if location.line > lines.count, let last = lines.last {
+                location = SourceLocation(file: file, line: lines.count, column: last.unicodeScalars.count + 1)
             }
             add(.syntax, message, location, YAMLDocument(file: file, text: text, lines: lines, node: Node("")))
             return nil

@@ -167,7 +167,7 @@ struct ExpressionLocator {
     init(doc: YAMLDocument, scalar: Node.Scalar, start: SourceLocation) {
         self.doc = doc
         self.start = start
-        let exprLines = scalar.string.split(separator: "\n", omittingEmptySubsequences: false)
+        let exprLines = scalar.string.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
         var fileLine = start.line
         var fileCol = start.column
         switch scalar.style {
@@ -178,22 +178,27 @@ struct ExpressionLocator {
             fileCol += 1
         default: break
         }
-        func fileChar() -> Character? {
-            guard let line = doc.line(fileLine) else { return nil }
-            let chars = Array(line)
-            return fileCol - 1 < chars.count ? chars[fileCol - 1] : "\n"
+        // Files are walked by Unicode scalar, as libyaml counts columns; an expression's characters are found by
+        // their first scalar (a combining mark can join the indentation before it into one character of the file).
+        let fileLines = doc.lines.map { Array($0.unicodeScalars) }
+        func fileScalar() -> Unicode.Scalar? {
+            guard fileLine >= 1, fileLine <= fileLines.count else { return nil }
+            let line = fileLines[fileLine - 1]
+            return fileCol - 1 < line.count ? line[fileCol - 1] : "\n"
         }
         for exprLine in exprLines {
             var row: [(Int, Int)] = []
             for ch in exprLine {
-                if !ch.isWhitespace {
-                    while let c = fileChar(), c != ch {
+                if !ch.isWhitespace, let first = ch.unicodeScalars.first {
+                    let before = (fileLine, fileCol)
+                    while let c = fileScalar(), c != first {
                         if c == "\n" { fileLine += 1; fileCol = 1 } else { fileCol += 1 }
-                        if fileLine > start.line + 10_000 { break }
                     }
+                    // Not in the file as written (an escape in a quoted scalar): stay where the last one was found.
+                    if fileScalar() == nil { (fileLine, fileCol) = before }
                 }
                 row.append((fileLine, fileCol))
-                if !ch.isWhitespace { fileCol += 1 }
+                if !ch.isWhitespace { fileCol += ch.unicodeScalars.count }
             }
             row.append((fileLine, fileCol))
             table.append(row)
