@@ -4,6 +4,7 @@
 #   eval "$(scripts/postgres.sh)"     # installs PostgreSQL from Debian's packages if missing, starts a server on a
 #                                     # free loopback port, prints `export CONSENTINEL_TEST_POSTGRES_URL=postgres://…`
 #   scripts/postgres.sh stop          # stops it and removes its folder
+#   scripts/postgres.sh restart [S]   # stops it and starts it again on the same port S seconds later
 #
 # Idempotent: a second start while the server runs prints the same line again. Everything but the export line goes
 # to standard error. As root, the server runs as the `postgres` user (initdb refuses root).
@@ -43,6 +44,18 @@ if [ "${1:-start}" = "stop" ]; then
     say "stopped"
   fi
   rm -rf "$dir"
+  exit 0
+fi
+
+# Stops the running server and starts it again on the same port after PAUSE seconds (the store-fault tests).
+if [ "${1:-}" = "restart" ]; then
+  [ -n "$bin" ] && [ -f "$dir/url" ] || { say "no server to restart"; exit 1; }
+  port=$(sed -E 's#.*:([0-9]+)/.*#\1#' "$dir/url")
+  as_owner "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+  sleep "${2:-0}"
+  as_owner "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 30 \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >/dev/null
+  say "restarted on 127.0.0.1:$port"
   exit 0
 fi
 

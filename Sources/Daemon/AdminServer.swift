@@ -6,7 +6,7 @@ import Synchronization
 
 /// What `/healthz` and `/readyz` answer. Live: no service has been stuck in one stage of its loop for
 /// `stallLimit` (a restart would help). Ready: this instance can do its share of the work: the state store and the
-/// Kafka cluster answered the last probe and it is not stopping; it need not own a partition (a spare replica is
+/// Kafka cluster answered the last probe, the store takes the pipeline's writes and it is not stopping; it need not own a partition (a spare replica is
 /// ready, and a rebalance takes no instance out of service).
 public final class DaemonStatus: Sendable {
     private struct State {
@@ -15,6 +15,7 @@ public final class DaemonStatus: Sendable {
         var stopping = false
         var storeReachable: Bool?
         var kafkaReachable: Bool?
+        var storeWritesFailing = false
         var watches: [StallWatch] = []
     }
 
@@ -28,8 +29,10 @@ public final class DaemonStatus: Sendable {
     public static let defaultStallLimit = Duration.seconds(120)
 
     public var isReady: Bool {
-        state.withLock { $0.storeReachable == true && $0.kafkaReachable == true && !$0.stopping }
+        state.withLock { $0.storeReachable == true && $0.kafkaReachable == true && !$0.storeWritesFailing && !$0.stopping }
     }
+    /// The pipeline could not commit to the store and waits until it can (not ready meanwhile).
+    public func storeWrites(failing: Bool) { state.withLock { $0.storeWritesFailing = failing } }
     public func loadingStarted() { state.withLock { $0.loading += 1 } }
     public func loaded(assignedPartitions: Int) { state.withLock { $0.loading -= 1; $0.assigned = assignedPartitions } }
     public func assigned(_ n: Int) { state.withLock { $0.assigned = n } }
@@ -58,7 +61,7 @@ public final class DaemonStatus: Sendable {
         state.withLock {
             func word(_ b: Bool?) -> String { b.map { $0 ? "yes" : "no" } ?? "unknown" }
             return "store=\(word($0.storeReachable)) kafka=\(word($0.kafkaReachable)) assigned=\($0.assigned) "
-                + "loading=\($0.loading) stopping=\($0.stopping)"
+                + "loading=\($0.loading) stopping=\($0.stopping) store_writes=\($0.storeWritesFailing ? "failing" : "ok")"
         }
     }
 }

@@ -25,6 +25,7 @@ public final class DaemonMetrics: AlertMetrics, PortalMetrics, Sendable {
         public static let paused = "consentinel_consumption_paused"
         public static let reloads = "consentinel_rule_reloads_total"
         public static let monthsClosed = "consentinel_digest_months_closed_total"
+        public static let storeOutages = "consentinel_store_outages_total"
         public static let portalRequests = "consentinel_portal_requests_total"
         public static let alertsSent = "consentinel_alerts_sent_total"
         public static let alertMessages = "consentinel_alert_messages_total"
@@ -161,6 +162,11 @@ public final class DaemonMetrics: AlertMetrics, PortalMetrics, Sendable {
 
     public func reload(outcome: String) {
         registry.counter(Name.reloads, labels: [("outcome", outcome)], help: "Rule reloads on SIGHUP, by outcome")
+            .increment()
+    }
+
+    public func storeOutage() {
+        registry.counter(Name.storeOutages, help: "Times the pipeline stopped consuming because the state store failed a write or read")
             .increment()
     }
 

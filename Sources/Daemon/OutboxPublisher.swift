@@ -34,6 +34,7 @@ final class OutboxPublisher: Service {
         var draining = false
         var lastPrune = ContinuousClock.now
         var files: [String: JSONLAppender] = [:]
+        var unmarked: [String] = []
         let watch = Task { [stall, logger, metrics] in await stall.watch(logger: logger, metrics: metrics) }
         defer { watch.cancel() }
         while true {
@@ -43,7 +44,7 @@ final class OutboxPublisher: Service {
                 _ = try? await store.pruneSent(before: Date().addingTimeInterval(-86_400))
             }
             if Task.isShuttingDownGracefully || Task.isCancelled { draining = true }
-            let published = try await publishOnce(files: &files)
+            let published = try await publishOnce(files: &files, unmarked: &unmarked)
             if published > 0 {
                 backoff = .milliseconds(100)
                 continue
@@ -63,8 +64,19 @@ final class OutboxPublisher: Service {
         await producer?.shutdown(timeout: .seconds(5))
     }
 
-    /// Publishes one round of unsent rows; the number published, or -1 when some failed (retried later).
-    func publishOnce(files: inout [String: JSONLAppender]) async throws -> Int {
+    /// Publishes one round of unsent rows; the number published, or -1 when some failed (retried later). `unmarked`:
+    /// rows published whose marking as sent failed (a store that does not take writes), marked before anything else is
+    /// leased, so that they are not published again meanwhile.
+    func publishOnce(files: inout [String: JSONLAppender], unmarked: inout [String]) async throws -> Int {
+        if !unmarked.isEmpty {
+            do {
+                try await store.markSent(unmarked)
+                unmarked = []
+            } catch {
+                logger.error("marking outputs sent failed", metadata: ["error": "\(error)"])
+                return -1
+            }
+        }
         let rows: [OutboxRow]
         do {
             stall.enter("reading the outbox")
@@ -125,9 +137,15 @@ final class OutboxPublisher: Service {
         }
         do {
             for f in files.values { try f.sync() }
+        } catch {
+            logger.error("syncing output files failed", metadata: ["error": "\(error)"])
+            return -1
+        }
+        do {
             stall.enter("marking outputs sent")
             try await store.markSent(sent)
         } catch {
+            unmarked = sent
             logger.error("marking outputs sent failed", metadata: ["error": "\(error)"])
             return -1
         }

@@ -46,9 +46,6 @@ final class PipelineService: Service {
 
     func run() async throws {
         let consumerConfig = configuration.consumerConfiguration(logger: logger)
-        let consumer = try Consumer(configuration: consumerConfig)
-        let processor = StreamProcessor(pipeline: pipeline, configuration: configuration, store: store, metrics: metrics,
-                                        logger: logger, stall: stall)
         var adminConfig = AdminConfiguration(bootstrapServers: consumerConfig.bootstrapServers)
         adminConfig.properties = configuration.source.connectionProperties
         adminConfig.logHandler = DaemonConfiguration.kafkaLogHandler(logger)
@@ -58,14 +55,62 @@ final class PipelineService: Service {
         let probe = Task { await self.probe(admin) }
         await recordNotice(pipeline)
         defer { reloads.cancel(); watch.cancel(); probe.cancel() }
-        try await withGracefulShutdownHandler {
-            try await consume(consumer, processor, admin)
-        } onGracefulShutdown: {
-            self.status.stopping()
-            Task { await consumer.shutdown() }
+        // The rules in use: the first, or the last reload applied before a store outage.
+        var rules = pipeline
+        while true {
+            let consumer = try Consumer(configuration: consumerConfig)
+            let processor = StreamProcessor(pipeline: rules, configuration: configuration, store: store, metrics: metrics,
+                                            logger: logger, stall: stall)
+            do {
+                try await withGracefulShutdownHandler {
+                    try await consume(consumer, processor, admin)
+                } onGracefulShutdown: {
+                    self.status.stopping()
+                    Task { await consumer.shutdown() }
+                }
+                await consumer.shutdown()
+                break
+            } catch let error as StorageError where [.connection, .io].contains(error.code) && !Task.isShuttingDownGracefully {
+                // The store cannot be written (a server restarting, a full disk): what this instance holds in memory
+                // past its last commit is dropped; consumption starts again from the offsets stored with the state.
+                status.storeWrites(failing: true)
+                metrics.storeOutage()
+                logger.error("the state store failed: consumption stops until it takes writes again", metadata: ["error": "\(error)"])
+                await leave(consumer)
+                rules = processor.pipeline
+                owned.withLock { $0 = [:] }
+                status.assigned(0)
+                guard await waitUntilStoreWrites() else { break }
+                status.storeWrites(failing: false)
+                logger.notice("the state store takes writes again: consuming from the offsets stored with the state")
+            }
         }
-        await consumer.shutdown()
         logger.info("pipeline stopped")
+    }
+
+    /// Leaves the group: the consumer's last revocation is taken without processing (nothing is marked processed
+    /// past the last commit, so only committed offsets are committed).
+    private func leave(_ consumer: Consumer) async {
+        let drain = Task { do { for try await _ in consumer.events {} } catch {} }
+        await consumer.shutdown()
+        drain.cancel()
+    }
+
+    /// Writes a probe row until the store takes it, backing off from 0.5 s to 5 s; false when the daemon is stopping.
+    private func waitUntilStoreWrites() async -> Bool {
+        var delay = Swift.Duration.milliseconds(500)
+        stall.enter("waiting for the state store to take writes", idle: true)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await Task.sleep(for: delay)
+            do {
+                let probe = StateRow(namespace: "consentinel.store-probe", key: pipeline.name, value: Array(Date().description.utf8))
+                try await store.commit(BatchCommit(global: [probe]), pipeline: pipeline.name)
+                return true
+            } catch {
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+        return false
     }
 
     private func consume(_ consumer: Consumer, _ processor: StreamProcessor, _ admin: Admin) async throws {

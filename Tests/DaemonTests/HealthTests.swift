@@ -49,7 +49,7 @@ import Testing
         status.probed(store: true, kafka: true)
         let ready = await httpGet(base + "/readyz")
         #expect(ready?.0 == 200, "a spare instance with no partition is ready: \(ready?.1 ?? "")")
-        #expect(ready?.1 == "ready store=yes kafka=yes assigned=0 loading=0 stopping=false\n")
+        #expect(ready?.1 == "ready store=yes kafka=yes assigned=0 loading=0 stopping=false store_writes=ok\n")
 
         status.loadingStarted()
         #expect(await httpGet(base + "/readyz")?.0 == 200, "loading partitions during a rebalance keeps it ready")
@@ -61,6 +61,12 @@ import Testing
         status.probed(store: true, kafka: false)
         #expect(await httpGet(base + "/readyz")?.0 == 503)
         status.probed(kafka: true)
+        #expect(await httpGet(base + "/readyz")?.0 == 200)
+        status.storeWrites(failing: true)
+        let writesFailing = await httpGet(base + "/readyz")
+        #expect(writesFailing?.0 == 503 && writesFailing?.1.contains("store=yes") == true
+                && writesFailing?.1.contains("store_writes=failing") == true, "a store that answers but takes no writes")
+        status.storeWrites(failing: false)
         #expect(await httpGet(base + "/readyz")?.0 == 200)
         status.stopping()
         #expect(await httpGet(base + "/readyz")?.0 == 503)
