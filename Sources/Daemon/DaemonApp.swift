@@ -53,7 +53,8 @@ public enum DaemonApp {
         let configuration = try DaemonConfiguration.load(pipeline: pipeline, environment: environment)
         let store: any StateStore
         do {
-            store = try await StateStores.open(url: configuration.stateURL, logger: logger)
+            store = DeadlineStateStore(try await StateStores.open(url: configuration.stateURL, logger: logger),
+                                       deadline: configuration.storeTimeout)
         } catch {
             throw DaemonError(.input, "cannot open the state store \(redacted(configuration.stateURL)): \(error)")
         }

@@ -28,7 +28,7 @@ extension DaemonConfiguration {
                         SettingsField("properties", .dictionary(.text(.any))),
                     ])),
             ])),
-        SettingsField("state", .map([SettingsField("url", .text(.any))])),
+        SettingsField("state", .map([SettingsField("url", .text(.any)), SettingsField("timeout", .text(.positiveDuration))])),
         SettingsField(
             "sinks",
             .map([

@@ -44,6 +44,8 @@ public struct DaemonConfiguration: Sendable {
     public var idleTimeout: Swift.Duration
     /// Consumption pauses while this many outputs wait to be published.
     public var maxOutboxDepth: Int
+    /// How long any state store call may take before it counts as failed (`state.timeout`).
+    public var storeTimeout: Swift.Duration = .seconds(60)
     /// How long a publishing round's outputs are leased to the instance sending them (`sinks.lease`).
     public var outboxLease: Swift.Duration = DaemonConfiguration.defaultOutboxLease
     /// Producer properties for the sinks (default: the source's connection and security properties).
@@ -166,6 +168,7 @@ public struct DaemonConfiguration: Sendable {
                 : try reader.properties(sinks, "properties", path: "sinks"))
         configuration.stallLimit = try reader.duration(http, "stall_limit", path: "http") ?? DaemonStatus.defaultStallLimit
         configuration.outboxLease = try reader.duration(sinks, "lease", path: "sinks") ?? defaultOutboxLease
+        configuration.storeTimeout = try reader.duration(state, "timeout", path: "state") ?? .seconds(60)
         do {
             configuration.portal = try PortalConfiguration.load(reader.failing { PortalError(.arguments, $0) }, resolve: resolve)
         } catch {

@@ -77,6 +77,7 @@ final class PipelineService: Service {
                 metrics.storeOutage()
                 logger.error("the state store failed: consumption stops until it takes writes again", metadata: ["error": "\(error)"])
                 await leave(consumer)
+                logger.info("left the consumer group; waiting for the state store")
                 rules = processor.pipeline
                 owned.withLock { $0 = [:] }
                 status.assigned(0)
@@ -107,6 +108,7 @@ final class PipelineService: Service {
                 try await store.commit(BatchCommit(global: [probe]), pipeline: pipeline.name)
                 return true
             } catch {
+                logger.debug("the state store does not take writes yet", metadata: ["error": "\(error)"])
                 delay = min(delay * 2, .seconds(5))
             }
         }

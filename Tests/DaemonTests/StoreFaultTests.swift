@@ -5,7 +5,7 @@ import Testing
 
 /// The state store failing under a running daemon (the SQLite disk full): the daemon stops consuming and says it is
 /// not ready, keeps running, and goes on by itself when the store takes writes again; its outputs are a replay's, none
-/// lost and none written twice. (A PostgreSQL restart is not covered yet: docs/operations.md, "State store faults".)
+/// lost and none written twice (docs/operations.md, "State store faults").
 @Suite(.serialized) struct StoreFaultTests {
     /// A small tmpfs for the SQLite store, so that its disk can be filled (`mount` needs root, as in the CI container).
     final class SmallDisk {

@@ -23,7 +23,7 @@ public struct PipelineLoader: Sendable {
         var taxonomy: Taxonomy?
 
         if let doc = faults.readYAML(pipelineFile, required: true) {
-            if case .map(let pairs, _) = PipelineValue(node: doc.node, file: doc.file) {
+            if case .map(let pairs, _) = PipelineValue(node: doc.node, in: doc) {
                 for (k, v) in pairs { settings[k] = v }
             } else if doc.node.mapping == nil {
                 faults.add(.schema, "pipeline.yaml must be a mapping", doc.location(doc.node))
@@ -156,7 +156,14 @@ struct YAMLDocument {
     var node: Node
 
     func location(_ node: Node) -> SourceLocation {
-        SourceLocation(file: file, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
+        clamped(SourceLocation(file: file, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1))
+    }
+
+    /// libyaml puts the end of a text without a final line break on a line of its own, after the last: such a place
+    /// is the end of the last line.
+    func clamped(_ location: SourceLocation) -> SourceLocation {
+        guard location.line > lines.count, let last = lines.last else { return location }
+        return SourceLocation(file: location.file, line: lines.count, column: last.unicodeScalars.count + 1)
     }
 
     func line(_ n: Int) -> String? {
@@ -263,11 +270,8 @@ struct Faults {
                 if occurrences.count > 1 { location = SourceLocation(file: file, line: occurrences[1] + 1, column: context.mark.column) }
             default: break
             }
-            // libyaml puts the end of a text without a final line break on a line of its own, after the last.
-            if location.line > lines.count, let last = lines.last {
-                location = SourceLocation(file: file, line: lines.count, column: last.unicodeScalars.count + 1)
-            }
-            add(.syntax, message, location, YAMLDocument(file: file, text: text, lines: lines, node: Node("")))
+            let document = YAMLDocument(file: file, text: text, lines: lines, node: Node(""))
+            add(.syntax, message, document.clamped(location), document)
             return nil
         } catch {
             add(.syntax, "YAML: \(error)", SourceLocation(file: file, line: 1, column: 1))
@@ -285,13 +289,13 @@ struct Faults {
 }
 
 extension PipelineValue {
-    init(node: Node, file: String) {
-        let loc = SourceLocation(file: file, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1)
+    init(node: Node, in doc: YAMLDocument) {
+        let loc = doc.location(node)
         switch node {
         case .scalar(let s): self = .scalar(s.string, loc)
-        case .sequence(let seq): self = .list(seq.map { PipelineValue(node: $0, file: file) }, loc)
+        case .sequence(let seq): self = .list(seq.map { PipelineValue(node: $0, in: doc) }, loc)
         case .mapping(let map):
-            self = .map(map.map { ($0.key.scalar?.string ?? "", PipelineValue(node: $0.value, file: file)) }, loc)
+            self = .map(map.map { ($0.key.scalar?.string ?? "", PipelineValue(node: $0.value, in: doc)) }, loc)
         case .alias: self = .scalar("", loc)
         }
     }
