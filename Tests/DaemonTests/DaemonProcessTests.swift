@@ -53,20 +53,6 @@ import Testing
             return text.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.contains("_bucket") }.joined(separator: "\n")
         }
     }
-
-    /// Every violation on the violations topic so far, by id: each copy published (the JSON text).
-    static func topicViolations(_ fixture: DaemonFixture, expecting count: Int, timeout: Swift.Duration) async throws -> [String: [String]] {
-        func byID(_ messages: [ConsumerMessage]) -> [String: [String]] {
-            var seen: [String: [String]] = [:]
-            for m in messages {
-                let text = String(decoding: m.value, as: UTF8.self)
-                guard let v = try? JSONValue.parse(text), case .string(let id)? = v["id"] else { continue }
-                seen[id, default: []].append(text)
-            }
-            return seen
-        }
-        return byID(try await readTopic(fixture, "privacy.violations", timeout: timeout) { byID($0).count >= count })
-    }
 }
 
 extension DaemonProcessTests {
@@ -187,20 +173,9 @@ extension DaemonProcessTests {
 
     /// The rows of a query (`psql -At`: fields joined by `|`).
     static func psql(_ url: String, _ sql: String) throws -> [String] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["psql", url, "-v", "ON_ERROR_STOP=1", "-Atc", sql]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let problem = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw DaemonError(.arguments, "psql: " + String(decoding: problem, as: UTF8.self))
-        }
-        return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+        let out = try CommandLineTests.run("/usr/bin/env", ["psql", url, "-v", "ON_ERROR_STOP=1", "-Atc", sql])
+        guard out.status == 0 else { throw DaemonError(.arguments, "psql: " + out.stderr) }
+        return out.stdout.split(separator: "\n").map(String.init)
     }
 
     /// The signal handlers are in place before the daemon says "starting": a SIGHUP at that moment reloads or is
