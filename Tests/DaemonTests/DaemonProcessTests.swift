@@ -86,21 +86,29 @@ extension DaemonProcessTests {
             [a, b, c].allSatisfy { $0.logText.contains("partition assigned") }
         }
 
-        // Caught publishing (stopped, so that it cannot finish the round), with rows leased and not sent: killed.
+        // Caught publishing (stopped, so that it cannot finish the round), with rows leased and not sent: killed. A
+        // round lasts some 15 ms, so the log is read every 2 ms rather than at `waitUntil`'s pace.
         var leased: [String] = []
+        var caughtWithout = 0
         let pid = a.process.processIdentifier
-        try await waitUntil("the first instance caught with leased rows", timeout: .seconds(60)) {
+        let catching = ContinuousClock.now + .seconds(60)
+        while leased.isEmpty {
+            guard ContinuousClock.now < catching else {
+                throw TestTimeout(description: "instance a was never caught holding leased rows (caught \(caughtWithout) times without)")
+            }
             tail.read()
-            guard let stage = tail.lastStage(of: "outbox publisher"), CrashTests.publishingStages.contains(stage) else {
-                try? await Task.sleep(for: .milliseconds(2))
-                return false
+            guard let stage = tail.lastStage(of: "outbox publisher"), stage == "publishing to Kafka" || stage == "writing output files" else {
+                try await Task.sleep(for: .milliseconds(2))
+                continue
             }
             a.kill(SIGSTOP)
-            leased = (try? Self.psql(base, """
+            leased = try Self.psql(base, """
                 SELECT id FROM \(schema).outbox WHERE sent_at IS NULL AND lease_owner LIKE '%:\(pid):%' AND lease_until > now()
-                """)) ?? []
-            if leased.isEmpty { a.kill(SIGCONT) }
-            return !leased.isEmpty
+                """)
+            if leased.isEmpty {
+                caughtWithout += 1
+                a.kill(SIGCONT)
+            }
         }
         a.kill(SIGKILL)
         #expect(await a.exitCode(within: .seconds(5)) != nil)
