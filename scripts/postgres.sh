@@ -38,6 +38,19 @@ as_owner() {
 
 bin=$(find_bin || true)
 
+# Starts the server with no descriptor but 0–2 of ours: a server left holding one its caller waits on (Foundation's
+# Process watches a socket that only closes when every holder has exited) would keep the caller waiting forever.
+start_server() {
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      if [ "$fd" -gt 2 ] && [ "$fd" -ne 255 ]; then eval "exec $fd>&-"; fi
+    done
+    as_owner "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 30 \
+      -o "-c listen_addresses=127.0.0.1 -p $1 -k $dir -c fsync=off -c max_connections=200" start >/dev/null 2>&1
+  )
+}
+
 if [ "${1:-start}" = "stop" ]; then
   if [ -n "$bin" ] && [ -f "$data/postmaster.pid" ]; then
     as_owner "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
@@ -51,10 +64,9 @@ fi
 if [ "${1:-}" = "restart" ]; then
   [ -n "$bin" ] && [ -f "$dir/url" ] || { say "no server to restart"; exit 1; }
   port=$(sed -E 's#.*:([0-9]+)/.*#\1#' "$dir/url")
-  as_owner "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+  as_owner "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1
   sleep "${2:-0}"
-  as_owner "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 30 \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >/dev/null
+  start_server "$port" || { say "the server did not start again"; cat "$dir/server.log" >&2; exit 1; }
   say "restarted on 127.0.0.1:$port"
   exit 0
 fi
@@ -95,8 +107,7 @@ started=""
 for _ in $(seq 1 20); do
   port=$((20000 + RANDOM % 40000))
   port_free "$port" || continue
-  if as_owner "$bin/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 30 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >/dev/null 2>&1; then
+  if start_server "$port"; then
     started=yes
     break
   fi

@@ -27,7 +27,7 @@ struct DaemonFixture {
         stateURL: String? = nil, group: String = "consentinel-test", name: String = "daemon-test-\(UUID().uuidString.prefix(8))",
         violationsFile: String = "out/violations.jsonl", deadLettersFile: String = "out/dead-letters.jsonl",
         kafkaSinks: Bool = true, maxPending: Int = 50_000, extraSinks: String = "", extraSettings: String = "",
-        partitions: Int = 4, defaultSession: Bool = false, extraKafka: String = ""
+        partitions: Int = 4, defaultSession: Bool = false, extraKafka: String = "", extraState: String = ""
     ) throws {
         self.name = name
         self.partitions = partitions
@@ -59,6 +59,7 @@ struct DaemonFixture {
               auto.commit.interval.ms: "200"
         state:
           url: \(state)
+          \(extraState)
         sinks:
           violations:
             \(kafkaSinks ? "topic: privacy.violations" : "")

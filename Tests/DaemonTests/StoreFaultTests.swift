@@ -38,6 +38,34 @@ import Testing
         deinit { _ = try? CommandLineTests.run("/usr/bin/env", ["umount", "-l", path.path]) }
     }
 
+    /// A PostgreSQL server of the test's own (`scripts/postgres.sh` in a folder of its own), so that restarting it
+    /// does not disturb the other tests' server.
+    final class OwnPostgres {
+        let folder = "/tmp/consentinel-pg-" + UUID().uuidString.prefix(8).lowercased()
+        private(set) var url = ""
+
+        init() throws {
+            let out = try script([])
+            guard out.status == 0, let line = out.stdout.split(separator: "\n").last, line.hasPrefix("export CONSENTINEL_TEST_POSTGRES_URL=") else {
+                throw DaemonError(.input, "scripts/postgres.sh did not start a server: \(out.stderr)")
+            }
+            url = String(line.dropFirst("export CONSENTINEL_TEST_POSTGRES_URL=".count))
+        }
+
+        /// Stops the server and starts it again on the same port `pause` seconds later.
+        func restart(pause: Int) throws {
+            let out = try script(["restart", "\(pause)"])
+            guard out.status == 0 else { throw DaemonError(.input, "scripts/postgres.sh restart: \(out.stderr)") }
+        }
+
+        private func script(_ arguments: [String]) throws -> CommandLineTests.Outcome {
+            try CommandLineTests.run("/usr/bin/env", ["CONSENTINEL_PG_DIR=\(folder)",
+                                                      Fixtures.root.appendingPathComponent("scripts/postgres.sh").path] + arguments)
+        }
+
+        deinit { _ = try? script(["stop"]) }
+    }
+
     static func readiness(_ base: String) async -> (Int, String) { await httpGet(base + "/readyz") ?? (0, "") }
 
     /// Waits until the daemon is not ready because store writes fail, then checks that it is still running.
@@ -86,5 +114,29 @@ import Testing
         try FileManager.default.removeItem(at: filler)
         try await Self.expectEverythingOnce(fixture, expected, base: base)
         _ = disk
+    }
+
+    /// The PostgreSQL server stopped for 8 s and started again while events arrive: a commit in flight fails or times
+    /// out (`state.timeout: 5s`), the daemon leaves the group and waits, and once the server is back it goes on from
+    /// the stored offsets.
+    @Test func aPostgreSQLRestartPausesTheDaemonUntilTheServerIsBack() async throws {
+        let server = try OwnPostgres()
+        let fixture = try DaemonFixture(stateURL: server.url, group: "postgres-restart", extraState: "timeout: 5s")
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
+        let (lines, end) = fixture.traffic(events: 3_000, seed: 62)
+        let expected = try fixture.replayIDs(lines, end: end)
+        let (daemon, base) = try await fixture.startInProcess(logLevel: .critical)
+        defer { daemon.cancel() }
+        try await waitUntil("readiness", timeout: .seconds(30)) { await Self.readiness(base).0 == 200 }
+
+        let half = lines.count / 2
+        try await fixture.produce(Array(lines[..<half]), end: nil)
+        try await waitUntil("the first half read", timeout: .seconds(60)) { await DaemonDigestTests.messagesRead(base) >= Double(half) }
+        let restart = Task.detached { try server.restart(pause: 8) }
+        try await fixture.produce(Array(lines[half...]), end: end)
+        try await Self.waitForOutage(base, daemon: daemon)
+
+        try await restart.value
+        try await Self.expectEverythingOnce(fixture, expected, base: base)
     }
 }
