@@ -8,7 +8,7 @@ import Testing
 /// lost and none written twice (docs/operations.md, "State store faults").
 @Suite(.serialized) struct StoreFaultTests {
     /// A small tmpfs for the SQLite store, so that its disk can be filled (`mount` needs root, as in the CI container).
-    final class SmallDisk {
+    final class SmallDisk: Sendable {
         let path: URL
 
         init(at path: URL, megabytes: Int) throws {
@@ -20,10 +20,9 @@ import Testing
             }
         }
 
-        /// Fills what is left of the disk with a file; returns it.
-        func fill() throws -> URL {
-            let filler = path.appendingPathComponent("filler")
-            FileManager.default.createFile(atPath: filler.path, contents: nil)
+        /// Fills what is left of the disk with `filler`.
+        func fill(_ filler: URL) throws {
+            _ = FileManager.default.createFile(atPath: filler.path, contents: nil)
             let handle = try FileHandle(forWritingTo: filler)
             defer { try? handle.close() }
             let block = Data(count: 64 * 1024)
@@ -32,7 +31,6 @@ import Testing
             } catch {
                 // ENOSPC: the disk is full.
             }
-            return filler
         }
 
         deinit { _ = try? CommandLineTests.run("/usr/bin/env", ["umount", "-l", path.path]) }
@@ -40,12 +38,12 @@ import Testing
 
     /// A PostgreSQL server of the test's own (`scripts/postgres.sh` in a folder of its own), so that restarting it
     /// does not disturb the other tests' server.
-    final class OwnPostgres {
+    final class OwnPostgres: Sendable {
         let folder = "/tmp/consentinel-pg-" + UUID().uuidString.prefix(8).lowercased()
-        private(set) var url = ""
+        let url: String
 
         init() throws {
-            let out = try script([])
+            let out = try Self.script(folder, [])
             guard out.status == 0, let line = out.stdout.split(separator: "\n").last, line.hasPrefix("export CONSENTINEL_TEST_POSTGRES_URL=") else {
                 throw DaemonError(.input, "scripts/postgres.sh did not start a server: \(out.stderr)")
             }
@@ -54,16 +52,16 @@ import Testing
 
         /// Stops the server and starts it again on the same port `pause` seconds later.
         func restart(pause: Int) throws {
-            let out = try script(["restart", "\(pause)"])
+            let out = try Self.script(folder, ["restart", "\(pause)"])
             guard out.status == 0 else { throw DaemonError(.input, "scripts/postgres.sh restart: \(out.stderr)") }
         }
 
-        private func script(_ arguments: [String]) throws -> CommandLineTests.Outcome {
+        private static func script(_ folder: String, _ arguments: [String]) throws -> CommandLineTests.Outcome {
             try CommandLineTests.run("/usr/bin/env", ["CONSENTINEL_PG_DIR=\(folder)",
                                                       Fixtures.root.appendingPathComponent("scripts/postgres.sh").path] + arguments)
         }
 
-        deinit { _ = try? script(["stop"]) }
+        deinit { _ = try? Self.script(folder, ["stop"]) }
     }
 
     static func readiness(_ base: String) async -> (Int, String) { await httpGet(base + "/readyz") ?? (0, "") }
@@ -91,6 +89,28 @@ import Testing
         try await waitUntil("readiness back", timeout: .seconds(30)) { await readiness(base).0 == 200 }
     }
 
+    /// Half the traffic read, then `fault` while the other half arrives: the outage is seen, `heal` ends it, and every
+    /// output is the replay's, once.
+    static func survive(_ fixture: DaemonFixture, seed: UInt64, fault: @escaping @Sendable () throws -> Void,
+                        heal: @Sendable () async throws -> Void) async throws {
+        let (lines, end) = fixture.traffic(events: 3_000, seed: seed)
+        let expected = try fixture.replayIDs(lines, end: end)
+        let (daemon, base) = try await fixture.startInProcess(logLevel: .critical)
+        defer { daemon.cancel() }
+        try await waitUntil("readiness", timeout: .seconds(30)) { await readiness(base).0 == 200 }
+
+        let half = lines.count / 2
+        try await fixture.produce(Array(lines[..<half]), end: nil)
+        try await waitUntil("the first half read", timeout: .seconds(60)) { await DaemonDigestTests.messagesRead(base) >= Double(half) }
+        let faulting = Task.detached { try fault() }
+        try await fixture.produce(Array(lines[half...]), end: end)
+        try await waitForOutage(base, daemon: daemon)
+        try await faulting.value
+
+        try await heal()
+        try await expectEverythingOnce(fixture, expected, base: base)
+    }
+
     @Test func aFullSQLiteDiskPausesTheDaemonUntilThereIsRoomAgain() async throws {
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -98,22 +118,9 @@ import Testing
         let fixture = try DaemonFixture(stateURL: disk.path.appendingPathComponent("state.sqlite").path, group: "disk-full",
                                         kafkaSinks: false)
         defer { try? FileManager.default.removeItem(at: fixture.directory) }
-        let (lines, end) = fixture.traffic(events: 3_000, seed: 61)
-        let expected = try fixture.replayIDs(lines, end: end)
-        let (daemon, base) = try await fixture.startInProcess(logLevel: .critical)
-        defer { daemon.cancel() }
-        try await waitUntil("readiness", timeout: .seconds(30)) { await Self.readiness(base).0 == 200 }
-
-        let half = lines.count / 2
-        try await fixture.produce(Array(lines[..<half]), end: nil)
-        try await waitUntil("the first half read", timeout: .seconds(60)) { await DaemonDigestTests.messagesRead(base) >= Double(half) }
-        let filler = try disk.fill()
-        try await fixture.produce(Array(lines[half...]), end: end)
-        try await Self.waitForOutage(base, daemon: daemon)
-
-        try FileManager.default.removeItem(at: filler)
-        try await Self.expectEverythingOnce(fixture, expected, base: base)
-        _ = disk
+        let filler = disk.path.appendingPathComponent("filler")
+        try await Self.survive(fixture, seed: 61, fault: { try disk.fill(filler) },
+                               heal: { try FileManager.default.removeItem(at: filler) })
     }
 
     /// The PostgreSQL server stopped for 8 s and started again while events arrive: a commit in flight fails or times
@@ -123,20 +130,6 @@ import Testing
         let server = try OwnPostgres()
         let fixture = try DaemonFixture(stateURL: server.url, group: "postgres-restart", extraState: "timeout: 5s")
         defer { try? FileManager.default.removeItem(at: fixture.directory) }
-        let (lines, end) = fixture.traffic(events: 3_000, seed: 62)
-        let expected = try fixture.replayIDs(lines, end: end)
-        let (daemon, base) = try await fixture.startInProcess(logLevel: .critical)
-        defer { daemon.cancel() }
-        try await waitUntil("readiness", timeout: .seconds(30)) { await Self.readiness(base).0 == 200 }
-
-        let half = lines.count / 2
-        try await fixture.produce(Array(lines[..<half]), end: nil)
-        try await waitUntil("the first half read", timeout: .seconds(60)) { await DaemonDigestTests.messagesRead(base) >= Double(half) }
-        let restart = Task.detached { try server.restart(pause: 8) }
-        try await fixture.produce(Array(lines[half...]), end: end)
-        try await Self.waitForOutage(base, daemon: daemon)
-
-        try await restart.value
-        try await Self.expectEverythingOnce(fixture, expected, base: base)
+        try await Self.survive(fixture, seed: 62, fault: { try server.restart(pause: 8) }, heal: {})
     }
 }
