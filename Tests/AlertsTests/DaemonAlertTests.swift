@@ -95,6 +95,11 @@ import FoundationNetworking
     }
 
     /// Whether the metrics say consumption is paused (the gauge's line, not its help text).
+    /// The webhook channel's queue is empty: every alert it holds was delivered (and deleted), none is left to send.
+    func queueEmpty(_ port: Int) async -> Bool {
+        await metrics(port).contains(#"consentinel_alert_queue_depth{route="security",channel="webhook"} 0"#)
+    }
+
     func paused(_ metrics: String) -> Bool {
         metrics.split(separator: "\n").contains { $0.hasPrefix("consentinel_consumption_paused 1") }
     }
@@ -141,11 +146,12 @@ import FoundationNetworking
 
         // The channel recovers; a second run delivers everything that was queued, once.
         await server.clearScript("/hook")
-        (daemon, _) = try await start(directory, hook: server.url("/hook"))
+        let port: Int
+        (daemon, port) = try await start(directory, hook: server.url("/hook"))
         let expected = violationIDs()
         #expect(expected.count == 12)
         #expect(await eventually(seconds: 60) { server.accepted("/hook").count >= expected.count })
-        try await Task.sleep(for: .seconds(1))
+        #expect(await eventually(seconds: 30) { await queueEmpty(port) }, "nothing left to send, so no copy still to come")
         daemon.cancel()
         _ = try? await daemon.value
         let delivered = server.accepted("/hook").compactMap { $0.json["id"] as? String }
@@ -183,7 +189,7 @@ import FoundationNetworking
         // The channel recovers: the 5 queued alerts arrive once, and one message reports the 10 set aside.
         await server.clearScript("/hook")
         #expect(await eventually(seconds: 60) { server.accepted("/hook").count >= 6 })
-        try await Task.sleep(for: .seconds(1))
+        #expect(await eventually(seconds: 30) { await queueEmpty(port) }, "nothing left to send, so no copy still to come")
         daemon.cancel()
         _ = try? await daemon.value
         let accepted = server.accepted("/hook").map(\.json)

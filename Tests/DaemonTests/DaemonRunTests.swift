@@ -210,8 +210,9 @@ extension DaemonFixture {
     }
 }
 
-/// Every message on a topic's first `partitions` partitions so far, read by manual assignment (no group: rebalances elsewhere cannot
-/// hold it up), once `done` holds for them or `timeout` has passed, plus a second for any extra copy.
+/// Every message on a topic's first `partitions` partitions, read by manual assignment (no group: rebalances elsewhere
+/// cannot hold it up) once `done` holds for them or `timeout` has passed, and then up to each partition's high
+/// watermark at that moment, so that an extra copy already produced is read too.
 func readTopic(
     _ fixture: DaemonFixture, _ topic: String, partitions: Int = 1, timeout: Swift.Duration,
     until done: @escaping ([ConsumerMessage]) -> Bool
@@ -231,7 +232,13 @@ func readTopic(
         }
     }
     try? await waitUntil("messages on \(topic)", timeout: timeout) { done(seen.withLock { $0 }) }
-    try await Task.sleep(for: .seconds(1))
+    let admin = try Admin(configuration: AdminConfiguration(bootstrapServers: [fixture.cluster.bootstrapServers]))
+    var ends: [Int32: Int64] = [:]
+    for p in 0..<Int32(partitions) { ends[p] = try await admin.watermarks(topic: topic, partition: p).high }
+    try await waitUntil("\(topic) read to its high watermarks \(ends)", timeout: .seconds(30)) {
+        let next = seen.withLock { Dictionary($0.map { ($0.partition, $0.offset + 1) }, uniquingKeysWith: max) }
+        return ends.allSatisfy { p, end in end == 0 || next[p, default: 0] >= end }
+    }
     await consumer.shutdown()
     reader.cancel()
     return seen.withLock { $0 }

@@ -150,7 +150,13 @@ import FoundationNetworking
         #expect(try await Self.request(base + anotherAction, method: "POST", headers: ["Origin": base], body: fields).status == 403,
                 "a form token works only with its own link")
 
-        try await Task.sleep(for: .seconds(2))
+        // Every opt-out recorded is published (the outbox empty), and the topic is read to its end: a second event for
+        // the press, had one been recorded, would be among these.
+        try await waitUntil("the outbox published", timeout: .seconds(30)) {
+            let samples = PrometheusText.parse(await httpGet(admin + "/metrics")?.1 ?? "")
+            let consents = samples.samples.filter { $0.name == "consentinel_outputs_published_total" && $0.labels.contains("consent") }
+            return consents.reduce(0) { $0 + $1.value } >= 1 && samples.sum("consentinel_outbox_depth") == 0
+        }
         let events = try await Self.portalEvents(fixture, atLeast: 1)
         #expect(events.count == 1, "exactly one consent event for one press")
         let event = try #require(events.first)
