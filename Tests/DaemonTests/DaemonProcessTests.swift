@@ -31,6 +31,9 @@ import Testing
 
         func kill(_ signal: Int32) { Foundation.kill(process.processIdentifier, signal) }
 
+        /// A test that fails (throws) leaves no daemon behind.
+        deinit { if process.isRunning { kill(SIGKILL) } }
+
         /// Waits for the process to end; nil when it did not within `timeout`.
         func exitCode(within timeout: Swift.Duration) async -> Int32? {
             let deadline = ContinuousClock.now + timeout
