@@ -35,6 +35,7 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        .systemLibrary(name: "CMalloc"),
         .target(name: "Kafka", dependencies: ["CRdKafka"]),
         .target(name: "Events", swiftSettings: hotPath),
         .target(name: "Rules", dependencies: ["Events", .product(name: "Yams", package: "Yams")], swiftSettings: hotPath),
@@ -80,7 +81,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "Kafka", "Events", "Rules", "Digests", "Processing", "Storage", "Alerts", "Portal",
+                "Kafka", "Events", "Rules", "Digests", "Processing", "Storage", "Alerts", "Portal", "CMalloc",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -21,6 +21,7 @@ struct Run: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
+        MallocTuning.limitArenas()
         do {
             try await DaemonApp.run(directory: directory)
         } catch let error as DaemonError {
