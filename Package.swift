@@ -67,7 +67,8 @@ let package = Package(
             dependencies: [
                 "Processing", "Kafka", "Events", "Rules", "Digests", "Alerts", "CZlib",
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            swiftSettings: hotPath
         ),
         .target(
             name: "Portal",

@@ -35,6 +35,8 @@ public final class EventIntake {
     public private(set) var decoder: EventDecoder
     public let until: Timestamp?
     public private(set) var counters = ProcessingCounters()
+    /// `counters.lines`, without a copy of the counters.
+    public var lines: Int { counters.lines }
 
     public init(taxonomy: Taxonomy, until: Timestamp? = nil) {
         decoder = EventDecoder(taxonomy: taxonomy)

@@ -77,7 +77,7 @@ public final class ReplayJob {
             do {
                 try reader.forEachLine { bytes, line in
                     try run.offer(bytes, origin: .file(path: input, line: line))
-                    if run.intake.counters.lines & 4095 == 0, let progress {
+                    if run.intake.lines & 4095 == 0, let progress {
                         progress(run.progress(position: done + reader.bytesRead, total: total, unit: .bytes))
                     }
                 }
