@@ -73,3 +73,32 @@ import Testing
         }
     }
 }
+
+/// A retention clock restarted by every collect leaves its earlier timer behind; those are dropped as they pile up,
+/// and the clock's own timer still fires.
+@Suite struct StaleTimerTests {
+    @Test func restartedRetentionClocksDoNotPileUpTimersAndTheLastOneStillFires() throws {
+        let pipeline = try PipelineLoader().load(directory: EngineStateTests.pipelineDirectory)
+        let decoder = EventDecoder(taxonomy: pipeline.taxonomy)
+        let engine = Engine(pipeline: pipeline)
+        let start = try #require(Timestamp(rfc3339: "2026-01-01T00:00:00Z"))
+        var found: [Violation] = []
+        var most = 0
+        let collects = 70_000
+        for i in 0..<collects {
+            let time = start + .minutes(Int64(i))
+            let line = #"{"id":"c-\#(i)","type":"collect","time":"\#(time.rfc3339)","subject":"s-1","categories":["user.behavior"]}"#
+            guard case .success(let event) = decoder.decode(Array(line.utf8)) else { Issue.record("not an event: \(line)"); return }
+            engine.offer(event)
+            found += engine.drainViolations()
+            most = max(most, engine.pendingTimers)
+        }
+        #expect(found.isEmpty, "no clock ran out within the run")
+        #expect(most <= 65_536 + 1, "timers pending at most: \(most) after \(collects) collects")
+        engine.finish(until: start + .minutes(Int64(collects)) + .days(366))
+        found += engine.drainViolations()
+        let overdue = found.filter { $0.rule == "retention-behavior" }
+        #expect(overdue.count == 1, "\(found.map(\.id))")
+        #expect(overdue.first?.event == "c-\(collects - 1)", "the last collect's clock is the one that runs out")
+    }
+}

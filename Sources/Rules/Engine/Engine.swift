@@ -32,6 +32,8 @@ public final class Engine {
     public internal(set) var watermark: Timestamp = .distantPast
     public internal(set) var maxEventTime: Timestamp?
     public private(set) var counters = EngineCounters()
+    /// Timers waiting for the watermark (stale ones included until the next compaction).
+    public var pendingTimers: Int { context.timers.count }
     /// Held strongly (no observer holds its engine): a weak reference cost a load and a release per event.
     public var observer: EngineObserver?
     /// When false, only `advanceWatermark(to:)` moves the watermark: the daemon sets it to the minimum over its
@@ -206,6 +208,16 @@ public final class Engine {
         }
         observer?.processed(event, late: late)
         flushViolations()
+        if context.timers.count >= compactTimersAt { compactTimers() }
+    }
+
+    /// The timer count at which timers that would fire for nothing are dropped: a retention clock restarted by every
+    /// collect leaves its old timer behind, which would otherwise stay for the whole retention period. Twice the count
+    /// left after each compaction, so the cost per timer stays constant.
+    private var compactTimersAt = 65_536
+    private func compactTimers() {
+        context.timers.removeAll { $0.evaluator >= 0 && !evaluators[$0.evaluator].isLive($0.payload, at: $0.time) }
+        compactTimersAt = Swift.max(65_536, 2 * context.timers.count)
     }
 
     private var reported = 0

@@ -99,10 +99,14 @@ protocol RuleEvaluator: AnyObject {
     var persistence: RulePersistence { get }
     func process(_ event: Event, _ context: EngineContext)
     func fire(_ payload: EngineContext.TimerPayload, at time: Timestamp, _ context: EngineContext)
+    /// False for a timer whose firing would do nothing (its clock was restarted or cleared): it may be dropped.
+    func isLive(_ payload: EngineContext.TimerPayload, at time: Timestamp) -> Bool
 }
 
 extension RuleEvaluator {
     var persistence: RulePersistence { NoPersistence() }
+
+    func isLive(_ payload: EngineContext.TimerPayload, at time: Timestamp) -> Bool { true }
 
     func fire(_ payload: EngineContext.TimerPayload, at time: Timestamp, _ context: EngineContext) {}
 }

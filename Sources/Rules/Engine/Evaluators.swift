@@ -189,6 +189,11 @@ final class RetentionEvaluator: RuleEvaluator {
                      evidence: evidence)
     }
 
+    func isLive(_ payload: EngineContext.TimerPayload, at time: Timestamp) -> Bool {
+        guard case let .retention(subject, category, generation) = payload, let s = state[subject] else { return false }
+        return s.clocks.contains { $0.category == category && $0.generation == generation && !$0.overdue && $0.deadline == time }
+    }
+
     func fire(_ payload: EngineContext.TimerPayload, at time: Timestamp, _ context: EngineContext) {
         guard case let .retention(subject, category, generation) = payload,
               var s = state[subject],

@@ -22,12 +22,18 @@ struct Heap<Element: HeapOrdered> {
         }
     }
 
-    @discardableResult
-    mutating func popMin() -> Element? {
-        guard !items.isEmpty else { return nil }
-        items.swapAt(0, items.count - 1)
-        let top = items.removeLast()
-        var i = 0
+    /// Removes the elements `shouldBeRemoved` accepts; the rest are in heap order again (Floyd's bottom-up build).
+    mutating func removeAll(where shouldBeRemoved: (Element) -> Bool) {
+        items.removeAll(where: shouldBeRemoved)
+        var i = items.count / 2
+        while i > 0 {
+            i -= 1
+            siftDown(i)
+        }
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var i = start
         let n = items.count
         while true {
             let l = 2 * i + 1, r = l + 1
@@ -38,6 +44,14 @@ struct Heap<Element: HeapOrdered> {
             items.swapAt(i, m)
             i = m
         }
+    }
+
+    @discardableResult
+    mutating func popMin() -> Element? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let top = items.removeLast()
+        siftDown(0)
         return top
     }
 }
