@@ -18,13 +18,10 @@ public final class JSONLWriter {
         let url = URL(fileURLWithPath: path)
         do {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            if !append || !FileManager.default.fileExists(atPath: path) {
-                guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                    throw ProcessingError(.output, "cannot create \(path)")
-                }
+            guard let opened = OutputFile.open(path, append: append) else {
+                throw ProcessingError(.output, "cannot open \(path) for writing: \(OutputFile.reason)")
             }
-            handle = try FileHandle(forWritingTo: url)
-            if append { try handle.seekToEnd() }
+            handle = opened
         } catch let e as ProcessingError {
             throw e
         } catch {

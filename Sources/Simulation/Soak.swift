@@ -405,9 +405,8 @@ final class CSVFile: Sendable {
         self.path = path
         let dir = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        guard FileManager.default.createFile(atPath: path, contents: Data((Soak.Sample.header + "\n").utf8)),
-              let handle = FileHandle(forWritingAtPath: path) else { throw BenchmarkError("cannot write \(path)") }
-        handle.seekToEndOfFile()
+        guard let handle = OutputFile.open(path) else { throw BenchmarkError("cannot write \(path): \(OutputFile.reason)") }
+        handle.write(Data((Soak.Sample.header + "\n").utf8))
         self.handle = handle
     }
 

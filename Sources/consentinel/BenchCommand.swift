@@ -188,9 +188,7 @@ private struct ReferenceDecoder {
 
 /// Writes generated traffic as JSONL to `path` (for the benchmarks that read a file).
 func writeGeneratedTraffic(_ options: EventGenerator.Options, to path: String) throws {
-    guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
-        throw ValidationError("cannot write \(path)")
-    }
+    guard let handle = OutputFile.open(path) else { throw ValidationError("cannot write \(path): \(OutputFile.reason)") }
     var buffer: [UInt8] = []
     for line in EventGenerator(options) {
         buffer.append(contentsOf: line.utf8)

@@ -46,9 +46,7 @@ struct Gen: AsyncParsableCommand {
         }
         let handle: FileHandle
         if let output, output != "-" {
-            guard FileManager.default.createFile(atPath: output, contents: nil), let h = FileHandle(forWritingAtPath: output) else {
-                throw ValidationError("cannot write \(output)")
-            }
+            guard let h = OutputFile.open(output) else { throw ValidationError("cannot write \(output): \(OutputFile.reason)") }
             handle = h
         } else {
             handle = FileHandle.standardOutput
