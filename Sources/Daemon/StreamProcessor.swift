@@ -188,10 +188,8 @@ final class StreamProcessor {
         }
         let digests = try await closeDigestMonths()
         if !digests.global.isEmpty { try await commit(nextOffsets: [:], outbox: digests.outbox, global: digests.global, alerts: []) }
-        if !digests.global.isEmpty || retriesOrgDigests {
-            try await completeOrgDigests()
-            MallocTuning.returnFreeMemory()
-        }
+        if !digests.global.isEmpty || retriesOrgDigests { try await completeOrgDigests() }
+        if !digests.global.isEmpty { MallocTuning.returnFreeMemory() }
     }
 
     /// The minimum, over partitions that are not idle, of their largest event time minus the lateness.
