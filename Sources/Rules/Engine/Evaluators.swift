@@ -189,17 +189,19 @@ final class RetentionEvaluator: RuleEvaluator {
                      evidence: evidence)
     }
 
-    func isLive(_ payload: EngineContext.TimerPayload, at time: Timestamp) -> Bool {
-        guard case let .retention(subject, category, generation) = payload, let s = state[subject] else { return false }
-        return s.clocks.contains { $0.category == category && $0.generation == generation && !$0.overdue && $0.deadline == time }
-    }
-
-    func fire(_ payload: EngineContext.TimerPayload, at time: Timestamp, _ context: EngineContext) {
-        guard case let .retention(subject, category, generation) = payload,
-              var s = state[subject],
+    /// The clock a timer is for, if firing it now would make that clock overdue: its subject's state and the index.
+    private func liveClock(_ payload: EngineContext.TimerPayload, at time: Timestamp) -> (SubjectState, Int)? {
+        guard case let .retention(subject, category, generation) = payload, let s = state[subject],
               let i = s.clocks.firstIndex(where: { $0.category == category && $0.generation == generation }),
               !s.clocks[i].overdue, s.clocks[i].deadline == time
-        else { return }
+        else { return nil }
+        return (s, i)
+    }
+
+    func isLive(_ payload: EngineContext.TimerPayload, at time: Timestamp) -> Bool { liveClock(payload, at: time) != nil }
+
+    func fire(_ payload: EngineContext.TimerPayload, at time: Timestamp, _ context: EngineContext) {
+        guard case let .retention(subject, category, _) = payload, var (s, i) = liveClock(payload, at: time) else { return }
         s.clocks[i].overdue = true
         state[subject] = s
         let clock = s.clocks[i]
