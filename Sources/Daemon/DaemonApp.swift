@@ -30,6 +30,11 @@ public enum DaemonApp {
             group.withLock { $0 = serviceGroup }
             if requested.withLock({ $0 }) { await serviceGroup.triggerGracefulShutdown() }
         }
+
+        /// Lets go of the group once it has run, and so of its services' clients.
+        func detach() {
+            group.withLock { $0 = nil }
+        }
     }
 
     public struct Handles: Sendable {
@@ -134,6 +139,7 @@ public enum DaemonApp {
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         defer { Task { await store.close() } }
         await stopper?.attach(group)
+        defer { stopper?.detach() }
         try await group.run()
         await store.close()
         logger.info("stopped")

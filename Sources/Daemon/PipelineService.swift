@@ -54,7 +54,25 @@ final class PipelineService: Service {
         let watch = Task { [stall, logger, metrics] in await stall.watch(logger: logger, metrics: metrics) }
         let probe = Task { await self.probe(admin) }
         await recordNotice(pipeline)
-        defer { reloads.cancel(); watch.cancel(); probe.cancel() }
+        let outcome: Result<Void, any Error>
+        do {
+            try await consumeUntilStopped(admin)
+            outcome = .success(())
+        } catch {
+            outcome = .failure(error)
+        }
+        reloads.cancel()
+        watch.cancel()
+        probe.cancel()
+        // No Kafka client of this service outlives it: the probe's admin client is destroyed before `run` returns
+        // (the consumer's with `consumeUntilStopped`), so none is still connecting when whoever ran the daemon goes on.
+        await probe.value
+        try outcome.get()
+        logger.info("pipeline stopped")
+    }
+
+    private func consumeUntilStopped(_ admin: Admin) async throws {
+        let consumerConfig = configuration.consumerConfiguration(logger: logger)
         // The rules in use: the first, or the last reload applied before a store outage.
         var rules = pipeline
         while true {
@@ -66,7 +84,7 @@ final class PipelineService: Service {
                     try await consume(consumer, processor, admin)
                 } onGracefulShutdown: {
                     self.status.stopping()
-                    Task { await consumer.shutdown() }
+                    consumer.requestShutdown()
                 }
                 await consumer.shutdown()
                 break
@@ -84,9 +102,11 @@ final class PipelineService: Service {
                 guard await waitUntilStoreWrites() else { break }
                 status.storeWrites(failing: false)
                 logger.notice("the state store takes writes again: consuming from the offsets stored with the state")
+            } catch {
+                await consumer.shutdown()
+                throw error
             }
         }
-        logger.info("pipeline stopped")
     }
 
     /// Leaves the group: the consumer's last revocation is taken without processing (nothing is marked processed
@@ -234,10 +254,11 @@ final class PipelineService: Service {
                 status.probed(store: false)
                 logger.warning("the state store does not answer", metadata: ["error": "no answer within 5 s"])
             }
+            guard !Task.isCancelled else { break }
             let reachable = (try? await admin.metadata(topics: configuration.source.topics, timeout: .seconds(5))) != nil
             status.probed(kafka: reachable)
             let partitions = owned.withLock { $0 }
-            for (tp, stored) in partitions {
+            for (tp, stored) in partitions where !Task.isCancelled {
                 guard let marks = try? await admin.watermarks(topic: tp.topic, partition: tp.partition, timeout: .seconds(2))
                 else { continue }
                 metrics.lag(topic: tp.topic, partition: tp.partition, messages: Swift.max(0, marks.high - (stored ?? marks.low)))

@@ -1,5 +1,6 @@
 import CRdKafka
 import Foundation
+import Synchronization
 
 /// What librdkafka's callbacks reach through the client's opaque pointer. The `KafkaClient` that owns the
 /// `rd_kafka_t` holds it strongly, so it outlives every callback.
@@ -36,6 +37,8 @@ final class KafkaClient: @unchecked Sendable {
     }
 
     let handle: OpaquePointer
+    /// Its `client.id`, under which `KafkaClientCensus` counts it.
+    let clientID: String
     /// Kept alive for as long as `handle`, since librdkafka calls back with a pointer to it.
     private let context: ClientContext
 
@@ -80,10 +83,13 @@ final class KafkaClient: @unchecked Sendable {
         }
         self.handle = handle
         self.context = context
+        clientID = properties.last { $0.0 == "client.id" }?.1 ?? "rdkafka"
+        KafkaClientCensus.live.withLock { $0[clientID, default: 0] += 1 }
     }
 
     deinit {
         rd_kafka_destroy(handle)
+        KafkaClientCensus.live.withLock { $0[clientID, default: 1] -= 1 }
     }
 
     private static func makeConf(_ properties: [(String, String)]) throws(KafkaError) -> OpaquePointer {
@@ -97,6 +103,26 @@ final class KafkaClient: @unchecked Sendable {
         }
         return conf
     }
+}
+
+/// The clients alive in this process, by `client.id`: a client counts from `rd_kafka_new` until `rd_kafka_destroy`
+/// has returned (its broker threads joined). A program that stopped its Kafka work can check that none is left
+/// behind still connecting.
+public enum KafkaClientCensus {
+    static let live = Mutex<[String: Int]>([:])
+
+    public static func alive(clientID: String) -> Int {
+        live.withLock { $0[clientID] ?? 0 }
+    }
+}
+
+/// A value handed to a thread, which takes it: once the thread lets go of it, no one else holds it.
+final class Handoff<Value: Sendable>: Sendable {
+    private let value: Mutex<Value?>
+
+    init(_ value: Value) { self.value = Mutex(value) }
+
+    func take() -> Value? { value.withLock { $0.take() } }
 }
 
 /// Owns an `rd_kafka_topic_partition_list_t` built from Swift values.

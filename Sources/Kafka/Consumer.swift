@@ -132,6 +132,11 @@ public final class Consumer: Sendable {
         core.requestStop()
         await core.waitUntilDone()
     }
+
+    /// Asks for what `shutdown()` does without waiting for it (from a signal handler, say); `shutdown()` waits.
+    public func requestShutdown() {
+        core.requestStop()
+    }
 }
 
 /// The ordered events of a `Consumer`. Buffering is bounded (`bufferedBatches`): while the reader is behind, the

@@ -89,8 +89,14 @@ final class ConsumerCore: Sendable {
 
     // MARK: - The consumer thread
 
+    /// Starts the consumer thread. It holds `client` only while it runs: when `waitUntilDone()` returns, the thread
+    /// has let go of it, so the client is destroyed with the last `Consumer` reference, not later by a thread.
     func start(_ client: KafkaClient) {
-        let thread = Thread { [self] in run(client) }
+        let handoff = Handoff(client)
+        let thread = Thread { [self] in
+            if let client = handoff.take() { run(client) }
+            finish()
+        }
         thread.name = "kafka-consumer"
         thread.start()
     }
@@ -118,7 +124,6 @@ final class ConsumerCore: Sendable {
         if closeError != RD_KAFKA_RESP_ERR_NO_ERROR {
             log(.error, .close, "consumer close: \(KafkaError.Code(closeError).name)")
         }
-        finish()
     }
 
     /// Handles one polled message (destroying it); `false` when the consumer cannot go on.

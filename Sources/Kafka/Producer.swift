@@ -94,7 +94,7 @@ public final class Producer: Sendable {
             // The poll thread serves the purged messages' reports; give it a moment.
             try? await flush(timeout: .seconds(1))
         }
-        pollThread.stop()
+        await pollThread.stopAndWait()
         registry.failAll(KafkaError(code: .destroyed, message: "producer shut down before delivery"))
     }
 
@@ -273,10 +273,17 @@ public final class Delivery: Sendable {
 /// A thread that runs `poll` (a blocking call with a short timeout) over and over until stopped.
 final class PollThread: Sendable {
     private let stopped = Atomic<Bool>(false)
+    /// Left when the thread has stopped and let go of `poll` (and of what it holds: the client).
+    private let running = DispatchGroup()
 
     init(name: String, _ poll: @escaping @Sendable () -> Void) {
-        let thread = Thread { [self] in
-            while !stopped.load(ordering: .acquiring) { poll() }
+        let work = Handoff(poll)
+        running.enter()
+        let thread = Thread { [self, work] in
+            if let poll = work.take() {
+                while !stopped.load(ordering: .acquiring) { poll() }
+            }
+            running.leave()
         }
         thread.name = name
         thread.start()
@@ -284,5 +291,13 @@ final class PollThread: Sendable {
 
     func stop() {
         stopped.store(true, ordering: .releasing)
+    }
+
+    /// Stops the thread and returns once it no longer polls or holds `poll`.
+    func stopAndWait() async {
+        stop()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            running.notify(queue: .global()) { done.resume() }
+        }
     }
 }

@@ -27,7 +27,8 @@ struct DaemonFixture {
         stateURL: String? = nil, group: String = "consentinel-test", name: String = "daemon-test-\(UUID().uuidString.prefix(8))",
         violationsFile: String = "out/violations.jsonl", deadLettersFile: String = "out/dead-letters.jsonl",
         kafkaSinks: Bool = true, maxPending: Int = 50_000, extraSinks: String = "", extraSettings: String = "",
-        partitions: Int = 4, defaultSession: Bool = false, extraKafka: String = "", extraState: String = ""
+        partitions: Int = 4, defaultSession: Bool = false, extraKafka: String = "", extraState: String = "",
+        extraProperties: String = ""
     ) throws {
         self.name = name
         self.partitions = partitions
@@ -57,6 +58,7 @@ struct DaemonFixture {
               max.poll.interval.ms: "10000"
               partition.assignment.strategy: cooperative-sticky
               auto.commit.interval.ms: "200"
+              \(extraProperties)
         state:
           url: \(state)
           \(extraState)
@@ -192,8 +194,8 @@ extension DaemonFixture {
     }
 
     /// The same, with the base URL of the portal's own listener too (the pipeline's `portal.port` should be 0).
-    func startInProcess(logLevel: Logger.Level, environment: [String: String]? = nil, portal: Bool) async throws
-        -> (Task<Void, Error>, admin: String, portal: String)
+    func startInProcess(logLevel: Logger.Level, environment: [String: String]? = nil, portal: Bool,
+                        stopper: DaemonApp.Stopper? = nil) async throws -> (Task<Void, Error>, admin: String, portal: String)
     {
         let port = Mutex(0), portalPort = Mutex(0)
         var logger = Logger(label: "daemon-test")
@@ -202,7 +204,8 @@ extension DaemonFixture {
         let daemon = Task {
             try await DaemonApp.run(
                 directory: directory, environment: environment, logger: logger,
-                onHTTPBound: { p in port.withLock { $0 = p } }, onPortalBound: { p in portalPort.withLock { $0 = p } })
+                onHTTPBound: { p in port.withLock { $0 = p } }, onPortalBound: { p in portalPort.withLock { $0 = p } },
+                stopper: stopper)
         }
         try await waitUntil("the HTTP server", timeout: .seconds(30)) { port.withLock { $0 } != 0 }
         if portal { try await waitUntil("the portal's HTTP server", timeout: .seconds(30)) { portalPort.withLock { $0 } != 0 } }
@@ -285,6 +288,29 @@ func readTopic(
         #expect(samples.names.contains("consentinel_outbox_depth"))
         #expect(samples.samples.filter { $0.name == "consentinel_consumer_lag_messages" }.count == 4)
         #expect(samples.sum("consentinel_consumer_lag_messages") == 0)
+    }
+
+    /// Whoever runs the daemon in its process (the demo, a test) may take the cluster away as soon as `run` returns:
+    /// by then every client the daemon made is destroyed, none left connecting and logging refused connections.
+    @Test func noKafkaClientOutlivesAStoppedDaemon() async throws {
+        let clientID = "census-\(UUID().uuidString.prefix(8))"
+        let fixture = try DaemonFixture(extraProperties: "client.id: \(clientID)")
+        defer { try? FileManager.default.removeItem(at: fixture.directory) }
+        let stopper = DaemonApp.Stopper()
+        let (daemon, base, _) = try await fixture.startInProcess(logLevel: .warning, portal: false, stopper: stopper)
+        defer { daemon.cancel() }
+        let (lines, end) = fixture.traffic(events: 300, seed: 5)
+        try await fixture.produce(lines, end: end)
+        // The probe's admin client is at work: it measured the lag of every assigned partition.
+        try await waitUntil("the lag of every partition", timeout: .seconds(30)) {
+            PrometheusText.parse(await httpGet(base + "/metrics")?.1 ?? "").samples
+                .filter { $0.name == "consentinel_consumer_lag_messages" }.count == 4
+        }
+        // The consumer, the admin client and the producer.
+        #expect(KafkaClientCensus.alive(clientID: clientID) == 3)
+        await stopper.stop()
+        try await daemon.value
+        #expect(KafkaClientCensus.alive(clientID: clientID) == 0)
     }
 }
 
