@@ -133,6 +133,8 @@ public struct Demo {
         // As SIGTERM would: the last batch commits, outputs are published, the group is left.
         await stopper.stop()
         _ = try? await daemon.value
+        // The cluster lives until the daemon has stopped (a release build may end a lifetime at its last use).
+        withExtendedLifetime(cluster) {}
 
         // The daemon closed the month: its digests, and a page for a few customers.
         let archive = DigestArchive(directory: digests.path)

@@ -261,6 +261,12 @@ struct DedupWindow {
     private var horizon = Timestamp.distantPast
     private var nextSweep = Timestamp.distantPast
     private let sweepEvery: Duration
+    /// The ids inserted, by period of `sweepEvery` of their time: a sweep visits the periods wholly behind the horizon
+    /// instead of rebuilding `seen` (which rehashed every id kept, on every sweep). An id in a period that the horizon
+    /// cuts waits for the next sweep; `insert` checks the horizon itself, so when ids go makes no difference.
+    private var periods: [Int64: [String]] = [:]
+    private var openPeriod = Int64.min
+    private var openIDs: [String] = []
 
     init(window: Duration) {
         self.window = window
@@ -270,20 +276,51 @@ struct DedupWindow {
     /// False when the id was already seen within the window.
     mutating func insert(_ id: String, time: Timestamp) -> Bool {
         let horizon = self.horizon
-        return seen.insert(id, time, replacing: { $0 < horizon })
+        guard seen.insert(id, time, replacing: { $0 < horizon }) else { return false }
+        note(id, time: time)
+        return true
+    }
+
+    /// Most ids fall in the period of the one before: those gather in `openIDs`, without a hash look-up each.
+    private mutating func note(_ id: String, time: Timestamp) {
+        let period = period(of: time)
+        if period != openPeriod {
+            closeOpenPeriod()
+            openPeriod = period
+        }
+        openIDs.append(id)
+    }
+
+    private mutating func closeOpenPeriod() {
+        guard !openIDs.isEmpty else { return }
+        periods[openPeriod, default: []].append(contentsOf: openIDs)
+        openIDs.removeAll(keepingCapacity: true)
     }
 
     mutating func evict(before watermark: Timestamp) {
         horizon = watermark - window
         guard horizon >= nextSweep else { return }
         let horizon = self.horizon
-        seen.removeAll { $0 < horizon }
+        // Periods that end at or before the horizon hold only ids older than it.
+        let limit = period(of: horizon)
+        closeOpenPeriod()
+        for key in periods.keys.filter({ $0 < limit }) {
+            for id in periods.removeValue(forKey: key)! {
+                if let time = seen[id], time < horizon { seen.removeValue(forKey: id) }
+            }
+        }
         nextSweep = horizon + sweepEvery
     }
 
     /// Puts back an id loaded from a store.
     mutating func restore(_ id: String, time: Timestamp) {
         seen.restore(id, time)
+        note(id, time: time)
+    }
+
+    private func period(of time: Timestamp) -> Int64 {
+        let (q, r) = time.microseconds.quotientAndRemainder(dividingBy: sweepEvery.microseconds)
+        return r < 0 ? q - 1 : q
     }
 
     var count: Int { seen.count }
