@@ -344,4 +344,15 @@ import Testing
             }
         }
     }
+
+    /// An evidence key matches a path as characters do, whether the bytes are compared (ASCII) or the characters.
+    @Test(arguments: [
+        ("attributes.ticket", "attributes"), ("attributes", "attributes.ticket"), ("clock.category", "clock"),
+        ("ab\r\nc", "ab\r"), ("ab\r\nc", "ab"), ("caf\u{E9}.x", "cafe\u{301}"), ("cafe\u{301}.x", "cafe"),
+        ("e\u{301}x", "e"), ("x.y", "x.y"), ("x.y", ""), ("", "x"),
+    ])
+    func evidenceKeysMatchPathsAsCharacters(path: String, key: String) {
+        let expected = path.hasPrefix(key) ? path.dropFirst(key.count) : nil
+        #expect(MessageTemplate.remainder(of: path[...], after: key) == expected)
+    }
 }

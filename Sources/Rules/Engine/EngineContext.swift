@@ -52,7 +52,7 @@ final class EngineContext {
         idParts: [String], message: @autoclosure () -> String, evidence: [(String, JSONValue)]
     ) {
         var violation = Violation(
-            id: ViolationID.make([rule.id, reason] + idParts), rule: rule.id, kind: rule.kind, reason: reason,
+            id: ViolationID.make(rule.id, reason, idParts), rule: rule.id, kind: rule.kind, reason: reason,
             severity: rule.severity, time: time, subject: subject, actor: actor, event: event, detectedAt: now,
             message: "", evidence: .object(evidence), tags: rule.tags, alert: rule.alert)
         violation.message = rule.message?.template(reason: reason, language: language)?.render(violation) ?? ""

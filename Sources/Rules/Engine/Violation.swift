@@ -64,10 +64,20 @@ extension Violation: CustomStringConvertible {
 
 /// Deterministic violation ids: 128 bits of two FNV-1a hashes over the identifying parts, as hex.
 enum ViolationID {
-    static func make(_ parts: [String]) -> String {
+    /// The id of the parts `rule`, `reason`, then `parts`, each followed by a 0x1f separator.
+    static func make(_ rule: String, _ reason: String, _ parts: [String]) -> String {
+        var hash = Hash()
+        hash.add(rule)
+        hash.add(reason)
+        for part in parts { hash.add(part) }
+        return hash.hex
+    }
+
+    private struct Hash {
         var a: UInt64 = 0xcbf2_9ce4_8422_2325
         var b: UInt64 = 0x6c62_272e_07bb_0142
-        for part in parts {
+
+        mutating func add(_ part: String) {
             for byte in part.utf8 {
                 a = (a ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
                 b = (b ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
@@ -76,11 +86,20 @@ enum ViolationID {
             a = (a ^ 0x1f) &* 0x0000_0100_0000_01b3
             b = (b ^ 0x1f) &* 0x0000_0100_0000_01b3
         }
-        return hex(a) + hex(b)
-    }
 
-    private static func hex(_ v: UInt64) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
+        /// `a` then `b`, each as 16 lower-case hex digits.
+        var hex: String {
+            String(unsafeUninitializedCapacity: 32) { buffer in
+                func put(_ value: UInt64, at offset: Int) {
+                    for k in 0..<16 {
+                        let nibble = UInt8(truncatingIfNeeded: value >> UInt64(60 - 4 * k)) & 0xf
+                        buffer[offset + k] = nibble < 10 ? 48 + nibble : 87 + nibble
+                    }
+                }
+                put(a, at: 0)
+                put(b, at: 16)
+                return 32
+            }
+        }
     }
 }

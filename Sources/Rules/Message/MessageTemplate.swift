@@ -95,8 +95,8 @@ public struct MessageTemplate: Sendable {
     static func lookup(_ path: Substring, in value: JSONValue) -> JSONValue? {
         switch value {
         case .object(let pairs):
-            for (key, child) in pairs where path.hasPrefix(key) {
-                let rest = path.dropFirst(key.count)
+            for (key, child) in pairs {
+                guard let rest = remainder(of: path, after: key) else { continue }
                 if rest.isEmpty { return child }
                 if rest.first == ".", let found = lookup(rest.dropFirst(), in: child) { return found }
             }
@@ -107,5 +107,17 @@ public struct MessageTemplate: Sendable {
         default:
             return nil
         }
+    }
+
+    /// `path` after `key` when it starts with it, compared as characters (canonical equivalence). When both are ASCII
+    /// and the key holds no CR, every byte is a character, so the bytes are compared instead.
+    static func remainder(of path: Substring, after key: String) -> Substring? {
+        let k = key.utf8, p = path.utf8
+        if k.allSatisfy({ $0 < 0x80 && $0 != 13 }), p.allSatisfy({ $0 < 0x80 }) {
+            guard p.starts(with: k) else { return nil }
+            return path[p.index(p.startIndex, offsetBy: k.count)...]
+        }
+        guard path.hasPrefix(key) else { return nil }
+        return path.dropFirst(key.count)
     }
 }
