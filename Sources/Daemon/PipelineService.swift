@@ -56,7 +56,7 @@ final class PipelineService: Service {
         await recordNotice(pipeline)
         let outcome: Result<Void, any Error>
         do {
-            try await consumeUntilStopped(admin)
+            try await consumeUntilStopped(consumerConfig, admin)
             outcome = .success(())
         } catch {
             outcome = .failure(error)
@@ -71,8 +71,7 @@ final class PipelineService: Service {
         logger.info("pipeline stopped")
     }
 
-    private func consumeUntilStopped(_ admin: Admin) async throws {
-        let consumerConfig = configuration.consumerConfiguration(logger: logger)
+    private func consumeUntilStopped(_ consumerConfig: ConsumerConfiguration, _ admin: Admin) async throws {
         // The rules in use: the first, or the last reload applied before a store outage.
         var rules = pipeline
         while true {
