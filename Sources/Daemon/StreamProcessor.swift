@@ -159,12 +159,16 @@ final class StreamProcessor {
         if late > 0 { metrics.late(late) }
         if duplicates > 0 { metrics.duplicate(duplicates) }
         advanceWatermark(now: started)
-        for (_, runtime) in partitions {
-            let found = outputs(of: runtime.engine.drainViolations())
-            outbox += found.outbox
-            alerts += found.alerts
+        var found: Set<TopicPartition> = []
+        for (tp, runtime) in partitions.sorted(by: { $0.key < $1.key }) {
+            let violations = runtime.engine.drainViolations()
+            guard !violations.isEmpty else { continue }
+            found.insert(tp)
+            let made = outputs(of: violations)
+            outbox += made.outbox
+            alerts += made.alerts
         }
-        try await commit(nextOffsets: nextOffsets, outbox: outbox, global: [], alerts: alerts)
+        try await commit(nextOffsets: nextOffsets, found: found, outbox: outbox, global: [], alerts: alerts)
         metrics.batchCommitted(messages: batch.messages.count)
         try await advanceStages()
         metrics.batch(ContinuousClock.now - started)
@@ -187,7 +191,9 @@ final class StreamProcessor {
             try await runKeyedTasks()
         }
         let digests = try await closeDigestMonths()
-        if !digests.global.isEmpty { try await commit(nextOffsets: [:], outbox: digests.outbox, global: digests.global, alerts: []) }
+        if !digests.global.isEmpty {
+            try await commit(nextOffsets: [:], found: [], outbox: digests.outbox, global: digests.global, alerts: [])
+        }
         if !digests.global.isEmpty || retriesOrgDigests { try await completeOrgDigests() }
         if !digests.global.isEmpty { MallocTuning.returnFreeMemory() }
     }
@@ -204,14 +210,17 @@ final class StreamProcessor {
         metrics.watermark(Double(w.microseconds) / 1e6)
     }
 
+    /// One transaction with the outputs and, for each partition the batch read or whose state changed, its state rows
+    /// and its next offset under its claim; a partition with nothing new is left out (its stored offset stands).
+    /// `found`: the partitions whose engines found the outputs' violations.
     private func commit(
-        nextOffsets: [TopicPartition: Int64], outbox: [OutboxRow], global: [StateRow], alerts: [AlertRow]
+        nextOffsets: [TopicPartition: Int64], found: Set<TopicPartition>, outbox: [OutboxRow], global: [StateRow],
+        alerts: [AlertRow]
     ) async throws {
         var batch = BatchCommit(outbox: outbox, global: global, alerts: alerts)
         var committed: [TopicPartition: Int64] = [:]
         var recorded: [TopicPartition: Timestamp] = [:]
-        for (tp, runtime) in partitions {
-            let changes = runtime.engine.takeStateChanges() + runtime.digests.stateChanges()
+        for (tp, runtime) in partitions.sorted(by: { $0.key < $1.key }) {
             let forwarded = runtime.observer.forwarder?.take() ?? (inbox: [], state: [])
             batch.global += forwarded.inbox.map(StateRow.init)
             if let keyed, runtime.engine.watermark != .distantPast, runtime.recordedWatermark != runtime.engine.watermark {
@@ -219,7 +228,12 @@ final class StreamProcessor {
                                              value: KeyedSpace.micros(runtime.engine.watermark)))
                 recorded[tp] = runtime.engine.watermark
             }
-            guard let next = nextOffsets[tp] ?? runtime.storedOffset else { continue }
+            let read = nextOffsets[tp]
+            // Before its first offset a partition has nothing to store; what changed waits for that commit.
+            guard let next = read ?? runtime.storedOffset else { continue }
+            let changes = runtime.engine.takeStateChanges() + runtime.digests.stateChanges()
+            guard read != nil || !changes.isEmpty || !forwarded.state.isEmpty || !forwarded.inbox.isEmpty || found.contains(tp)
+            else { continue }
             let id = PartitionID(topic: tp.topic, partition: tp.partition)
             batch.claims[id] = PartitionCommit(expectedOffset: runtime.storedOffset, epoch: runtime.epoch, nextOffset: next)
             batch.state[id] = (changes + forwarded.state).map(StateRow.init)

@@ -24,6 +24,8 @@ public final class DigestBook: EngineObserver {
 
     private var digests: MonthlyDigests
     private let erasure: ErasureWatch?
+    /// The event types that can start or answer an erasure request (bits `1 << rawValue`).
+    private let erasureTypes: UInt32
     private var pendingDeletes: [StateChange] = []
     /// The end of the earliest open month, kept for the check after every event.
     public var earliestOpenMonthEnd: Timestamp? { digests.earliestOpenMonthEnd }
@@ -39,12 +41,14 @@ public final class DigestBook: EngineObserver {
     /// An empty book (a replay's); erasure requests are followed with the pipeline's erasure deadline, if any.
     public init(erasure: ErasureWatch? = nil) {
         self.erasure = erasure
+        erasureTypes = erasure.map { $0.start.eventTypes | $0.satisfiedBy.eventTypes } ?? 0
         digests = MonthlyDigests(erasureDeadline: erasure?.within)
     }
 
     /// A book restored from a partition's state rows (the others are ignored); tracks changes from now on.
     public init(restoring rows: [StateChange], closedBefore: String?, erasure: ErasureWatch? = nil) throws(ProcessingError) {
         self.erasure = erasure
+        erasureTypes = erasure.map { $0.start.eventTypes | $0.satisfiedBy.eventTypes } ?? 0
         digests = MonthlyDigests(erasureDeadline: erasure?.within)
         digests.closedBefore = closedBefore
         for row in rows {
@@ -71,7 +75,8 @@ public final class DigestBook: EngineObserver {
 
     public func processed(_ event: Event, late: Bool) {
         digests.record(event, late: late)
-        if let erasure {
+        // Most events can be neither a request nor an answer: tested without copying the watch out.
+        if erasureTypes & (1 << UInt32(event.type.rawValue)) != 0, let erasure {
             if erasure.satisfiedBy.test(event) { digests.recordErasureAnswer(subject: event.subject, time: event.time) }
             if erasure.start.test(event) { digests.recordErasureRequest(subject: event.subject, time: event.time, event: event.id) }
         }

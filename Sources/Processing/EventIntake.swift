@@ -32,19 +32,27 @@ public struct ProcessingCounters: Sendable {
 /// can count as the first of its id), then offered to the engine of their lane, which de-duplicates them and holds
 /// them until the watermark passes.
 public final class EventIntake {
-    public private(set) var decoder: EventDecoder
+    /// The decoder, behind a reference: reading a struct property of a class for each line copied all its fields.
+    private var current: DecoderRef
+    public var decoder: EventDecoder { current.decoder }
+
+    private final class DecoderRef {
+        let decoder: EventDecoder
+        init(_ decoder: EventDecoder) { self.decoder = decoder }
+    }
+
     public let until: Timestamp?
     public private(set) var counters = ProcessingCounters()
     /// `counters.lines`, without a copy of the counters.
     public var lines: Int { counters.lines }
 
     public init(taxonomy: Taxonomy, until: Timestamp? = nil) {
-        decoder = EventDecoder(taxonomy: taxonomy)
+        current = DecoderRef(EventDecoder(taxonomy: taxonomy))
         self.until = until
     }
 
     /// Decodes with the taxonomy of a reloaded pipeline from now on.
-    public func use(_ taxonomy: Taxonomy) { decoder = EventDecoder(taxonomy: taxonomy) }
+    public func use(_ taxonomy: Taxonomy) { current = DecoderRef(EventDecoder(taxonomy: taxonomy)) }
 
     /// One line (`skipsBlank`) or message.
     public func take(
@@ -52,7 +60,8 @@ public final class EventIntake {
     ) -> Intake {
         counters.lines += 1
         if skipsBlank, bytes.allSatisfy({ $0 == 32 || $0 == 9 }) { return .blank }
-        switch decoder.decode(bytes) {
+        let ref = current
+        switch ref.decoder.decode(bytes) {
         case .failure(let error):
             counters.deadLetters[error.reason.rawValue, default: 0] += 1
             return .deadLetter(DeadLetter(error, origin: origin(), raw: bytes))

@@ -42,6 +42,8 @@ public final class Engine {
 
     let context: EngineContext
     var evaluators: [RuleEvaluator] = []
+    /// The evaluators, in rule order, that can act on events of each type (by `rawValue`).
+    var evaluatorsByType: [[RuleEvaluator]] = []
     var buffer = Heap<Pending>()
     /// The buffered events by arrival number, kept only while state changes are tracked (for durable stores).
     let bufferState = KeyedState<String, Event>()
@@ -50,6 +52,8 @@ public final class Engine {
     var nextMonthEnd: Timestamp?
     /// True while a durable store follows the state: changed keys are kept for `takeStateChanges()`.
     public internal(set) var tracksChanges = false
+    /// The clock row as the store last got it: `takeStateChanges()` writes it again only when it changed.
+    var storedClock: ClockRecord?
 
     /// A buffered event. The event lives in a box so that heap moves copy one reference, not a dozen fields.
     struct Pending: HeapOrdered {
@@ -79,6 +83,9 @@ public final class Engine {
         dedup = DedupWindow(window: pipeline.dedupWindow)
         for (index, rule) in pipeline.rules.enumerated() where rule.enabled {
             evaluators.append(makeEvaluator(rule, index: index))
+        }
+        evaluatorsByType = EventType.allCases.map { type in
+            evaluators.filter { $0.eventTypes & (1 << UInt32(type.rawValue)) != 0 }
         }
     }
 
@@ -203,7 +210,7 @@ public final class Engine {
         counters.processed += 1
         context.now = event.time
         context.ledger.record(event)
-        for evaluator in evaluators {
+        for evaluator in evaluatorsByType[Int(event.type.rawValue)] {
             evaluator.process(event, context)
         }
         observer?.processed(event, late: late)
@@ -278,7 +285,73 @@ struct DedupWindow {
         let horizon = self.horizon
         guard seen.insert(id, time, replacing: { $0 < horizon }) else { return false }
         note(id, time: time)
+        if tracksChanges { log.ids.append((id, time)) }
         return true
+    }
+
+    // MARK: Persistence: the ids a batch inserted are one stored row, not a row each.
+
+    /// Set while a durable store follows the window: inserted ids are kept for `takeChanges()`.
+    var tracksChanges = false
+    private var log = DedupLog()
+    /// The stored logs, by number, with the latest time each holds: one wholly behind the horizon can go.
+    private var storedLogs: [(number: UInt64, newest: Timestamp)] = []
+    private var nextLogNumber: UInt64 = 1
+    /// Ids restored from rows of one id each (written by versions before the logs): removed at the next take, their
+    /// ids then going into that take's log.
+    private var legacyIDs: [String] = []
+
+    /// The namespace of logs: each row is the ids a batch inserted, keyed by its number.
+    static let logNamespace = "dedup-log"
+    /// The namespace of the rows of one id each that earlier versions wrote.
+    static let legacyNamespace = "dedup"
+
+    /// The rows changed since the last call: a new log of the ids inserted since, the deletion of logs wholly behind
+    /// the horizon and of rows in the earlier format.
+    mutating func takeChanges() -> [StateChange] {
+        var out: [StateChange] = []
+        if !legacyIDs.isEmpty {
+            for id in legacyIDs {
+                out.append(StateChange(namespace: Self.legacyNamespace, key: id, value: nil))
+                if let time = seen[id], time >= horizon { log.ids.append((id, time)) }
+            }
+            legacyIDs = []
+        }
+        let horizon = self.horizon
+        storedLogs.removeAll { stored in
+            guard stored.newest < horizon else { return false }
+            out.append(StateChange(namespace: Self.logNamespace, key: String(stored.number), value: nil))
+            return true
+        }
+        if let newest = log.ids.lazy.map(\.1).max() {
+            out.append(StateChange(namespace: Self.logNamespace, key: String(nextLogNumber), value: log.encoded))
+            storedLogs.append((nextLogNumber, newest))
+            nextLogNumber += 1
+            log.ids.removeAll(keepingCapacity: true)
+        }
+        return out
+    }
+
+    /// Puts back the logs (`dedup-log` rows, in any order) and the rows of one id each loaded from a store; then
+    /// `watermark` sets the horizon, as it was when they were written.
+    mutating func restore(logs: [(key: String, value: [UInt8])], legacy: [(id: String, time: Timestamp)],
+                          watermark: Timestamp) throws(DedupLogError) {
+        var numbered: [(UInt64, [(String, Timestamp)])] = []
+        for (key, value) in logs {
+            guard let number = UInt64(key) else { throw DedupLogError(description: "bad log number \(key)") }
+            numbered.append((number, try DedupLog.decode(value)))
+        }
+        // Later logs win: an id inserted again once behind the horizon has its later time in the later log.
+        for (number, ids) in numbered.sorted(by: { $0.0 < $1.0 }) {
+            for (id, time) in ids { restore(id, time: time) }
+            storedLogs.append((number, ids.lazy.map(\.1).max() ?? .distantPast))
+            nextLogNumber = Swift.max(nextLogNumber, number + 1)
+        }
+        for (id, time) in legacy {
+            restore(id, time: time)
+            legacyIDs.append(id)
+        }
+        evict(before: watermark)
     }
 
     /// Most ids fall in the period of the one before: those gather in `openIDs`, without a hash look-up each.
@@ -306,7 +379,7 @@ struct DedupWindow {
         closeOpenPeriod()
         for key in periods.keys.filter({ $0 < limit }) {
             for id in periods.removeValue(forKey: key)! {
-                if let time = seen[id], time < horizon { seen.removeValue(forKey: id) }
+                seen.removeValue(forKey: id, if: { $0 < horizon })
             }
         }
         nextSweep = horizon + sweepEvery
@@ -324,4 +397,48 @@ struct DedupWindow {
     }
 
     var count: Int { seen.count }
+}
+
+/// A stored log could not be read.
+struct DedupLogError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Ids with their event times, as one row: a version byte (1), then for each id its time (8 bytes, little-endian
+/// microseconds), its length (4 bytes, little-endian) and its UTF-8 bytes.
+struct DedupLog {
+    var ids: [(String, Timestamp)] = []
+
+    var encoded: [UInt8] {
+        var out: [UInt8] = [1]
+        out.reserveCapacity(1 + ids.count * 32)
+        for (id, time) in ids {
+            withUnsafeBytes(of: time.microseconds.littleEndian) { out.append(contentsOf: $0) }
+            withUnsafeBytes(of: UInt32(id.utf8.count).littleEndian) { out.append(contentsOf: $0) }
+            out.append(contentsOf: id.utf8)
+        }
+        return out
+    }
+
+    static func decode(_ bytes: [UInt8]) throws(DedupLogError) -> [(String, Timestamp)] {
+        guard bytes.first == 1 else { throw DedupLogError(description: "unknown log version") }
+        var ids: [(String, Timestamp)] = []
+        var i = 1
+        func integer<T: FixedWidthInteger>(_: T.Type) throws(DedupLogError) -> T {
+            let size = MemoryLayout<T>.size
+            guard bytes.count - i >= size else { throw DedupLogError(description: "log cut short") }
+            var value: T = 0
+            for k in 0..<size { value |= T(truncatingIfNeeded: bytes[i + k]) << (8 * k) }
+            i += size
+            return value
+        }
+        while i < bytes.count {
+            let time = try integer(Int64.self)
+            let length = Int(try integer(UInt32.self))
+            guard bytes.count - i >= length else { throw DedupLogError(description: "log cut short") }
+            ids.append((String(decoding: bytes[i..<(i + length)], as: UTF8.self), Timestamp(microseconds: time)))
+            i += length
+        }
+        return ids
+    }
 }

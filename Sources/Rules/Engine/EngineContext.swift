@@ -96,6 +96,8 @@ struct ConsentLedger {
 /// One compiled rule with its state.
 protocol RuleEvaluator: AnyObject {
     var rule: Rule { get }
+    /// The event types whose events `process` can act on (bits `1 << rawValue`): it is not offered the others.
+    var eventTypes: UInt32 { get }
     var persistence: RulePersistence { get }
     func process(_ event: Event, _ context: EngineContext)
     func fire(_ payload: EngineContext.TimerPayload, at time: Timestamp, _ context: EngineContext)

@@ -17,7 +17,8 @@ public struct StateChange: Sendable, Hashable {
 /// Turns the engine's state into keyed rows and back, so a store can persist what a batch changed and a new owner
 /// of a partition can resume exactly where the old one stopped.
 ///
-/// Namespaces: `engine` (watermark and counters), `buffer` (events waiting for the watermark), `dedup` (event ids),
+/// Namespaces: `engine` (watermark and counters), `buffer` (events waiting for the watermark), `dedup-log` (the event
+/// ids each batch inserted; `dedup`, one row per id, is still read),
 /// `consent` (decisions by subject), and `rule:<id>` for each rule's own state. Timers are not stored: they follow
 /// from the clocks and windows and are scheduled again on restore.
 extension Engine {
@@ -27,7 +28,7 @@ extension Engine {
         return e
     }()
 
-    struct ClockRecord: Codable {
+    struct ClockRecord: Codable, Equatable {
         var watermark: Timestamp
         var maxEventTime: Timestamp?
         var arrivals: UInt64
@@ -38,25 +39,32 @@ extension Engine {
     /// Starts keeping the keys that change, for `takeStateChanges()`; buffered events are recorded from now on.
     public func trackChanges() {
         tracksChanges = true
-        dedup.seen.tracksChanges = true
+        dedup.tracksChanges = true
         context.ledger.bySubject.tracksChanges = true
         bufferState.tracksChanges = true
         for e in evaluators { e.persistence.tracksChanges = true }
         for p in buffer.items { bufferState[String(p.seq)] = p.event }
+        storedClock = clockRecord
     }
 
-    /// Every row changed since the last call.
+    var clockRecord: ClockRecord {
+        ClockRecord(watermark: watermark, maxEventTime: maxEventTime, arrivals: arrivals, nextMonthEnd: nextMonthEnd,
+                    generation: context.generation)
+    }
+
+    /// Every row changed since the last call (the clock row only when the clock moved: a restored engine, or one
+    /// with nothing new since, writes nothing).
     public func takeStateChanges() -> [StateChange] {
         var out: [StateChange] = []
-        let clock = ClockRecord(watermark: watermark, maxEventTime: maxEventTime, arrivals: arrivals,
-                                nextMonthEnd: nextMonthEnd, generation: context.generation)
-        out.append(StateChange(namespace: "engine", key: "clock", value: Self.bytes(clock)))
+        let clock = clockRecord
+        if clock != storedClock {
+            out.append(StateChange(namespace: "engine", key: "clock", value: Self.bytes(clock)))
+            storedClock = clock
+        }
         for (k, v) in bufferState.takeChanges() {
             out.append(StateChange(namespace: "buffer", key: k, value: v.map { Array($0.json.serialized.utf8) }))
         }
-        for (k, v) in dedup.seen.takeChanges() {
-            out.append(StateChange(namespace: "dedup", key: k, value: v.map { Array(String($0.microseconds).utf8) }))
-        }
+        out += dedup.takeChanges()
         for (k, v) in context.ledger.bySubject.takeChanges() {
             out.append(StateChange(namespace: "consent", key: k, value: v.map { Self.bytes($0.map(DecisionRecord.init)) }))
         }
@@ -74,6 +82,8 @@ extension Engine {
         let eventDecoder = EventDecoder(taxonomy: pipeline.taxonomy)
         let byRule = Dictionary(evaluators.map { ("rule:" + $0.rule.id, $0) }, uniquingKeysWith: { a, _ in a })
         var buffered: [(UInt64, Event)] = []
+        var dedupLogs: [(key: String, value: [UInt8])] = []
+        var legacyIDs: [(id: String, time: Timestamp)] = []
         for row in rows {
             guard let value = row.value else { continue }
             func fail(_ why: String) -> RuleError {
@@ -97,9 +107,11 @@ extension Engine {
                 case .success(let e): buffered.append((seq, e))
                 case .failure(let e): throw fail(e.message)
                 }
-            case "dedup":
+            case DedupWindow.logNamespace:
+                dedupLogs.append((row.key, value))
+            case DedupWindow.legacyNamespace:
                 guard let us = Int64(String(decoding: value, as: UTF8.self)) else { throw fail("bad time") }
-                dedup.restore(row.key, time: Timestamp(microseconds: us))
+                legacyIDs.append((row.key, Timestamp(microseconds: us)))
             case "consent":
                 guard let records = try? decoder.decode([DecisionRecord].self, from: Data(value)) else { throw fail("not consent decisions") }
                 var list: [ConsentLedger.Decision] = []
@@ -116,6 +128,11 @@ extension Engine {
                     throw fail("\(error)")
                 }
             }
+        }
+        do {
+            try dedup.restore(logs: dedupLogs, legacy: legacyIDs, watermark: watermark)
+        } catch {
+            throw RuleError(.schema, "stored state \(DedupWindow.logNamespace) cannot be read: \(error)")
         }
         for (seq, event) in buffered.sorted(by: { $0.0 < $1.0 }) {
             buffer.insert(Pending(event: event, seq: seq))

@@ -6,6 +6,8 @@ final class MatchEvaluator: RuleEvaluator {
     let when: CompiledExpression
     let reason: String
 
+    var eventTypes: UInt32 { when.eventTypes }
+
     init(rule: Rule, index: Int, when: CompiledExpression, reason: String) {
         self.rule = rule
         self.index = index
@@ -31,6 +33,8 @@ final class ConsentEvaluator: RuleEvaluator {
     let index: Int
     let when: CompiledExpression
     let grace: Duration
+
+    var eventTypes: UInt32 { when.eventTypes }
 
     init(rule: Rule, index: Int, when: CompiledExpression, grace: Duration) {
         self.rule = rule
@@ -106,6 +110,9 @@ final class RetentionEvaluator: RuleEvaluator {
                 }
             }
         })
+
+    let eventTypes = [EventType.collect, .relationshipEnd, .delete, .access, .use, .share]
+        .reduce(UInt32(0)) { $0 | 1 << UInt32($1.rawValue) }
 
     init(rule: Rule, index: Int, categories: [TaxonomyNode], keep: Duration, from: RetentionStart) {
         self.rule = rule
@@ -247,6 +254,8 @@ final class DeadlineEvaluator: RuleEvaluator {
             context.schedule(at: clock.deadline, evaluator: index, payload: .deadline(key: key, generation: clock.generation))
         })
 
+    var eventTypes: UInt32 { start.eventTypes | satisfiedBy.eventTypes }
+
     init(rule: Rule, index: Int, start: CompiledExpression, satisfiedBy: CompiledExpression, within: Duration, key: EventField) {
         self.rule = rule
         self.index = index
@@ -309,6 +318,8 @@ final class ThresholdEvaluator: RuleEvaluator {
         timers: { [index, window] key, w, context in
             context.schedule(at: Timestamp(microseconds: w.start + window.microseconds), evaluator: index, payload: .windowEnd(key: key))
         })
+
+    var eventTypes: UInt32 { when.eventTypes }
 
     init(rule: Rule, index: Int, when: CompiledExpression, groupBy: [EventField], distinct: EventField?, window: Duration, limit: Int) {
         self.rule = rule
@@ -384,6 +395,8 @@ final class AccessEvaluator: RuleEvaluator {
     let index: Int
     let when: CompiledExpression
     let roles: [Symbol: RoleGrant]
+
+    var eventTypes: UInt32 { when.eventTypes }
 
     init(rule: Rule, index: Int, when: CompiledExpression, roles: [Symbol: RoleGrant]) {
         self.rule = rule

@@ -47,6 +47,13 @@ public final class KeyedState<Key: Hashable & Sendable, Value> {
         values = values.filter { !matches($0.value) }
     }
 
+    /// Removes the key's value when `matches` says to, with one hash look-up.
+    public func removeValue(forKey key: Key, if matches: (Value) -> Bool) {
+        guard let i = values.index(forKey: key), matches(values[i].value) else { return }
+        values.remove(at: i)
+        if tracksChanges, changed[key] == nil { changed[key] = true }
+    }
+
     public func removeValue(forKey key: Key) {
         if values.removeValue(forKey: key) != nil, tracksChanges, changed[key] == nil { changed[key] = true }
     }

@@ -11,17 +11,24 @@ struct Plan: Sendable, CustomStringConvertible {
     let text: String
     /// Set when the condition does not depend on the event.
     let constant: Bool?
+    /// The event types (bit `1 << rawValue`) for which the condition can hold: the engine offers an event only to
+    /// the rules that can act on its type. A superset: every type unless the condition says otherwise.
+    let types: UInt32
 
-    init(_ text: String, _ test: @escaping EventPredicate) {
+    static let allTypes = EventType.allCases.reduce(UInt32(0)) { $0 | 1 << UInt32($1.rawValue) }
+
+    init(_ text: String, types: UInt32 = Plan.allTypes, _ test: @escaping EventPredicate) {
         self.text = text
         self.test = test
         self.constant = nil
+        self.types = types
     }
 
     init(constant: Bool) {
         self.text = "(const \(constant))"
         self.test = pick(constant, { _ in true }, { _ in false })
         self.constant = constant
+        self.types = constant ? Plan.allTypes : 0
     }
 
     var description: String { text }
@@ -44,14 +51,14 @@ enum Compiler {
             if l.constant == true { return r }
             if r.constant == true { return l }
             let lt = l.test, rt = r.test
-            return Plan("(and \(l) \(r))") { lt($0) && rt($0) }
+            return Plan("(and \(l) \(r))", types: l.types & r.types) { lt($0) && rt($0) }
         case .or(let a, let b):
             let l = compile(a), r = compile(b)
             if l.constant == true || r.constant == true { return Plan(constant: true) }
             if l.constant == false { return r }
             if r.constant == false { return l }
             let lt = l.test, rt = r.test
-            return Plan("(or \(l) \(r))") { lt($0) || rt($0) }
+            return Plan("(or \(l) \(r))", types: l.types | r.types) { lt($0) || rt($0) }
         case .call(.exists, let arg):
             return exists(arg.field!)
         case .compare(let op, let a, let b):
@@ -198,7 +205,8 @@ enum Compiler {
         switch (left, right) {
         case (.eventType, .constant(.string(let s))):
             let t = EventType(name: s)!
-            return Plan("(type\(eq) \(s))", pick(equal, { $0.type == t }, { $0.type != t }))
+            let bit = UInt32(1) << UInt32(t.rawValue)
+            return Plan("(type\(eq) \(s))", types: equal ? bit : Plan.allTypes & ~bit, pick(equal, { $0.type == t }, { $0.type != t }))
         case (.status, .constant(.string(let s))):
             let status: ConsentStatus = s == "granted" ? .granted : .withdrawn
             return Plan("(status\(eq) \(s))", pick(equal, { $0.status == status }, { $0.status != status }))
@@ -286,7 +294,7 @@ enum Compiler {
         case .constant(.key(let k)): return Plan(constant: nodes.contains(k))
         case .eventType:
             let mask = strings.compactMap(EventType.init(name:)).reduce(UInt32(0)) { $0 | 1 << UInt32($1.rawValue) }
-            return Plan(text) { mask & (1 << UInt32($0.type.rawValue)) != 0 }
+            return Plan(text, types: mask) { mask & (1 << UInt32($0.type.rawValue)) != 0 }
         case .status:
             let granted = strings.contains("granted"), withdrawn = strings.contains("withdrawn")
             return Plan(text) { e in e.status.map { $0 == .granted ? granted : withdrawn } ?? false }

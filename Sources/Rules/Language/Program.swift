@@ -25,6 +25,9 @@ public struct CompiledExpression: Sendable, CustomStringConvertible {
     /// The compiled program as text: `(and (type== share) (not (symbol-in event.recipient list.disclosed)))`.
     public var planText: String { plan.text }
 
+    /// The event types for which the expression can hold, as bits `1 << rawValue` (every type unless it says).
+    public var eventTypes: UInt32 { plan.types }
+
     /// True or false for every event (for example `true`, or `1 < 2`); nil when it depends on the event.
     public var constantValue: Bool? { plan.constant }
 
