@@ -176,6 +176,8 @@ public struct MonthlyDigests: Sendable {
     /// Forgets decisions that can no longer be in force at the end of an open month: for each purpose, all but the
     /// last one made before `horizon` (the start of the earliest month that can still close).
     private mutating func forgetDecisions(before horizon: Timestamp) {
+        // Written back after the walk: assigning while iterating copied the whole dictionary.
+        var shortened: [(String, [SubjectDigest.ConsentStanding])] = []
         for (subject, list) in decisions {
             var kept: [SubjectDigest.ConsentStanding] = []
             kept.reserveCapacity(list.count)
@@ -184,10 +186,11 @@ public struct MonthlyDigests: Sendable {
                 let superseded = next.map { $0.purpose == d.purpose && $0.since < horizon } ?? false
                 if !superseded { kept.append(d) }
             }
-            if kept.count != list.count {
-                decisions[subject] = kept
-                if tracksChanges { decisionsChanged.insert(subject) }
-            }
+            if kept.count != list.count { shortened.append((subject, kept)) }
+        }
+        for (subject, kept) in shortened {
+            decisions[subject] = kept
+            if tracksChanges { decisionsChanged.insert(subject) }
         }
     }
 
@@ -237,9 +240,12 @@ public struct MonthlyDigests: Sendable {
 
     /// Forgets requests answered before `horizon` (every month they were open in has closed).
     private mutating func forgetErasures(before horizon: Timestamp) {
+        var shortened: [(String, [ErasureRequest])] = []
         for (subject, list) in erasures {
             let kept = list.filter { r in r.answered.map { $0 >= horizon } ?? true }
-            guard kept.count != list.count else { continue }
+            if kept.count != list.count { shortened.append((subject, kept)) }
+        }
+        for (subject, kept) in shortened {
             erasures[subject] = kept.isEmpty ? nil : kept
             if tracksChanges { erasuresChanged.insert(subject) }
         }
@@ -299,24 +305,25 @@ public struct MonthlyDigests: Sendable {
     }
 
     /// Closes every open month that ends at or before `end`, oldest first: subject digests sorted by subject
-    /// (byte order), and the organisation digest.
-    public mutating func close(endingBy end: Timestamp) -> [(month: String, subjects: [SubjectDigest], org: OrgDigest)] {
-        var out: [(month: String, subjects: [SubjectDigest], org: OrgDigest)] = []
+    /// (byte order), built as they are read, and the organisation digest.
+    public mutating func close(endingBy end: Timestamp) -> [ClosedMonth] {
+        var out: [ClosedMonth] = []
         guard months.contains(where: { $0.end <= end }) else { return out }
         let names = SymbolTable.shared.all
         while let first = months.first, first.end <= end {
-            let month = months.removeFirst()
+            var month = months.removeFirst()
             recent = 0
             closed.insert(month.key)
             changed.removeValue(forKey: month.key)
-            let subjects = month.subjects.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.map {
-                var digest = month.subjects[$0]!.digest(subject: $0, month: month.key, names)
-                digest.consentState = consentState(of: $0, at: month.end)
-                return digest
-            }
+            var tallies = Array(month.subjects)
+            month.subjects = [:]
+            tallies.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+            // Decisions are forgotten below: each subject's standing at the month's end is taken now.
+            let standing = tallies.map { consentState(of: $0.key, at: month.end) }
+            let subjects = ClosedSubjects(month: month.key, tallies: tallies, consentState: standing, symbols: names)
             var org = month.org.digest(month: month.key, names)
-            org.subjects = subjects.count
-            org.subjectsWithViolations = subjects.filter { $0.violationTotal > 0 }.count
+            org.subjects = tallies.count
+            org.subjectsWithViolations = tallies.reduce(0) { $0 + ($1.value.violationTotal > 0 ? 1 : 0) }
             var carried = false
             for list in erasures.values {
                 for r in list where r.isOpen(at: month.end) {
@@ -324,7 +331,7 @@ public struct MonthlyDigests: Sendable {
                     carried = true
                 }
             }
-            out.append((month.key, subjects, org))
+            out.append(ClosedMonth(month: month.key, subjects: subjects, org: org))
             // A request still open is counted at the end of every month until it is answered, with or without
             // activity in this lane: the next month is opened for it (and stored, so that a restart keeps it open).
             if carried, !isClosed(month.end.monthKey), let next = index(ofKey: month.end.monthKey), tracksChanges {
@@ -608,5 +615,34 @@ struct OrgTally: Sendable {
             }
         }
         return org
+    }
+}
+
+/// A month that has closed: its organisation digest, and its subjects' digests in byte order of subject.
+public struct ClosedMonth: Sendable {
+    public let month: String
+    public let subjects: ClosedSubjects
+    public let org: OrgDigest
+}
+
+/// The subject digests of a closed month, each built from its counters when it is read: a month of a million
+/// customers never holds all their digests (with their dictionaries) at once, only the counters it already had.
+public struct ClosedSubjects: RandomAccessCollection, Sendable {
+    let month: String
+    let tallies: [(key: String, value: SubjectTally)]
+    let consentState: [[SubjectDigest.ConsentStanding]]
+    let symbols: [Symbol]
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { tallies.count }
+
+    /// The subjects, in byte order.
+    public var subjectNames: [String] { tallies.map(\.key) }
+
+    public subscript(position: Int) -> SubjectDigest {
+        let (subject, tally) = tallies[position]
+        var digest = tally.digest(subject: subject, month: month, symbols)
+        digest.consentState = consentState[position]
+        return digest
     }
 }

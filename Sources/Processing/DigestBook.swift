@@ -20,7 +20,7 @@ public final class DigestBook: EngineObserver {
     public static let erasureNamespace = "erasure-requests"
 
     /// A month this lane closed: its subjects (sorted by subject, byte order) and its part of the org digest.
-    public typealias ClosedMonth = (month: String, subjects: [SubjectDigest], org: OrgDigest)
+    public typealias ClosedMonth = Digests.ClosedMonth
 
     private var digests: MonthlyDigests
     private let erasure: ErasureWatch?
@@ -118,7 +118,7 @@ public final class DigestBook: EngineObserver {
         if digests.closedBefore.map({ $0 < boundary }) ?? true { digests.closedBefore = boundary }
         for month in closed {
             let namespace = Self.subjectNamespacePrefix + month.month
-            pendingDeletes += month.subjects.map { StateChange(namespace: namespace, key: $0.subject, value: nil) }
+            pendingDeletes += month.subjects.subjectNames.map { StateChange(namespace: namespace, key: $0, value: nil) }
             pendingDeletes.append(StateChange(namespace: Self.orgNamespace, key: month.month, value: nil))
         }
         return closed
