@@ -93,6 +93,9 @@ public final class SymbolTable: Sendable {
 
     public var count: Int { storage.withLock { $0.symbols.count } }
 
+    /// The symbol with this id (one this table gave out).
+    public func symbol(id: UInt32) -> Symbol { storage.withLock { $0.symbols[Int(id)] } }
+
     /// Every symbol so far, indexed by id: a snapshot for turning many ids back into strings under one lock.
     public var all: [Symbol] { storage.withLock { $0.symbols } }
 }

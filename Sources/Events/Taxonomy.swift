@@ -107,6 +107,8 @@ public struct Taxonomy: Sendable {
         }
 
         public func entry(_ node: TaxonomyNode) -> Entry { entries[Int(node.index)] }
+        /// The node whose pre-order index is `index` (one of this tree's).
+        public func node(at index: Int32) -> TaxonomyNode { nodes[Int(index)] }
         public var count: Int { nodes.count }
 
         public func parent(of node: TaxonomyNode) -> TaxonomyNode? {

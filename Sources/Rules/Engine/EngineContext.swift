@@ -63,12 +63,32 @@ final class EngineContext {
 
 /// Every consent decision of every subject, in event-time order (arrival order among equal times).
 struct ConsentLedger {
+    /// One decision, in 40 bytes: the purpose as its pre-order interval and the source as its symbol id, without
+    /// their texts (a million customers' decisions are kept for as long as the engine runs).
     struct Decision {
         var time: Timestamp
-        var purpose: TaxonomyNode
-        var status: ConsentStatus
-        var source: Symbol?
         var event: String
+        private var purposeIndex: Int32
+        private var purposeEnd: Int32
+        /// `UInt32.max`: no source.
+        private var sourceID: UInt32
+        var status: ConsentStatus
+
+        init(time: Timestamp, purpose: TaxonomyNode, status: ConsentStatus, source: Symbol?, event: String) {
+            self.time = time
+            self.event = event
+            purposeIndex = purpose.index
+            purposeEnd = purpose.end
+            sourceID = source?.id ?? .max
+            self.status = status
+        }
+
+        /// Whether the decision is for `purpose` or one of its ancestors.
+        func covers(_ purpose: TaxonomyNode) -> Bool { purposeIndex <= purpose.index && purpose.index < purposeEnd }
+
+        func purpose(in uses: Taxonomy.Tree) -> TaxonomyNode { uses.node(at: purposeIndex) }
+
+        var source: Symbol? { sourceID == .max ? nil : SymbolTable.shared.symbol(id: sourceID) }
     }
 
     let bySubject = KeyedState<String, [Decision]>()
@@ -86,7 +106,7 @@ struct ConsentLedger {
     /// The latest decision for `purpose` or one of its ancestors taken at or before `time`.
     func decision(subject: String, purpose: TaxonomyNode, at time: Timestamp) -> Decision? {
         guard let list = bySubject[subject] else { return nil }
-        for d in list.reversed() where d.time <= time && purpose.isUnder(d.purpose) {
+        for d in list.reversed() where d.time <= time && d.covers(purpose) {
             return d
         }
         return nil

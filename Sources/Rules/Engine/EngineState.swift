@@ -66,7 +66,9 @@ extension Engine {
         }
         out += dedup.takeChanges()
         for (k, v) in context.ledger.bySubject.takeChanges() {
-            out.append(StateChange(namespace: "consent", key: k, value: v.map { Self.bytes($0.map(DecisionRecord.init)) }))
+            out.append(StateChange(namespace: "consent", key: k, value: v.map { list in
+                Self.bytes(list.map { DecisionRecord($0, uses: pipeline.taxonomy.uses) })
+            }))
         }
         for e in evaluators {
             let ns = "rule:" + e.rule.id
@@ -154,9 +156,9 @@ struct DecisionRecord: Codable {
     var source: String?
     var event: String
 
-    init(_ d: ConsentLedger.Decision) {
+    init(_ d: ConsentLedger.Decision, uses: Taxonomy.Tree) {
         time = d.time
-        purpose = d.purpose.key
+        purpose = d.purpose(in: uses).key
         status = d.status.description
         source = d.source?.string
         event = d.event

@@ -55,7 +55,7 @@ final class ConsentEvaluator: RuleEvaluator {
             reason = "consent_withdrawn"
             var d: [(String, JSONValue)] = [
                 ("event", .string(decision.event)), ("time", .string(decision.time.rfc3339)),
-                ("purpose", .string(decision.purpose.key)), ("status", "withdrawn"),
+                ("purpose", .string(decision.purpose(in: context.taxonomy.uses).key)), ("status", "withdrawn"),
             ]
             if let source = decision.source { d.append(("source", .string(source.string))) }
             evidence.append(("decision", .object(d)))
@@ -64,15 +64,18 @@ final class ConsentEvaluator: RuleEvaluator {
             reason = "no_consent"
         }
         context.emit(rule, reason: reason, time: event.time, subject: event.subject, actor: event.actor?.string,
-                     event: event.id, idParts: [event.id], message: sentence(event, purpose, decision), evidence: evidence)
+                     event: event.id, idParts: [event.id], message: sentence(event, purpose, decision, context.taxonomy),
+                     evidence: evidence)
     }
 
     /// The engine's own message, for a rule without one.
-    private func sentence(_ event: Event, _ purpose: TaxonomyNode, _ decision: ConsentLedger.Decision?) -> String {
+    private func sentence(
+        _ event: Event, _ purpose: TaxonomyNode, _ decision: ConsentLedger.Decision?, _ taxonomy: Taxonomy
+    ) -> String {
         guard let decision else {
             return "\(event.subject) never gave consent for \(purpose.key), but their data was used for it at \(event.time.rfc3339)."
         }
-        return "\(event.subject) withdrew consent for \(decision.purpose.key) at \(decision.time.rfc3339), "
+        return "\(event.subject) withdrew consent for \(decision.purpose(in: taxonomy.uses).key) at \(decision.time.rfc3339), "
             + "but their data was used for \(purpose.key) at \(event.time.rfc3339)."
     }
 }
