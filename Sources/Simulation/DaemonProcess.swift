@@ -41,6 +41,18 @@ final class DaemonProcess {
         throw BenchmarkError("the daemon was not ready within \(timeout): \(tail())")
     }
 
+    /// Waits until the daemon owns partitions: readiness does not mean that (a spare replica is ready too), and
+    /// traffic sent before the group has assigned them waits for the rebalance.
+    func waitUntilAssigned(timeout: Swift.Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard isRunning else { throw BenchmarkError("the daemon exited: \(tail())") }
+            if let n = await metric(DaemonMetrics.Name.assignedPartitions), n > 0 { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw BenchmarkError("the daemon owned no partition within \(timeout): \(tail())")
+    }
+
     /// The value of a counter or gauge without labels in `/metrics`, or nil while it is not exported yet.
     func metric(_ name: String) async -> Double? {
         guard let (status, body) = try? await get("/metrics"), status == 200 else { return nil }

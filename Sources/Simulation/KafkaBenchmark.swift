@@ -236,6 +236,7 @@ public struct KafkaBenchmark {
         let daemon = try DaemonProcess(pipeline: work, port: port)
         do {
             try await daemon.waitUntilReady(timeout: .seconds(60))
+            try await daemon.waitUntilAssigned(timeout: .seconds(60))
         } catch {
             await daemon.stop()
             throw error
