@@ -105,7 +105,7 @@ extension StreamProcessor {
             var events: [Event] = []
             events.reserveCapacity(rows.count)
             for row in rows {
-                let decoded = (row.value ?? []).withUnsafeBytes { intake.decoder.decode($0) }
+                let decoded = (row.value ?? []).withUnsafeBytes { intake.decode($0) }
                 switch decoded {
                 case .success(let event): events.append(event)
                 case .failure(let error):

@@ -34,7 +34,6 @@ public struct ProcessingCounters: Sendable {
 public final class EventIntake {
     /// The decoder, behind a reference: reading a struct property of a class for each line copied all its fields.
     private var current: DecoderRef
-    public var decoder: EventDecoder { current.decoder }
 
     private final class DecoderRef {
         let decoder: EventDecoder
@@ -51,6 +50,12 @@ public final class EventIntake {
         self.until = until
     }
 
+    /// Decodes one event with the pipeline's taxonomy (without copying the decoder).
+    public func decode(_ bytes: UnsafeRawBufferPointer) -> Result<Event, DecodeError> {
+        let ref = current
+        return ref.decoder.decode(bytes)
+    }
+
     /// Decodes with the taxonomy of a reloaded pipeline from now on.
     public func use(_ taxonomy: Taxonomy) { current = DecoderRef(EventDecoder(taxonomy: taxonomy)) }
 
@@ -60,8 +65,7 @@ public final class EventIntake {
     ) -> Intake {
         counters.lines += 1
         if skipsBlank, bytes.allSatisfy({ $0 == 32 || $0 == 9 }) { return .blank }
-        let ref = current
-        switch ref.decoder.decode(bytes) {
+        switch decode(bytes) {
         case .failure(let error):
             counters.deadLetters[error.reason.rawValue, default: 0] += 1
             return .deadLetter(DeadLetter(error, origin: origin(), raw: bytes))

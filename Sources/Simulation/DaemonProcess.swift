@@ -32,25 +32,27 @@ final class DaemonProcess {
 
     /// Waits until `/readyz` answers 200.
     func waitUntilReady(timeout: Swift.Duration) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            guard isRunning else { throw BenchmarkError("the daemon exited: \(tail())") }
-            if let (status, _) = try? await get("/readyz"), status == 200 { return }
-            try await Task.sleep(for: .milliseconds(50))
+        try await wait(timeout: timeout, for: "ready") {
+            if let (status, _) = try? await get("/readyz") { status == 200 } else { false }
         }
-        throw BenchmarkError("the daemon was not ready within \(timeout): \(tail())")
     }
 
     /// Waits until the daemon owns partitions: readiness does not mean that (a spare replica is ready too), and
     /// traffic sent before the group has assigned them waits for the rebalance.
     func waitUntilAssigned(timeout: Swift.Duration) async throws {
+        try await wait(timeout: timeout, for: "assigned partitions") {
+            (await metric(DaemonMetrics.Name.assignedPartitions) ?? 0) > 0
+        }
+    }
+
+    private func wait(timeout: Swift.Duration, for what: String, until done: () async -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             guard isRunning else { throw BenchmarkError("the daemon exited: \(tail())") }
-            if let n = await metric(DaemonMetrics.Name.assignedPartitions), n > 0 { return }
+            if await done() { return }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw BenchmarkError("the daemon owned no partition within \(timeout): \(tail())")
+        throw BenchmarkError("the daemon was not \(what) within \(timeout): \(tail())")
     }
 
     /// The value of a counter or gauge without labels in `/metrics`, or nil while it is not exported yet.
