@@ -12,4 +12,13 @@ fi
 swift build --build-tests
 # Suites run one after another: several start servers, processes and Kafka clusters, and timing checks stay
 # honest when they do not compete for two cores.
-swift test --skip-build --no-parallel "$@"
+# The run's whole output is kept in .build/test-output.log; what failed is repeated at the end, where a reader of
+# the last lines (a CI summary) sees it.
+log=.build/test-output.log
+status=0
+swift test --skip-build --no-parallel "$@" 2>&1 | tee "$log" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "---- failures (whole output in $log) ----"
+  grep -E '✘|error:|Expectation failed|recorded an issue|Fatal error|Caught error' "$log" | head -60 || true
+fi
+exit "$status"

@@ -134,9 +134,7 @@ public struct MonthlyDigests: Sendable {
     /// A subject's digest of an open month as it stands.
     public func subjectDigest(_ subject: String, in month: String) -> SubjectDigest? {
         guard let m = months.first(where: { $0.key == month }), let tally = m.subjects[subject] else { return nil }
-        var digest = tally.digest(subject: subject, month: month, SymbolTable.shared.all)
-        digest.consentState = consentState(of: subject, at: m.end)
-        return digest
+        return tally.digest(subject: subject, month: month, consentState: consentState(of: subject, at: m.end), SymbolTable.shared.all)
     }
 
     /// The decision in force at `end` for each purpose the subject decided on before it, sorted by purpose.
@@ -500,9 +498,11 @@ struct SubjectTally: Sendable {
         }
     }
 
-    /// The digest these counters make; `names` is a snapshot of the symbol table.
-    func digest(subject: String, month: String, _ names: [Symbol]) -> SubjectDigest {
+    /// The digest these counters make, with the subject's consent standing at the month's end; `names` is a snapshot
+    /// of the symbol table.
+    func digest(subject: String, month: String, consentState: [SubjectDigest.ConsentStanding], _ names: [Symbol]) -> SubjectDigest {
         var d = SubjectDigest(subject: subject, month: month)
+        d.consentState = consentState
         d.accessTotal = accessTotal
         d.useTotal = useTotal
         d.violationTotal = violationTotal
@@ -641,8 +641,6 @@ public struct ClosedSubjects: RandomAccessCollection, Sendable {
 
     public subscript(position: Int) -> SubjectDigest {
         let (subject, tally) = tallies[position]
-        var digest = tally.digest(subject: subject, month: month, symbols)
-        digest.consentState = consentState[position]
-        return digest
+        return tally.digest(subject: subject, month: month, consentState: consentState[position], symbols)
     }
 }

@@ -16,6 +16,9 @@ public enum EventType: UInt8, Sendable, CaseIterable, CustomStringConvertible, C
         }
     }
 
+    /// The type's bit in a set of types held as a mask.
+    @inlinable public var bit: UInt32 { 1 << UInt32(rawValue) }
+
     public init?(name: String) {
         guard let t = EventType.allCases.first(where: { $0.name == name }) else { return nil }
         self = t

@@ -76,7 +76,7 @@ public final class DigestBook: EngineObserver {
     public func processed(_ event: Event, late: Bool) {
         digests.record(event, late: late)
         // Most events can be neither a request nor an answer: tested without copying the watch out.
-        if erasureTypes & (1 << UInt32(event.type.rawValue)) != 0, let erasure {
+        if erasureTypes & event.type.bit != 0, let erasure {
             if erasure.satisfiedBy.test(event) { digests.recordErasureAnswer(subject: event.subject, time: event.time) }
             if erasure.start.test(event) { digests.recordErasureRequest(subject: event.subject, time: event.time, event: event.id) }
         }

@@ -6,7 +6,7 @@ import Testing
 /// The engine offers an event only to the rules that can act on its type, from the types each condition allows. Those
 /// must be a superset of the types for which the condition holds, or a rule would miss events.
 @Suite struct TypeDispatchTests {
-    static func types(_ list: [EventType]) -> UInt32 { list.reduce(0) { $0 | 1 << UInt32($1.rawValue) } }
+    static func types(_ list: [EventType]) -> UInt32 { list.reduce(0) { $0 | $1.bit } }
 
     static let cases: [(String, [EventType])] = [
         (#"event.type == "access""#, [.access]),
@@ -53,7 +53,7 @@ import Testing
             seen.insert(event.type)
             for condition in conditions where condition.test(event) {
                 held += 1
-                #expect(condition.eventTypes & (1 << UInt32(event.type.rawValue)) != 0, "\(condition) holds for \(event.type)")
+                #expect(condition.eventTypes & event.type.bit != 0, "\(condition) holds for \(event.type)")
             }
         }
         #expect(seen == Set(EventType.allCases))
@@ -62,7 +62,7 @@ import Testing
         let engine = Engine(pipeline: pipeline)
         for type in EventType.allCases {
             let offered = engine.evaluatorsByType[Int(type.rawValue)].map(\.rule.id)
-            let expected = engine.evaluators.filter { $0.eventTypes & (1 << UInt32(type.rawValue)) != 0 }.map(\.rule.id)
+            let expected = engine.evaluators.filter { $0.eventTypes & type.bit != 0 }.map(\.rule.id)
             #expect(offered == expected, "rule order is kept for \(type)")
         }
         #expect(engine.evaluatorsByType[Int(EventType.consent.rawValue)].isEmpty)

@@ -85,7 +85,7 @@ public final class Engine {
             evaluators.append(makeEvaluator(rule, index: index))
         }
         evaluatorsByType = EventType.allCases.map { type in
-            evaluators.filter { $0.eventTypes & (1 << UInt32(type.rawValue)) != 0 }
+            evaluators.filter { $0.eventTypes & type.bit != 0 }
         }
     }
 

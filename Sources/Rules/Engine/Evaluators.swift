@@ -115,7 +115,7 @@ final class RetentionEvaluator: RuleEvaluator {
         })
 
     let eventTypes = [EventType.collect, .relationshipEnd, .delete, .access, .use, .share]
-        .reduce(UInt32(0)) { $0 | 1 << UInt32($1.rawValue) }
+        .reduce(UInt32(0)) { $0 | $1.bit }
 
     init(rule: Rule, index: Int, categories: [TaxonomyNode], keep: Duration, from: RetentionStart) {
         self.rule = rule

@@ -15,7 +15,7 @@ struct Plan: Sendable, CustomStringConvertible {
     /// the rules that can act on its type. A superset: every type unless the condition says otherwise.
     let types: UInt32
 
-    static let allTypes = EventType.allCases.reduce(UInt32(0)) { $0 | 1 << UInt32($1.rawValue) }
+    static let allTypes = EventType.allCases.reduce(UInt32(0)) { $0 | $1.bit }
 
     init(_ text: String, types: UInt32 = Plan.allTypes, _ test: @escaping EventPredicate) {
         self.text = text
@@ -293,8 +293,8 @@ enum Compiler {
         case .constant(.number(let n)): return Plan(constant: numbers.contains(n))
         case .constant(.key(let k)): return Plan(constant: nodes.contains(k))
         case .eventType:
-            let mask = strings.compactMap(EventType.init(name:)).reduce(UInt32(0)) { $0 | 1 << UInt32($1.rawValue) }
-            return Plan(text, types: mask) { mask & (1 << UInt32($0.type.rawValue)) != 0 }
+            let mask = strings.compactMap(EventType.init(name:)).reduce(UInt32(0)) { $0 | $1.bit }
+            return Plan(text, types: mask) { mask & $0.type.bit != 0 }
         case .status:
             let granted = strings.contains("granted"), withdrawn = strings.contains("withdrawn")
             return Plan(text) { e in e.status.map { $0 == .granted ? granted : withdrawn } ?? false }
