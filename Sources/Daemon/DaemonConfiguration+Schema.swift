@@ -28,7 +28,10 @@ extension DaemonConfiguration {
                         SettingsField("properties", .dictionary(.text(.any))),
                     ])),
             ])),
-        SettingsField("state", .map([SettingsField("url", .text(.any)), SettingsField("timeout", .text(.positiveDuration))])),
+        SettingsField("state", .map([
+            SettingsField("url", .text(.any)), SettingsField("timeout", .text(.positiveDuration)),
+            SettingsField("checkpoint_interval", .text(.positiveDuration)),
+        ])),
         SettingsField(
             "sinks",
             .map([

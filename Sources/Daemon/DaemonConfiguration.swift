@@ -46,6 +46,9 @@ public struct DaemonConfiguration: Sendable {
     public var maxOutboxDepth: Int
     /// How long any state store call may take before it counts as failed (`state.timeout`).
     public var storeTimeout: Swift.Duration = .seconds(60)
+    /// How often, at most, a partition's state and offset are written (`state.checkpoint_interval`); batches between
+    /// checkpoints commit only their outputs. `.zero`: every batch is a checkpoint.
+    public var checkpointInterval: Swift.Duration = DaemonConfiguration.defaultCheckpointInterval
     /// How long a publishing round's outputs are leased to the instance sending them (`sinks.lease`).
     public var outboxLease: Swift.Duration = DaemonConfiguration.defaultOutboxLease
     /// Producer properties for the sinks (default: the source's connection and security properties).
@@ -61,6 +64,9 @@ public struct DaemonConfiguration: Sendable {
     /// long. A round held up past it (a send is retried for up to `message.timeout.ms`, 120 s) can be sent again by
     /// another instance, under the same ids.
     public static let defaultOutboxLease: Swift.Duration = .seconds(60)
+    /// A second of traffic at most is read again after a crash or a lost partition; a busy daemon writes each
+    /// customer's state about once a second instead of once per batch.
+    public static let defaultCheckpointInterval: Swift.Duration = .seconds(1)
 
     /// Kafka's minimum by default (`group.min.session.timeout.ms`), so that an instance killed without a word is
     /// replaced within seconds; librdkafka heartbeats from a thread of its own, so a long batch does not end it.
@@ -169,6 +175,7 @@ public struct DaemonConfiguration: Sendable {
         configuration.stallLimit = try reader.duration(http, "stall_limit", path: "http") ?? DaemonStatus.defaultStallLimit
         configuration.outboxLease = try reader.duration(sinks, "lease", path: "sinks") ?? defaultOutboxLease
         configuration.storeTimeout = try reader.duration(state, "timeout", path: "state") ?? .seconds(60)
+        configuration.checkpointInterval = try reader.duration(state, "checkpoint_interval", path: "state") ?? defaultCheckpointInterval
         do {
             configuration.portal = try PortalConfiguration.load(reader.failing { PortalError(.arguments, $0) }, resolve: resolve)
         } catch {

@@ -166,6 +166,7 @@ final class PipelineService: Service {
                 try await processor.completeOrgDigests()
             case .revoked(let change):
                 stall.enter("revoking partitions")
+                try await checkpoint(processor, before: "revoking partitions")
                 processor.revoke(change.partitions)
                 assigned.subtract(change.partitions)
                 status.assigned(assigned.count)
@@ -179,6 +180,18 @@ final class PipelineService: Service {
                 noteOffsets(processor)
                 try await stall.during("checking the outbox depth") { try await applyBackpressure(consumer, Array(assigned)) }
             }
+        }
+        try await checkpoint(processor, before: "stopping")
+    }
+
+    /// Writes what the partitions processed since their last checkpoint, so that their next owner need not read it
+    /// again. Fenced (another instance has claimed one of them already): that owner reads it again, as after a crash.
+    private func checkpoint(_ processor: StreamProcessor, before what: String) async throws {
+        do {
+            try await stall.during("writing a checkpoint before \(what)") { try await processor.checkpoint() }
+            noteOffsets(processor)
+        } catch let error as StorageError where error.code == .fenced {
+            logger.warning("checkpoint fenced: another instance owns a partition already", metadata: ["before": "\(what)", "error": "\(error)"])
         }
     }
 
@@ -225,13 +238,13 @@ final class PipelineService: Service {
     }
 
     private func noteOffsets(_ processor: StreamProcessor) {
-        let offsets = processor.partitions.mapValues(\.storedOffset)
+        let offsets = processor.partitions.mapValues { $0.consumedOffset ?? $0.storedOffset }
         owned.withLock { $0 = offsets }
     }
 
     /// Every 5 s, on its own timer whether messages flow or not: whether the state store and the Kafka cluster
-    /// answer (readiness), and the lag of each owned partition, from its high watermark and the offset stored with
-    /// its state; the series of partitions no longer owned are dropped.
+    /// answer (readiness), and the lag of each owned partition, from its high watermark and the offset after its last
+    /// processed message; the series of partitions no longer owned are dropped.
     private func probe(_ admin: Admin) async {
         while !Task.isCancelled {
             // A store that hangs rather than fails is unreachable too.

@@ -18,6 +18,8 @@ final class StreamProcessor {
         var epoch: Int64
         /// The offset the store holds for this partition (what our next commit must find there).
         var storedOffset: Int64?
+        /// The offset after the last message processed; ahead of `storedOffset` until the next checkpoint.
+        var consumedOffset: Int64?
         var lastMessage: ContinuousClock.Instant
         /// The engine's observer: the partition's monthly digests and the events its keyed stages need.
         var observer: LaneObserver
@@ -45,6 +47,8 @@ final class StreamProcessor {
     var keyed: KeyedRuntime?
     /// How often, at most, the keyed tasks run while batches flow; they run on every idle tick too.
     static let keyedInterval: Swift.Duration = .milliseconds(200)
+    /// When the partitions' state and offsets were last written (`DaemonConfiguration.checkpointInterval`).
+    private var lastCheckpoint = ContinuousClock.now
 
     init(pipeline: Pipeline, configuration: DaemonConfiguration, store: any StateStore, metrics: DaemonMetrics, logger: Logger,
          stall: StallWatch = StallWatch(service: "pipeline")) {
@@ -125,7 +129,7 @@ final class StreamProcessor {
         stall.enter("processing a batch")
         var outbox: [OutboxRow] = []
         var alerts: [AlertRow] = []
-        var nextOffsets: [TopicPartition: Int64] = [:]
+        var read: Set<TopicPartition> = []
         // Counted per batch: a metric update per message costs a registry look-up each.
         var eventsIn: [EventCount: Int] = [:]
         var late = 0, duplicates = 0
@@ -133,7 +137,8 @@ final class StreamProcessor {
             let tp = message.topicPartition
             guard var runtime = partitions[tp] else { continue }
             runtime.lastMessage = started
-            nextOffsets[tp] = message.offset + 1
+            runtime.consumedOffset = message.offset + 1
+            read.insert(tp)
             let origin = Origin.kafka(topic: message.topic, partition: message.partition, offset: message.offset)
             let engine = runtime.engine
             let taken = message.value.withUnsafeBytes { bytes -> Intake in
@@ -168,7 +173,10 @@ final class StreamProcessor {
             outbox += made.outbox
             alerts += made.alerts
         }
-        try await commit(nextOffsets: nextOffsets, found: found, outbox: outbox, global: [], alerts: alerts)
+        // A partition's first batch is a checkpoint: before it, the store has no offset to start the partition from.
+        let checkpoint = started - lastCheckpoint >= configuration.checkpointInterval
+            || read.contains { partitions[$0]?.storedOffset == nil }
+        try await commit(touched: read.union(found), outbox: outbox, global: [], alerts: alerts, checkpoint: checkpoint)
         metrics.batchCommitted(messages: batch.messages.count)
         try await advanceStages()
         metrics.batch(ContinuousClock.now - started)
@@ -177,9 +185,16 @@ final class StreamProcessor {
     /// Periodic work while no message comes: the keyed tasks run over what other instances have released since, and
     /// the months that lets close are closed.
     func tick() async throws {
+        try await self.checkpoint()
         guard keyed != nil || retriesOrgDigests else { return }
         stall.enter("periodic work")
         try await advanceStages(keyedNow: true)
+    }
+
+    /// Writes every partition's state and offset that changed since the last checkpoint: on idle ticks, before
+    /// partitions are revoked and when consumption stops, so that nothing is read again that need not be.
+    func checkpoint() async throws {
+        try await commit(touched: [], outbox: [], global: [], alerts: [], checkpoint: true)
     }
 
     /// After a batch's commit: the keyed tasks (at most every `keyedInterval` while batches flow, so that small
@@ -192,7 +207,7 @@ final class StreamProcessor {
         }
         let digests = try await closeDigestMonths()
         if !digests.global.isEmpty {
-            try await commit(nextOffsets: [:], found: [], outbox: digests.outbox, global: digests.global, alerts: [])
+            try await commit(touched: [], outbox: digests.outbox, global: digests.global, alerts: [], checkpoint: true)
         }
         if !digests.global.isEmpty || retriesOrgDigests { try await completeOrgDigests() }
         if !digests.global.isEmpty { MallocTuning.returnFreeMemory() }
@@ -210,17 +225,27 @@ final class StreamProcessor {
         metrics.watermark(Double(w.microseconds) / 1e6)
     }
 
-    /// One transaction with the outputs and, for each partition the batch read or whose state changed, its state rows
-    /// and its next offset under its claim; a partition with nothing new is left out (its stored offset stands).
-    /// `found`: the partitions whose engines found the outputs' violations.
+    /// One transaction with the outputs and, at a checkpoint, for each partition with something new (messages
+    /// processed, state changed, events for the keyed stages) its state rows and the offset after its last processed
+    /// message, under its claim; a partition with nothing new is left out (its stored offset stands). Between
+    /// checkpoints only the outputs are written, fenced by the claims of the partitions in `touched` (those the batch
+    /// read or whose engines found the outputs' violations), whose stored offsets stay: after a crash or a rebalance
+    /// those messages are processed again from the last checkpoint, and their outputs, with the same ids, are not
+    /// added twice.
     private func commit(
-        nextOffsets: [TopicPartition: Int64], found: Set<TopicPartition>, outbox: [OutboxRow], global: [StateRow],
-        alerts: [AlertRow]
+        touched: Set<TopicPartition>, outbox: [OutboxRow], global: [StateRow], alerts: [AlertRow], checkpoint: Bool
     ) async throws {
         var batch = BatchCommit(outbox: outbox, global: global, alerts: alerts)
         var committed: [TopicPartition: Int64] = [:]
         var recorded: [TopicPartition: Timestamp] = [:]
         for (tp, runtime) in partitions.sorted(by: { $0.key < $1.key }) {
+            let id = PartitionID(topic: tp.topic, partition: tp.partition)
+            guard checkpoint else {
+                if touched.contains(tp), let stored = runtime.storedOffset {
+                    batch.claims[id] = PartitionCommit(expectedOffset: stored, epoch: runtime.epoch, nextOffset: stored)
+                }
+                continue
+            }
             let forwarded = runtime.observer.forwarder?.take() ?? (inbox: [], state: [])
             batch.global += forwarded.inbox.map(StateRow.init)
             if let keyed, runtime.engine.watermark != .distantPast, runtime.recordedWatermark != runtime.engine.watermark {
@@ -228,19 +253,19 @@ final class StreamProcessor {
                                              value: KeyedSpace.micros(runtime.engine.watermark)))
                 recorded[tp] = runtime.engine.watermark
             }
-            let read = nextOffsets[tp]
             // Before its first offset a partition has nothing to store; what changed waits for that commit.
-            guard let next = read ?? runtime.storedOffset else { continue }
+            guard let next = runtime.consumedOffset ?? runtime.storedOffset else { continue }
             let changes = runtime.engine.takeStateChanges() + runtime.digests.stateChanges()
-            guard read != nil || !changes.isEmpty || !forwarded.state.isEmpty || !forwarded.inbox.isEmpty || found.contains(tp)
+            guard next != runtime.storedOffset || !changes.isEmpty || !forwarded.state.isEmpty || !forwarded.inbox.isEmpty
+                || touched.contains(tp)
             else { continue }
-            let id = PartitionID(topic: tp.topic, partition: tp.partition)
             batch.claims[id] = PartitionCommit(expectedOffset: runtime.storedOffset, epoch: runtime.epoch, nextOffset: next)
             batch.state[id] = (changes + forwarded.state).map(StateRow.init)
             committed[tp] = next
         }
+        if checkpoint { lastCheckpoint = .now }
         guard !batch.claims.isEmpty || !batch.outbox.isEmpty || !batch.global.isEmpty || !batch.alerts.isEmpty else { return }
-        stall.enter("committing a batch to the state store")
+        stall.enter(checkpoint ? "committing a checkpoint to the state store" : "committing a batch's outputs to the state store")
         try await store.commit(batch, pipeline: pipeline.name)
         for (tp, next) in committed { partitions[tp]?.storedOffset = next }
         for (tp, mark) in recorded { partitions[tp]?.recordedWatermark = mark }
@@ -253,29 +278,31 @@ final class StreamProcessor {
         var out: (outbox: [OutboxRow], alerts: [AlertRow]) = ([], [])
         for v in violations {
             metrics.violation(rule: v.rule, severity: v.severity.name)
-            out.outbox += violationRows(v)
-            out.alerts += alertRows(v)
+            let value = Array(v.json.serialized.utf8)
+            out.outbox += violationRows(v, value: value)
+            out.alerts += alertRows(v, value: value)
         }
         return out
     }
 
-    private func violationRows(_ v: Violation) -> [OutboxRow] {
-        let value = Array(v.json.serialized.utf8)
+    /// `value`: the violation's JSON line.
+    private func violationRows(_ v: Violation, value: [UInt8]) -> [OutboxRow] {
         let headers = [OutboxHeader(key: "consentinel-violation-id", value: Array(v.id.utf8)),
                        OutboxHeader(key: "consentinel-rule", value: Array(v.rule.utf8)),
                        OutboxHeader(key: "consentinel-severity", value: Array(v.severity.name.utf8))]
         let dests = destinations(configuration.violations)
-        if dests.isEmpty { logger.warning("violation (no violations sink configured)", metadata: ["violation": "\(v.json.serialized)"]) }
+        if dests.isEmpty {
+            logger.warning("violation (no violations sink configured)", metadata: ["violation": "\(String(decoding: value, as: UTF8.self))"])
+        }
         return dests.map { dest in
             OutboxRow(id: "\(dest)#\(v.id)", kind: "violation", topic: dest, key: Array(v.subject.utf8), value: value, headers: headers)
         }
     }
 
     /// One queued alert per destination (`ROUTE/CHANNEL`) of the routes that take the violation.
-    private func alertRows(_ v: Violation) -> [AlertRow] {
+    private func alertRows(_ v: Violation, value: [UInt8]) -> [AlertRow] {
         let destinations = configuration.alerts.routes.destinations(for: v)
         guard !destinations.isEmpty else { return [] }
-        let value = Array(v.json.serialized.utf8)
         let group = AlertViolation.group(rule: v.rule, actor: v.actor, subject: v.subject)
         return destinations.map { AlertRow(id: "\($0)#\(v.id)", destination: $0, group: group, value: value) }
     }

@@ -7,9 +7,9 @@ import Rules
 import Storage
 import Testing
 
-/// A batch's transaction holds only the partitions the batch read or whose state it changed: a partition with nothing
-/// new gets no claim and no rows (not even its engine's clock), so another instance having taken it over since does
-/// not fence batches that never touch it.
+/// What a batch's transaction holds. At a checkpoint, only the partitions the batch read or whose state it changed: a
+/// partition with nothing new gets no claim and no rows (not even its engine's clock), so another instance having
+/// taken it over since does not fence batches that never touch it. Between checkpoints, only the outputs.
 @Suite struct BatchCommitTests {
     static let topic = MonthClosingTests.topic
 
@@ -24,7 +24,7 @@ import Testing
         let pipeline = try PipelineLoader().load(directory: Fixtures.defaultPipeline)
         let store = try await StateStores.open(url: dir.appendingPathComponent("state.db").path)
         let partitions = [0, 1].map { TopicPartition(topic: Self.topic, partition: $0) }
-        let a = MonthClosingTests.processor(pipeline, store)
+        let a = MonthClosingTests.processor(pipeline, store, checkpointInterval: .zero)
         _ = try await a.assign(partitions)
         try await a.process(ConsumerBatch(messages: [
             Self.message(0, offset: 0, id: "a0", time: "2026-01-10T10:00:00Z"),
@@ -32,7 +32,7 @@ import Testing
         ]))
 
         // Another instance takes partition 1 over: a's claim on it is stale from now on.
-        let b = MonthClosingTests.processor(pipeline, store)
+        let b = MonthClosingTests.processor(pipeline, store, checkpointInterval: .zero)
         _ = try await b.assign([partitions[1]])
         let taken = try await store.claim(PartitionID(topic: Self.topic, partition: 1), pipeline: pipeline.name)
 
@@ -48,6 +48,46 @@ import Testing
         #expect(one.nextOffset == 1)
         #expect(one.state.map(\.key) == taken.state.map(\.key) && one.state.map(\.value) == taken.state.map(\.value),
                 "partition 1's rows are as the new owner found them")
+        await store.close()
+    }
+
+    /// An intern reading a customer's contact data: the default pipeline's role rule finds a violation.
+    static func access(offset: Int64) -> ConsumerMessage {
+        let line = #"{"id":"acc-\#(offset)","type":"access","time":"2026-01-10T10:0\#(offset):00Z","subject":"s0","actor":"mallory@corp","role":"intern","system":"support-desk","purpose":"analytics","categories":["user.contact"]}"#
+        return ConsumerMessage(topic: topic, partition: 0, offset: offset, key: Array("s0".utf8), value: Array(line.utf8))
+    }
+
+    @Test func betweenCheckpointsABatchWritesItsOutputsAndARestartReadsItsMessagesAgainWithoutAddingAnOutputTwice() async throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pipeline = try PipelineLoader().load(directory: Fixtures.defaultPipeline)
+        let store = try await StateStores.open(url: dir.appendingPathComponent("state.db").path)
+        let tp = TopicPartition(topic: Self.topic, partition: 0)
+        let sink = DaemonConfiguration.Sink(file: dir.appendingPathComponent("violations.jsonl").path)
+        let a = MonthClosingTests.processor(pipeline, store, checkpointInterval: .seconds(3_600), violations: sink)
+        _ = try await a.assign([tp])
+        try await a.process(ConsumerBatch(messages: [Self.message(0, offset: 0, id: "first", time: "2026-01-10T09:00:00Z")]))
+        #expect(a.partitions[tp]?.storedOffset == 1, "a partition's first batch is a checkpoint")
+
+        // The last event moves the watermark past the others, which the engine then releases.
+        let later = (1...3).map { Self.access(offset: Int64($0)) } + [Self.message(0, offset: 4, id: "last", time: "2026-01-11T09:00:00Z")]
+        try await a.process(ConsumerBatch(messages: later))
+        let outputs = try await store.unsentOutbox(limit: 1_000).map(\.id).sorted()
+        #expect(!outputs.isEmpty, "the batch's violations are stored at once")
+        #expect(a.partitions[tp]?.storedOffset == 1 && a.partitions[tp]?.consumedOffset == 5, "its offset waits for the checkpoint")
+
+        // Another instance (or this one after a crash) starts from the checkpoint and processes the batch again.
+        let b = MonthClosingTests.processor(pipeline, store, checkpointInterval: .seconds(3_600), violations: sink)
+        let seeks = try await b.assign([tp])
+        #expect(seeks.map(\.offset) == [1])
+        try await b.process(ConsumerBatch(messages: later))
+        #expect(try await store.unsentOutbox(limit: 1_000).map(\.id).sorted() == outputs, "the same outputs, none twice")
+        #expect(b.partitions[tp]?.storedOffset == 1)
+
+        try await b.tick()
+        #expect(b.partitions[tp]?.storedOffset == 5, "an idle tick writes the checkpoint")
+        let c = MonthClosingTests.processor(pipeline, store)
+        #expect(try await c.assign([tp]).map(\.offset) == [5])
         await store.close()
     }
 }

@@ -87,7 +87,7 @@ struct ConfigCheckTests {
 
     @Test func anUnknownKeyFarFromAnyNameListsTheKnownOnes() {
         let findings = Self.check("state:\n  backend: postgres\n")
-        #expect(findings.errors.map(\.message) == ["unknown key 'backend' in state (known: url, timeout)"])
+        #expect(findings.errors.map(\.message) == ["unknown key 'backend' in state (known: url, timeout, checkpoint_interval)"])
     }
 
     @Test func unsetVariablesWarnUnlessRequired() {

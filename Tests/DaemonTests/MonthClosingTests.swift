@@ -15,11 +15,16 @@ import Testing
 @Suite struct MonthClosingTests {
     static let topic = "events"
 
-    static func processor(_ pipeline: Pipeline, _ store: any StateStore, folder: String? = nil) -> StreamProcessor {
-        let configuration = DaemonConfiguration(
+    static func processor(
+        _ pipeline: Pipeline, _ store: any StateStore, folder: String? = nil,
+        checkpointInterval: Swift.Duration = DaemonConfiguration.defaultCheckpointInterval,
+        violations: DaemonConfiguration.Sink = .init()
+    ) -> StreamProcessor {
+        var configuration = DaemonConfiguration(
             source: .init(bootstrapServers: "unused:9092", group: "g", topics: [topic], properties: [:]),
-            stateURL: "unused", violations: .init(), deadLetters: .init(), digests: .init(topic: "digests", file: folder),
+            stateURL: "unused", violations: violations, deadLetters: .init(), digests: .init(topic: "digests", file: folder),
             httpHost: "127.0.0.1", httpPort: 0, idleTimeout: .zero, maxOutboxDepth: 1_000, producerProperties: [:])
+        configuration.checkpointInterval = checkpointInterval
         var logger = Logger(label: "month-closing-test")
         logger.logLevel = .critical
         let processor = StreamProcessor(pipeline: pipeline, configuration: configuration, store: store, metrics: DaemonMetrics(), logger: logger)
