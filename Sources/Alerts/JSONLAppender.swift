@@ -46,6 +46,22 @@ public final class JSONLAppender: @unchecked Sendable {
         }
     }
 
+    /// Appends each of `lines` and a line feed after each, in one write.
+    public func append(lines: [[UInt8]]) throws(AlertError) {
+        guard !lines.isEmpty else { return }
+        var data = Data()
+        data.reserveCapacity(lines.reduce(0) { $0 + $1.count + 1 })
+        for line in lines {
+            data.append(contentsOf: line)
+            data.append(10)
+        }
+        do {
+            try lock.withLock { try handle.write(contentsOf: data) }
+        } catch {
+            throw AlertError(.file, "cannot append to \(path): \(error)")
+        }
+    }
+
     /// Flushes what was appended to the disk.
     public func sync() throws(AlertError) {
         do {

@@ -122,17 +122,27 @@ final class OutboxPublisher: Service {
             }
         }
         stall.enter("writing output files")
+        // A file's rows of the round, in outbox order, are one write.
+        var byPath: [String: [OutboxRow]] = [:]
+        var paths: [String] = []
         for row in rows where row.topic.hasPrefix("file:") {
+            let path = String(row.topic.dropFirst(5))
+            if byPath[path] == nil { paths.append(path) }
+            byPath[path, default: []].append(row)
+        }
+        for path in paths {
+            let fileRows = byPath[path] ?? []
             do {
-                let path = String(row.topic.dropFirst(5))
                 let f = try files[path] ?? JSONLAppender(path: path)
                 files[path] = f
-                try f.append(row.value)
-                sent.append(row.id)
-                metrics.published(kind: row.kind)
+                try f.append(lines: fileRows.map(\.value))
+                for row in fileRows {
+                    sent.append(row.id)
+                    metrics.published(kind: row.kind)
+                }
             } catch {
-                failed += 1
-                logger.error("file output failed, will retry", metadata: ["id": "\(row.id)", "error": "\(error)"])
+                failed += fileRows.count
+                logger.error("file output failed, will retry", metadata: ["path": "\(path)", "rows": "\(fileRows.count)", "error": "\(error)"])
             }
         }
         do {
