@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// An append-only JSONL file: opened with `O_APPEND`, so every write lands at the end of the file even while other
-/// writers (another channel, another process) append to it; one `append` is one `write` of a whole line. A line cut
+/// writers (another channel, another process) append to it; each `append` is one `write` of whole lines. A line cut
 /// short (a crash in mid-write) is ended when the file is opened, so that the next line starts on its own. Used by
 /// the JSONL alert channel and the daemon's file outputs.
 public final class JSONLAppender: @unchecked Sendable {

@@ -69,4 +69,17 @@ struct JSONLChannelTests {
         #expect(written.count == 10)
         #expect(written.first == #"{"from":"first","n":0}"# && written.last == #"{"from":"second","n":4}"#)
     }
+
+    /// Several lines in one append each end with a line feed, in order, after what was there; none is an append of
+    /// its own, so an empty list writes nothing.
+    @Test func linesAppendedTogetherEachEndTheirLine() throws {
+        let path = file()
+        let appender = try JSONLAppender(path: path)
+        try appender.append(Array(#"{"n":0}"#.utf8))
+        try appender.append(lines: (1...3).map { Array(#"{"n":\#($0)}"#.utf8) })
+        try appender.append(lines: [])
+        try appender.sync()
+        #expect(try lines(path) == (0...3).map { #"{"n":\#($0)}"# })
+        #expect(try String(contentsOfFile: path, encoding: .utf8).hasSuffix("}\n"))
+    }
 }
