@@ -178,10 +178,15 @@ final class PipelineService: Service {
                 stall.enter("storing consumed offsets")
                 try consumer.markProcessed(batch)
                 noteOffsets(processor)
-                try await stall.during("checking the outbox depth") { try await applyBackpressure(consumer, Array(assigned)) }
+                try await stall.during("checking the outbox depth") { try await applyBackpressure(consumer, processor, Array(assigned)) }
             }
         }
-        try await checkpoint(processor, before: "stopping")
+        // Stopping: a checkpoint that fails only means more to read again at the next start.
+        do {
+            try await checkpoint(processor, before: "stopping")
+        } catch {
+            logger.warning("no checkpoint before stopping: the next owner reads the partitions from the last one", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Writes what the partitions processed since their last checkpoint, so that their next owner need not read it
@@ -196,8 +201,10 @@ final class PipelineService: Service {
     }
 
     /// Holds consumption while more outputs wait than `max_pending`, until half of them are published.
-    private func applyBackpressure(_ consumer: Consumer, _ partitions: [TopicPartition]) async throws {
+    private func applyBackpressure(_ consumer: Consumer, _ processor: StreamProcessor, _ partitions: [TopicPartition]) async throws {
         guard try await pendingOutputs() > configuration.maxOutboxDepth, !partitions.isEmpty else { return }
+        // No batch comes while paused, and a pause may last: what was processed is written first.
+        try await processor.checkpoint()
         stall.enter("pausing consumption")
         try await consumer.pause(partitions)
         metrics.paused(true)

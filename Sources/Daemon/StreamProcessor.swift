@@ -92,6 +92,9 @@ final class StreamProcessor {
 
     /// Replaces the rules: each partition's engine is rebuilt on the new pipeline from its stored state.
     func reload(_ newPipeline: Pipeline) async throws {
+        // The engines are rebuilt from the store while the consumer goes on from where it is: the store must hold
+        // everything processed so far.
+        try await checkpoint()
         var rebuilt: [TopicPartition: PartitionRuntime] = [:]
         let progress = try await loadDigestProgress()
         pipeline = newPipeline

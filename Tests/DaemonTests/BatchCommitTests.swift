@@ -90,4 +90,28 @@ import Testing
         #expect(try await c.assign([tp]).map(\.offset) == [5])
         await store.close()
     }
+
+    /// A reload rebuilds the engines from the store while the consumer goes on from where it is: it writes a
+    /// checkpoint first, so that nothing processed since the last one is lost to the new engines.
+    @Test func aReloadKeepsWhatWasProcessedSinceTheLastCheckpoint() async throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pipeline = try PipelineLoader().load(directory: Fixtures.defaultPipeline)
+        let store = try await StateStores.open(url: dir.appendingPathComponent("state.db").path)
+        let tp = TopicPartition(topic: Self.topic, partition: 0)
+        let a = MonthClosingTests.processor(pipeline, store, checkpointInterval: .seconds(3_600))
+        _ = try await a.assign([tp])
+        try await a.process(ConsumerBatch(messages: [Self.message(0, offset: 0, id: "first", time: "2026-01-10T09:00:00Z")]))
+        let fresh = #"{"id":"fresh","type":"use","time":"2026-01-10T10:05:00Z","subject":"fresh","actor":"svc","purpose":"analytics","categories":["user.contact.email"]}"#
+        try await a.process(ConsumerBatch(messages: [
+            ConsumerMessage(topic: Self.topic, partition: 0, offset: 1, key: nil, value: Array(fresh.utf8)),
+            Self.message(0, offset: 2, id: "last", time: "2026-01-11T09:00:00Z"),
+        ]))
+        #expect(a.partitions[tp]?.storedOffset == 1 && a.partitions[tp]?.digests.holds("fresh", in: "2026-01") == true)
+
+        try await a.reload(pipeline)
+        #expect(a.partitions[tp]?.storedOffset == 3, "the reload wrote the checkpoint and rebuilt the engine from it")
+        #expect(a.partitions[tp]?.digests.holds("fresh", in: "2026-01") == true, "the rebuilt digests know the batch's events")
+        await store.close()
+    }
 }
