@@ -12,6 +12,13 @@ import Testing
 /// taken it over since does not fence batches that never touch it. Between checkpoints, only the outputs.
 @Suite struct BatchCommitTests {
     static let topic = MonthClosingTests.topic
+    static let tp = TopicPartition(topic: topic, partition: 0)
+
+    /// The default pipeline and a SQLite store in `dir`.
+    static func open(in dir: URL) async throws -> (Pipeline, any StateStore) {
+        (try PipelineLoader().load(directory: Fixtures.defaultPipeline),
+         try await StateStores.open(url: dir.appendingPathComponent("state.db").path))
+    }
 
     static func message(_ partition: Int32, offset: Int64, id: String, time: String) -> ConsumerMessage {
         let line = #"{"id":"\#(id)","type":"use","time":"\#(time)","subject":"s\#(partition)","actor":"svc","purpose":"analytics","categories":["user.contact.email"]}"#
@@ -21,8 +28,7 @@ import Testing
     @Test func aPartitionTheBatchDidNotTouchIsLeftOutOfItsCommit() async throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let pipeline = try PipelineLoader().load(directory: Fixtures.defaultPipeline)
-        let store = try await StateStores.open(url: dir.appendingPathComponent("state.db").path)
+        let (pipeline, store) = try await Self.open(in: dir)
         let partitions = [0, 1].map { TopicPartition(topic: Self.topic, partition: $0) }
         let a = MonthClosingTests.processor(pipeline, store, checkpointInterval: .zero)
         _ = try await a.assign(partitions)
@@ -60,9 +66,8 @@ import Testing
     @Test func betweenCheckpointsABatchWritesItsOutputsAndARestartReadsItsMessagesAgainWithoutAddingAnOutputTwice() async throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let pipeline = try PipelineLoader().load(directory: Fixtures.defaultPipeline)
-        let store = try await StateStores.open(url: dir.appendingPathComponent("state.db").path)
-        let tp = TopicPartition(topic: Self.topic, partition: 0)
+        let (pipeline, store) = try await Self.open(in: dir)
+        let tp = Self.tp
         let sink = DaemonConfiguration.Sink(file: dir.appendingPathComponent("violations.jsonl").path)
         let a = MonthClosingTests.processor(pipeline, store, checkpointInterval: .seconds(3_600), violations: sink)
         _ = try await a.assign([tp])
@@ -96,9 +101,8 @@ import Testing
     @Test func aReloadKeepsWhatWasProcessedSinceTheLastCheckpoint() async throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let pipeline = try PipelineLoader().load(directory: Fixtures.defaultPipeline)
-        let store = try await StateStores.open(url: dir.appendingPathComponent("state.db").path)
-        let tp = TopicPartition(topic: Self.topic, partition: 0)
+        let (pipeline, store) = try await Self.open(in: dir)
+        let tp = Self.tp
         let a = MonthClosingTests.processor(pipeline, store, checkpointInterval: .seconds(3_600))
         _ = try await a.assign([tp])
         try await a.process(ConsumerBatch(messages: [Self.message(0, offset: 0, id: "first", time: "2026-01-10T09:00:00Z")]))
