@@ -19,6 +19,6 @@ status=0
 swift test --skip-build --no-parallel "$@" 2>&1 | tee "$log" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "---- failures (whole output in $log) ----"
-  grep -E '✘|error:|Expectation failed|recorded an issue|Fatal error|Caught error' "$log" | head -60 || true
+  grep -E '^✘|: error: |Fatal error' "$log" | head -60 || true
 fi
 exit "$status"

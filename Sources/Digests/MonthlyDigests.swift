@@ -269,6 +269,19 @@ public struct MonthlyDigests: Sendable {
         months[i].subjects[digest.subject] = SubjectTally(digest)
     }
 
+    /// A subject's counters of an open month as a state row (binary, not a digest: see `SubjectTally+State.swift`);
+    /// `names` is a snapshot of the symbol table (`SymbolTable.shared.all`).
+    public func subjectState(_ subject: String, in month: String, names: [Symbol]) -> [UInt8]? {
+        months.first { $0.key == month }?.subjects[subject]?.state(names)
+    }
+
+    /// Puts back a subject's counters of an open month from a state row; false when the bytes are not one.
+    public mutating func restoreSubject(_ subject: String, in month: String, state: [UInt8]) -> Bool {
+        guard let tally = SubjectTally(state: state) else { return false }
+        if let i = index(ofKey: month) { months[i].subjects[subject] = tally }
+        return true
+    }
+
     /// Puts back an open month's organisation part, loaded from a store.
     public mutating func restore(_ org: OrgDigest) {
         guard let i = index(ofKey: org.month) else { return }

@@ -57,8 +57,14 @@ public final class DigestBook: EngineObserver {
             do {
                 if row.namespace == Self.orgNamespace {
                     digests.restore(try OrgDigest(jsonText: text, origin: "state \(row.namespace)/\(row.key)"))
-                } else if row.namespace.hasPrefix(Self.subjectNamespacePrefix) {
+                } else if row.namespace.hasPrefix(Self.subjectNamespacePrefix), value.first == UInt8(ascii: "{") {
+                    // Written before subject rows were binary.
                     digests.restore(try SubjectDigest(jsonText: text, origin: "state \(row.namespace)/\(row.key)"))
+                } else if row.namespace.hasPrefix(Self.subjectNamespacePrefix) {
+                    let month = String(row.namespace.dropFirst(Self.subjectNamespacePrefix.count))
+                    guard digests.restoreSubject(row.key, in: month, state: value) else {
+                        throw DigestError(.malformed, "state \(row.namespace)/\(row.key) is neither a digest nor counters")
+                    }
                 } else if row.namespace == Self.consentNamespace {
                     digests.restoreConsentDecisions(
                         of: row.key, try SubjectDigest.ConsentStanding.list(jsonText: text, origin: "state \(row.namespace)/\(row.key)"))
@@ -128,12 +134,14 @@ public final class DigestBook: EngineObserver {
     /// and the deletion of closed months.
     public func stateChanges() -> [StateChange] {
         var rows: [StateChange] = []
-        for (month, subjects) in digests.takeChanges().sorted(by: { $0.key < $1.key }) {
+        let changes = digests.takeChanges()
+        let names = changes.isEmpty ? [] : SymbolTable.shared.all
+        for (month, subjects) in changes.sorted(by: { $0.key < $1.key }) {
             guard let org = digests.orgDigest(month) else { continue }
             let namespace = Self.subjectNamespacePrefix + month
             for subject in subjects.sorted() {
-                guard let digest = digests.subjectDigest(subject, in: month) else { continue }
-                rows.append(StateChange(namespace: namespace, key: subject, value: Array(digest.json.serialized.utf8)))
+                guard let state = digests.subjectState(subject, in: month, names: names) else { continue }
+                rows.append(StateChange(namespace: namespace, key: subject, value: state))
             }
             rows.append(StateChange(namespace: Self.orgNamespace, key: month, value: Array(org.json.serialized.utf8)))
         }

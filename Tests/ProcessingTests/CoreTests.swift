@@ -73,6 +73,7 @@ import Testing
                                             time: Timestamp(rfc3339: "2026-01-10T10:00:00Z")!, subject: "c1"))
         let rows = book.stateChanges()
         #expect(rows.map(\.namespace) == ["digest:2026-01", "digest-org"])
+        #expect(rows.first?.value?.first == 1, "a subject's row is its counters (version 1), not a digest's JSON")
         #expect(book.stateChanges().isEmpty, "only what changed since the last call")
 
         let again = try DigestBook(restoring: rows, closedBefore: nil)
@@ -87,6 +88,48 @@ import Testing
         let empty = try DigestBook(restoring: [], closedBefore: nil)
         #expect(empty.close(through: Timestamp(rfc3339: "2026-03-05T00:00:00Z")!).isEmpty)
         #expect(empty.closedBefore == "2026-03", "a lane without events still says how far it has closed")
+    }
+
+    /// Every kind of counter a subject's month holds survives its state row: the book restored from the rows closes the
+    /// month into the same digest. A row written as a digest's JSON (before rows were binary) is read too.
+    @Test func aSubjectsCountersSurviveTheirStateRowAndOldRowsAreRead() throws {
+        let decoder = EventDecoder(taxonomy: Self.pipeline.taxonomy)
+        let lines = [
+            #"{"id":"a1","type":"access","time":"2026-01-03T10:00:00Z","subject":"c1","actor":"eve","role":"support","system":"crm","purpose":"analytics","categories":["user.contact.email","user.name"]}"#,
+            #"{"id":"a2","type":"access","time":"2026-01-04T10:00:00Z","subject":"c1","actor":"eve","role":"support","system":"crm","purpose":"analytics","categories":["user.name"],"recipient":"partner"}"#,
+            Self.line("u1", "2026-01-05T10:00:00Z"),
+            #"{"id":"s1","type":"share","time":"2026-01-06T10:00:00Z","subject":"c1","actor":"svc","purpose":"marketing","categories":["user.contact.email","user.name"],"recipient":"ad-network"}"#,
+            #"{"id":"s2","type":"share","time":"2026-01-07T10:00:00Z","subject":"c1","actor":"svc","purpose":"analytics","categories":["user.name"],"recipient":"partner"}"#,
+            #"{"id":"c1","type":"consent","time":"2026-01-08T10:00:00Z","subject":"c1","purpose":"marketing","status":"withdrawn","source":"web"}"#,
+            #"{"id":"c2","type":"consent","time":"2026-01-09T10:00:00Z","subject":"c1","purpose":"analytics","status":"granted"}"#,
+            #"{"id":"d1","type":"delete","time":"2026-01-10T10:00:00Z","subject":"c1","categories":["*"]}"#,
+            #"{"id":"d2","type":"delete","time":"2026-01-11T10:00:00Z","subject":"c1","categories":["user.name","user.contact.email"]}"#,
+        ]
+        let book = try DigestBook(restoring: [], closedBefore: nil)
+        for line in lines { book.processed(try decoder.decode(line).get(), late: false) }
+        book.recordViolation(ViolationFacts(rule: "r", kind: "match", reason: "x", severity: "high",
+                                            time: Timestamp(rfc3339: "2026-01-10T10:00:00Z")!, subject: "c1"))
+        let rows = book.stateChanges()
+        let end = Timestamp(rfc3339: "2026-02-01T00:00:00Z")!
+        let expected = try #require(book.close(through: end).first?.subjects.first)
+        #expect(expected.accessTotal == 2 && expected.shares.count == 2 && expected.consent.count == 2 && expected.deletions.count == 2)
+
+        let restored = try DigestBook(restoring: rows, closedBefore: nil)
+        let again = try #require(restored.close(through: end).first?.subjects.first)
+        #expect(again.json.serialized == expected.json.serialized)
+
+        let old = rows.map { row in
+            row.namespace == "digest:2026-01" ? StateChange(namespace: row.namespace, key: row.key, value: Array(expected.json.serialized.utf8)) : row
+        }
+        let fromJSON = try #require(try DigestBook(restoring: old, closedBefore: nil).close(through: end).first?.subjects.first)
+        #expect(fromJSON.json.serialized == expected.json.serialized)
+
+        let cut = rows.map { row in
+            row.namespace == "digest:2026-01" ? StateChange(namespace: row.namespace, key: row.key, value: Array(row.value!.dropLast())) : row
+        }
+        #expect(throws: ProcessingError.self, "a row cut short is an error, not an empty month") {
+            try DigestBook(restoring: cut, closedBefore: nil)
+        }
     }
 
     /// A subject's consent decisions are state rows of their own: they outlive the month they were made in, move

@@ -405,39 +405,25 @@ struct DedupLogError: Error, CustomStringConvertible {
 }
 
 /// Ids with their event times, as one row: a version byte (1), then for each id its time (8 bytes, little-endian
-/// microseconds), its length (4 bytes, little-endian) and its UTF-8 bytes.
+/// microseconds), its length (4 bytes, little-endian) and its UTF-8 bytes (`StateBytes`).
 struct DedupLog {
     var ids: [(String, Timestamp)] = []
 
     var encoded: [UInt8] {
-        var out: [UInt8] = [1]
-        out.reserveCapacity(1 + ids.count * 32)
+        var out = StateBytes.Writer(version: 1, capacity: 1 + ids.count * 32)
         for (id, time) in ids {
-            withUnsafeBytes(of: time.microseconds.littleEndian) { out.append(contentsOf: $0) }
-            withUnsafeBytes(of: UInt32(id.utf8.count).littleEndian) { out.append(contentsOf: $0) }
-            out.append(contentsOf: id.utf8)
+            out.int64(time.microseconds)
+            out.string(id)
         }
-        return out
+        return out.bytes
     }
 
     static func decode(_ bytes: [UInt8]) throws(DedupLogError) -> [(String, Timestamp)] {
-        guard bytes.first == 1 else { throw DedupLogError(description: "unknown log version") }
+        guard var reader = StateBytes.Reader(bytes, version: 1) else { throw DedupLogError(description: "unknown log version") }
         var ids: [(String, Timestamp)] = []
-        var i = 1
-        func integer<T: FixedWidthInteger>(_: T.Type) throws(DedupLogError) -> T {
-            let size = MemoryLayout<T>.size
-            guard bytes.count - i >= size else { throw DedupLogError(description: "log cut short") }
-            var value: T = 0
-            for k in 0..<size { value |= T(truncatingIfNeeded: bytes[i + k]) << (8 * k) }
-            i += size
-            return value
-        }
-        while i < bytes.count {
-            let time = try integer(Int64.self)
-            let length = Int(try integer(UInt32.self))
-            guard bytes.count - i >= length else { throw DedupLogError(description: "log cut short") }
-            ids.append((String(decoding: bytes[i..<(i + length)], as: UTF8.self), Timestamp(microseconds: time)))
-            i += length
+        while !reader.atEnd {
+            guard let time = reader.int64(), let id = reader.string() else { throw DedupLogError(description: "log cut short") }
+            ids.append((id, Timestamp(microseconds: time)))
         }
         return ids
     }
