@@ -38,13 +38,7 @@ public final class JSONLAppender: @unchecked Sendable {
     }
 
     /// Appends `line` and a line feed in one write.
-    public func append(_ line: [UInt8]) throws(AlertError) {
-        do {
-            try lock.withLock { try handle.write(contentsOf: Data(line + [10])) }
-        } catch {
-            throw AlertError(.file, "cannot append to \(path): \(error)")
-        }
-    }
+    public func append(_ line: [UInt8]) throws(AlertError) { try append(lines: [line]) }
 
     /// Appends each of `lines` and a line feed after each, in one write.
     public func append(lines: [[UInt8]]) throws(AlertError) {

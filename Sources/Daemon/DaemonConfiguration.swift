@@ -47,7 +47,7 @@ public struct DaemonConfiguration: Sendable {
     /// How long any state store call may take before it counts as failed (`state.timeout`).
     public var storeTimeout: Swift.Duration = .seconds(60)
     /// How often, at most, a partition's state and offset are written (`state.checkpoint_interval`); batches between
-    /// checkpoints commit only their outputs. `.zero`: every batch is a checkpoint.
+    /// checkpoints commit only their outputs. Shorter than a batch takes: every batch is a checkpoint.
     public var checkpointInterval: Swift.Duration = DaemonConfiguration.defaultCheckpointInterval
     /// How long a publishing round's outputs are leased to the instance sending them (`sinks.lease`).
     public var outboxLease: Swift.Duration = DaemonConfiguration.defaultOutboxLease

@@ -141,6 +141,8 @@ final class OutboxPublisher: Service {
                     metrics.published(kind: row.kind)
                 }
             } catch {
+                // A write cut short leaves part of a line: the file is opened again next round, which ends it.
+                files[path] = nil
                 failed += fileRows.count
                 logger.error("file output failed, will retry", metadata: ["path": "\(path)", "rows": "\(fileRows.count)", "error": "\(error)"])
             }

@@ -166,7 +166,7 @@ final class PipelineService: Service {
                 try await processor.completeOrgDigests()
             case .revoked(let change):
                 stall.enter("revoking partitions")
-                try await checkpoint(processor, before: "revoking partitions")
+                try await checkpoint(processor, only: Set(change.partitions), before: "revoking partitions")
                 processor.revoke(change.partitions)
                 assigned.subtract(change.partitions)
                 status.assigned(assigned.count)
@@ -189,11 +189,12 @@ final class PipelineService: Service {
         }
     }
 
-    /// Writes what the partitions processed since their last checkpoint, so that their next owner need not read it
-    /// again. Fenced (another instance has claimed one of them already): that owner reads it again, as after a crash.
-    private func checkpoint(_ processor: StreamProcessor, before what: String) async throws {
+    /// Writes what the partitions (all, or `only`) processed since their last checkpoint, so that their next owner need
+    /// not read it again. Fenced (another instance has claimed one of them already): that owner reads it again, as after
+    /// a crash.
+    private func checkpoint(_ processor: StreamProcessor, only: Set<TopicPartition>? = nil, before what: String) async throws {
         do {
-            try await stall.during("writing a checkpoint before \(what)") { try await processor.checkpoint() }
+            try await stall.during("writing a checkpoint before \(what)") { try await processor.checkpoint(only: only) }
             noteOffsets(processor)
         } catch let error as StorageError where error.code == .fenced {
             logger.warning("checkpoint fenced: another instance owns a partition already", metadata: ["before": "\(what)", "error": "\(error)"])

@@ -7,8 +7,9 @@ import Processing
 import Rules
 import Storage
 
-/// The daemon's side of the processing core: each consumed batch becomes one fenced store transaction holding the
-/// state the batch changed, the next input offset of each partition and an outbox row per output. One lane (engine and
+/// The daemon's side of the processing core: each consumed batch becomes one fenced store transaction holding an
+/// outbox row per output and, at a checkpoint, the state changed since the last one and the offset after each
+/// partition's last processed message. One lane (engine and
 /// digests) per assigned partition, with the rules keyed by subject; the watermark is the minimum over the partitions
 /// that are assigned and not idle. Rules keyed by something else run in the keyed tasks this instance owns
 /// (`StreamProcessor+Keyed.swift`).
@@ -82,7 +83,8 @@ final class StreamProcessor {
         return seeks
     }
 
-    /// Forgets revoked partitions: everything they did is already committed with their batches.
+    /// Forgets revoked partitions (the caller has written their checkpoint, or their next owner reads again what they
+    /// processed since the last one).
     func revoke(_ revoked: [TopicPartition]) {
         for tp in revoked { partitions.removeValue(forKey: tp) }
         releaseKeyedTasks()
@@ -194,10 +196,12 @@ final class StreamProcessor {
         try await advanceStages(keyedNow: true)
     }
 
-    /// Writes every partition's state and offset that changed since the last checkpoint: on idle ticks, before
-    /// partitions are revoked and when consumption stops, so that nothing is read again that need not be.
-    func checkpoint() async throws {
-        try await commit(touched: [], outbox: [], global: [], alerts: [], checkpoint: true)
+    /// Writes the state and offsets that changed since the last checkpoint, of every partition or of `only`: on idle
+    /// ticks, before a reload, a pause or a revocation and when consumption stops, so that nothing is read again that
+    /// need not be. A checkpoint of `only` leaves the other partitions' changes for the next one, so that a fenced
+    /// checkpoint of revoked partitions costs the others nothing.
+    func checkpoint(only: Set<TopicPartition>? = nil) async throws {
+        try await commit(touched: [], outbox: [], global: [], alerts: [], checkpoint: true, only: only)
     }
 
     /// After a batch's commit: the keyed tasks (at most every `keyedInterval` while batches flow, so that small
@@ -236,12 +240,14 @@ final class StreamProcessor {
     /// those messages are processed again from the last checkpoint, and their outputs, with the same ids, are not
     /// added twice.
     private func commit(
-        touched: Set<TopicPartition>, outbox: [OutboxRow], global: [StateRow], alerts: [AlertRow], checkpoint: Bool
+        touched: Set<TopicPartition>, outbox: [OutboxRow], global: [StateRow], alerts: [AlertRow], checkpoint: Bool,
+        only: Set<TopicPartition>? = nil
     ) async throws {
         var batch = BatchCommit(outbox: outbox, global: global, alerts: alerts)
         var committed: [TopicPartition: Int64] = [:]
         var recorded: [TopicPartition: Timestamp] = [:]
         for (tp, runtime) in partitions.sorted(by: { $0.key < $1.key }) {
+            if let only, !only.contains(tp) { continue }
             let id = PartitionID(topic: tp.topic, partition: tp.partition)
             guard checkpoint else {
                 if touched.contains(tp), let stored = runtime.storedOffset {
@@ -266,7 +272,7 @@ final class StreamProcessor {
             batch.state[id] = (changes + forwarded.state).map(StateRow.init)
             committed[tp] = next
         }
-        if checkpoint { lastCheckpoint = .now }
+        if checkpoint, only == nil { lastCheckpoint = .now }
         guard !batch.claims.isEmpty || !batch.outbox.isEmpty || !batch.global.isEmpty || !batch.alerts.isEmpty else { return }
         stall.enter(checkpoint ? "committing a checkpoint to the state store" : "committing a batch's outputs to the state store")
         try await store.commit(batch, pipeline: pipeline.name)

@@ -31,8 +31,8 @@ extension SubjectTally {
             out.byte(counter.kind.rawValue)
             out.int64(Int64(counter.count))
             out.string(names[Int(counter.a)].string)
-            if counter.kind.usesB { out.string(names[Int(counter.b)].string) }
-            if counter.kind.usesC { out.string(names[Int(counter.c)].string) }
+            if counter.kind.hasSharePurpose { out.string(names[Int(counter.b)].string) }
+            if counter.kind.hasShareCategory { out.string(names[Int(counter.c)].string) }
         }
         return out.bytes
     }
@@ -73,11 +73,11 @@ extension SubjectTally {
             guard let raw = reader.byte(), let kind = Kind(rawValue: raw), let count = reader.int64(), let a = reader.string()
             else { return nil }
             var b: UInt32 = 0, c: UInt32 = 0
-            if kind.usesB {
+            if kind.hasSharePurpose {
                 guard let name = reader.string() else { return nil }
                 b = Symbol(name).id
             }
-            if kind.usesC {
+            if kind.hasShareCategory {
                 guard let name = reader.string() else { return nil }
                 c = Symbol(name).id
             }
@@ -88,8 +88,8 @@ extension SubjectTally {
 }
 
 extension SubjectTally.Kind {
-    /// Whether a counter of this kind has a second symbol (a share's purpose).
-    var usesB: Bool { self == .share || self == .shareCategory }
-    /// Whether it has a third (a shared category).
-    var usesC: Bool { self == .shareCategory }
+    /// Whether a counter of this kind has a second symbol, a share's purpose (`b`).
+    var hasSharePurpose: Bool { self == .share || self == .shareCategory }
+    /// Whether it has a third, a shared category (`c`).
+    var hasShareCategory: Bool { self == .shareCategory }
 }

@@ -81,16 +81,25 @@ import Testing
         #expect(!outputs.isEmpty, "the batch's violations are stored at once")
         #expect(a.partitions[tp]?.storedOffset == 1 && a.partitions[tp]?.consumedOffset == 5, "its offset waits for the checkpoint")
 
-        // Another instance (or this one after a crash) starts from the checkpoint and processes the batch again.
+        // Another instance (or this one after a crash) starts from the checkpoint and processes the batch again: it
+        // finds the same outputs (published and pruned meanwhile, so that it is their finding that is counted), and an
+        // id the outbox holds is not added again.
+        try await store.markSent(outputs)
+        _ = try await store.pruneSent(before: Date().addingTimeInterval(60))
+        #expect(try await store.unsentOutbox(limit: 1_000).isEmpty)
         let b = MonthClosingTests.processor(pipeline, store, checkpointInterval: .seconds(3_600), violations: sink)
         let seeks = try await b.assign([tp])
         #expect(seeks.map(\.offset) == [1])
         try await b.process(ConsumerBatch(messages: later))
-        #expect(try await store.unsentOutbox(limit: 1_000).map(\.id).sorted() == outputs, "the same outputs, none twice")
-        #expect(b.partitions[tp]?.storedOffset == 1)
+        #expect(try await store.unsentOutbox(limit: 1_000).map(\.id).sorted() == outputs, "the same outputs")
+        let again = MonthClosingTests.processor(pipeline, store, checkpointInterval: .seconds(3_600), violations: sink)
+        _ = try await again.assign([tp])
+        try await again.process(ConsumerBatch(messages: later))
+        #expect(try await store.unsentOutbox(limit: 1_000).map(\.id).sorted() == outputs, "none twice")
+        #expect(again.partitions[tp]?.storedOffset == 1)
 
-        try await b.tick()
-        #expect(b.partitions[tp]?.storedOffset == 5, "an idle tick writes the checkpoint")
+        try await again.tick()
+        #expect(again.partitions[tp]?.storedOffset == 5, "an idle tick writes the checkpoint")
         let c = MonthClosingTests.processor(pipeline, store)
         #expect(try await c.assign([tp]).map(\.offset) == [5])
         await store.close()
@@ -116,6 +125,37 @@ import Testing
         try await a.reload(pipeline)
         #expect(a.partitions[tp]?.storedOffset == 3, "the reload wrote the checkpoint and rebuilt the engine from it")
         #expect(a.partitions[tp]?.digests.holds("fresh", in: "2026-01") == true, "the rebuilt digests know the batch's events")
+        await store.close()
+    }
+
+    /// Revoked partitions are checkpointed on their own: when another instance has claimed one already, that checkpoint
+    /// is fenced, and the partitions this instance keeps still have all their changes for their next checkpoint.
+    @Test func aFencedCheckpointOfRevokedPartitionsCostsTheOthersNothing() async throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (pipeline, store) = try await Self.open(in: dir)
+        let partitions = [0, 1].map { TopicPartition(topic: Self.topic, partition: $0) }
+        let a = MonthClosingTests.processor(pipeline, store, checkpointInterval: .seconds(3_600))
+        _ = try await a.assign(partitions)
+        try await a.process(ConsumerBatch(messages: [
+            Self.message(0, offset: 0, id: "a0", time: "2026-01-10T09:00:00Z"),
+            Self.message(1, offset: 0, id: "a1", time: "2026-01-10T09:00:00Z"),
+        ]))
+        let fresh = #"{"id":"fresh","type":"use","time":"2026-01-10T10:05:00Z","subject":"fresh","actor":"svc","purpose":"analytics","categories":["user.contact.email"]}"#
+        try await a.process(ConsumerBatch(messages: [
+            ConsumerMessage(topic: Self.topic, partition: 0, offset: 1, key: nil, value: Array(fresh.utf8)),
+            Self.message(0, offset: 2, id: "b0", time: "2026-01-11T09:00:00Z"),
+            Self.message(1, offset: 1, id: "b1", time: "2026-01-11T09:00:00Z"),
+        ]))
+
+        _ = try await MonthClosingTests.processor(pipeline, store).assign([partitions[1]])
+        await #expect(throws: StorageError.self) { try await a.checkpoint(only: [partitions[1]]) }
+        a.revoke([partitions[1]])
+        try await a.checkpoint()
+
+        let next = MonthClosingTests.processor(pipeline, store)
+        #expect(try await next.assign([partitions[0]]).map(\.offset) == [3])
+        #expect(next.partitions[partitions[0]]?.digests.holds("fresh", in: "2026-01") == true, "partition 0's changes were kept")
         await store.close()
     }
 }

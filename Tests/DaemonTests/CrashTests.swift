@@ -19,10 +19,11 @@ import Testing
     }
 
     /// Stages of the pipeline service that are a rebalance, and the stage names of the other phases.
-    static let rebalanceStages: Set = ["loading assigned partitions", "seeking", "revoking partitions"]
+    static let rebalanceStages: Set = [
+        "loading assigned partitions", "seeking", "revoking partitions", "writing a checkpoint before revoking partitions",
+    ]
     static let commitStages: Set = [
-        "committing a checkpoint to the state store", "committing a batch's outputs to the state store",
-        "writing a checkpoint before revoking partitions", "storing consumed offsets",
+        "committing a checkpoint to the state store", "committing a batch's outputs to the state store", "storing consumed offsets",
     ]
     static let publishingStages: Set = ["publishing to Kafka", "writing output files", "marking outputs sent"]
 
