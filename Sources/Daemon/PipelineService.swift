@@ -191,8 +191,9 @@ final class PipelineService: Service {
 
     /// Writes what the partitions (all, or `only`) processed since their last checkpoint, so that their next owner need
     /// not read it again. Fenced (another instance has claimed one of them already): that owner reads it again, as after
-    /// a crash.
+    /// a crash. A cancelled task writes nothing more (a transaction it began could be left open in the store).
     private func checkpoint(_ processor: StreamProcessor, only: Set<TopicPartition>? = nil, before what: String) async throws {
+        guard !Task.isCancelled else { return }
         do {
             try await stall.during("writing a checkpoint before \(what)") { try await processor.checkpoint(only: only) }
             noteOffsets(processor)
