@@ -66,13 +66,15 @@ import Testing
         let expectedOrg = try String(contentsOf: expected.appendingPathComponent("org.json"), encoding: .utf8)
         #expect(expectedSubjects.split(separator: "\n").count > 100)
 
-        var (daemon, base) = try await fixture.startInProcess(logLevel: .warning)
+        // The restart is the platform team's: the first daemon stops as on SIGTERM (its last checkpoint written).
+        let stopper = DaemonApp.Stopper()
+        var (daemon, base, _) = try await fixture.startInProcess(logLevel: .warning, portal: false, stopper: stopper)
         let monthEnd = Self.month.startOfNextMonth + .minutes(10)
         if restartMidMonth {
             let half = lines.count / 2
             try await fixture.produce(Array(lines[..<half]), end: nil)
             try await waitUntil("the first half read", timeout: .seconds(60)) { await Self.messagesRead(base) >= Double(half) }
-            daemon.cancel()
+            await stopper.stop()
             _ = try? await daemon.value
             (daemon, base) = try await fixture.startInProcess(logLevel: .warning)
             try await fixture.produce(Array(lines[half...]), end: monthEnd)
