@@ -461,12 +461,15 @@ public final class PostgresStateStore: StateStore {
         return Int(count)
     }
 
+    /// A transaction, once begun, runs to its commit or rollback in a task of its own even when the caller's task is
+    /// cancelled: abandoned half-way, it would keep its locks (a partition's row, a table a migration waits for) on a
+    /// connection that outlives it.
     func transaction<T: Sendable>(
-        _ what: String, _ body: (PostgresConnection) async throws -> T
+        _ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
     ) async throws(StorageError) -> T {
-        try await mapErrors({ Self.classify($0, what) }) {
-            try await client.withTransaction(logger: logger) { connection in try await body(connection) }
-        }
+        let client = client, logger = logger
+        let run = Task { try await client.withTransaction(logger: logger) { connection in try await body(connection) } }
+        return try await mapErrors({ Self.classify($0, what) }) { try await run.value }
     }
 
     func connection<T: Sendable>(
