@@ -57,7 +57,7 @@ extension StreamProcessor {
             let partition = tp.description
             for month in runtime.digests.close(through: watermark) {
                 for digest in month.subjects {
-                    let line = Array(digest.json.serialized.utf8)
+                    let line = digest.jsonBytes
                     out.global.append(StateRow(namespace: DigestSpace.subjects(name, month: month.month), key: digest.subject, value: line))
                     if let topic { out.outbox.append(subjectDigestRow(digest, month: month.month, topic: topic, line: line)) }
                 }
@@ -148,7 +148,7 @@ extension StreamProcessor {
         }
         var lines: [(subject: String, line: [UInt8])] = []
         for digest in amended.values {
-            let line = Array(digest.json.serialized.utf8)
+            let line = digest.jsonBytes
             commit.global.append(StateRow(namespace: DigestSpace.subjects(name, month: month), key: digest.subject, value: line))
             if let topic = configuration.digests.topic.map({ "kafka:" + $0 }) {
                 commit.outbox.append(subjectDigestRow(digest, month: month, topic: topic, line: line))

@@ -94,6 +94,104 @@ public struct SubjectDigest: Sendable {
         violationsByRule[rule, default: 0] += 1
     }
 
+    /// The compact JSON text of `json`, byte for byte, written without building the tree: the digest files' path.
+    public var jsonBytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(768)
+        writeJSON(into: &out)
+        return out
+    }
+
+    public func writeJSON(into out: inout [UInt8]) {
+        func string(_ s: String) { JSONValue.writeString(s, into: &out) }
+        func int(_ n: Int) { JSONValue.writeInt(Int64(n), into: &out) }
+        func counts(_ counts: [String: Int]) {
+            out.append(123)
+            for (i, (key, n)) in counts.sorted(by: { $0.key < $1.key }).enumerated() {
+                if i > 0 { out.append(44) }
+                string(key)
+                out.append(58)
+                int(n)
+            }
+            out.append(125)
+        }
+        /// An object of strings, nil as `null`.
+        func strings(_ fields: KeyValuePairs<String, String?>) {
+            out.append(123)
+            for (i, (key, value)) in fields.enumerated() {
+                if i > 0 { out.append(44) }
+                string(key)
+                out.append(58)
+                if let value { string(value) } else { out.append(contentsOf: "null".utf8) }
+            }
+            out.append(125)
+        }
+        out.append(contentsOf: #"{"subject":"#.utf8)
+        string(subject)
+        out.append(contentsOf: #","month":"#.utf8)
+        string(month)
+        out.append(contentsOf: #","accesses":{"total":"#.utf8)
+        int(accessTotal)
+        for (key, c) in [("by_purpose", accessByPurpose), ("by_category", accessByCategory), ("by_role", accessByRole),
+                         ("by_system", accessBySystem)] {
+            out.append(44)
+            string(key)
+            out.append(58)
+            counts(c)
+        }
+        out.append(contentsOf: #"},"uses":{"total":"#.utf8)
+        int(useTotal)
+        out.append(contentsOf: #","by_purpose":"#.utf8)
+        counts(useByPurpose)
+        out.append(contentsOf: #"},"shares":["#.utf8)
+        var first = true
+        for recipient in shares.keys.sorted() {
+            for (purpose, share) in shares[recipient]!.sorted(by: { $0.key < $1.key }) {
+                if !first { out.append(44) }
+                first = false
+                out.append(contentsOf: #"{"recipient":"#.utf8)
+                string(recipient)
+                out.append(contentsOf: #","purpose":"#.utf8)
+                string(purpose)
+                out.append(contentsOf: #","categories":["#.utf8)
+                for (i, category) in share.categories.sorted().enumerated() {
+                    if i > 0 { out.append(44) }
+                    string(category)
+                }
+                out.append(contentsOf: #"],"count":"#.utf8)
+                int(share.count)
+                out.append(125)
+            }
+        }
+        out.append(contentsOf: #"],"consent":["#.utf8)
+        for (i, c) in consent.enumerated() {
+            if i > 0 { out.append(44) }
+            strings(["time": c.time.rfc3339, "purpose": c.purpose, "status": c.status, "source": c.source])
+        }
+        out.append(contentsOf: #"],"consent_state":["#.utf8)
+        for (i, c) in consentState.enumerated() {
+            if i > 0 { out.append(44) }
+            strings(["purpose": c.purpose, "status": c.status, "since": c.since.rfc3339, "source": c.source])
+        }
+        out.append(contentsOf: #"],"deletions":["#.utf8)
+        for (i, d) in deletions.enumerated() {
+            if i > 0 { out.append(44) }
+            out.append(contentsOf: #"{"time":"#.utf8)
+            string(d.time.rfc3339)
+            out.append(contentsOf: #","categories":["#.utf8)
+            for (j, category) in d.categories.enumerated() {
+                if j > 0 { out.append(44) }
+                string(category)
+            }
+            out.append(contentsOf: "]}".utf8)
+        }
+        out.append(contentsOf: #"],"violations":{"total":"#.utf8)
+        int(violationTotal)
+        out.append(contentsOf: #","by_rule":"#.utf8)
+        counts(violationsByRule)
+        out.append(contentsOf: "}}".utf8)
+    }
+
     public var json: JSONValue {
         var shareList: [JSONValue] = []
         for recipient in shares.keys.sorted() {

@@ -53,24 +53,25 @@ public final class DigestBook: EngineObserver {
         digests.closedBefore = closedBefore
         for row in rows {
             guard let value = row.value else { continue }
-            let text = String(decoding: value, as: UTF8.self)
+            var origin: String { "state \(row.namespace)/\(row.key)" }
+            var text: String { String(decoding: value, as: UTF8.self) }
             do {
-                if row.namespace == Self.orgNamespace {
-                    digests.restore(try OrgDigest(jsonText: text, origin: "state \(row.namespace)/\(row.key)"))
-                } else if row.namespace.hasPrefix(Self.subjectNamespacePrefix), value.first == UInt8(ascii: "{") {
-                    // Written before subject rows were binary.
-                    digests.restore(try SubjectDigest(jsonText: text, origin: "state \(row.namespace)/\(row.key)"))
-                } else if row.namespace.hasPrefix(Self.subjectNamespacePrefix) {
-                    let month = String(row.namespace.dropFirst(Self.subjectNamespacePrefix.count))
-                    guard digests.restoreSubject(row.key, in: month, state: value) else {
-                        throw DigestError(.malformed, "state \(row.namespace)/\(row.key) is neither a digest nor counters")
+                if row.namespace.hasPrefix(Self.subjectNamespacePrefix) {
+                    if value.first == UInt8(ascii: "{") {
+                        // Written before subject rows were binary.
+                        digests.restore(try SubjectDigest(jsonText: text, origin: origin))
+                    } else {
+                        let month = String(row.namespace.dropFirst(Self.subjectNamespacePrefix.count))
+                        guard digests.restoreSubject(row.key, in: month, state: value) else {
+                            throw DigestError(.malformed, "\(origin) is neither a digest nor counters")
+                        }
                     }
+                } else if row.namespace == Self.orgNamespace {
+                    digests.restore(try OrgDigest(jsonText: text, origin: origin))
                 } else if row.namespace == Self.consentNamespace {
-                    digests.restoreConsentDecisions(
-                        of: row.key, try SubjectDigest.ConsentStanding.list(jsonText: text, origin: "state \(row.namespace)/\(row.key)"))
+                    digests.restoreConsentDecisions(of: row.key, try SubjectDigest.ConsentStanding.list(jsonText: text, origin: origin))
                 } else if row.namespace == Self.erasureNamespace {
-                    digests.restoreErasureRequests(
-                        of: row.key, try ErasureRequest.list(jsonText: text, origin: "state \(row.namespace)/\(row.key)"))
+                    digests.restoreErasureRequests(of: row.key, try ErasureRequest.list(jsonText: text, origin: origin))
                 }
             } catch {
                 throw ProcessingError(.input, "stored digest cannot be read: \(error)")

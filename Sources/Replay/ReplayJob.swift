@@ -201,7 +201,7 @@ final class ReplayRun {
         }
         if let folder {
             for month in digests.close(through: engine.watermark) {
-                try folder.write(month: month.month, subjects: month.subjects.lazy.map { Array($0.json.serialized.utf8) }, org: month.org)
+                try folder.write(month: month.month, subjects: month.subjects.lazy.map(\.jsonBytes), org: month.org)
                 summary.months.append(month.month)
             }
         }
