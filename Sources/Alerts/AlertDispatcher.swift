@@ -348,7 +348,7 @@ public final class AlertDispatcher: Service {
         try await store.enqueueAlerts([
             AlertRow(
                 id: "\(destination.name)#resolve:\(message.id)", destination: destination.name,
-                group: Self.resolvePrefix + message.id, value: Array(message.sample.json.serialized.utf8),
+                group: Self.resolvePrefix + message.id, value: message.sample.json.bytes,
                 notBefore: Date().addingTimeInterval(seconds))
         ])
     }

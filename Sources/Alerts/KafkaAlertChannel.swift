@@ -19,7 +19,7 @@ struct KafkaAlertChannel: AlertChannel {
             do {
                 _ = try await producer.send(
                     topic: topic, key: Array(key.utf8),
-                    value: Array(AlertPayload.webhook(message).serialized.utf8),
+                    value: AlertPayload.webhook(message).bytes,
                     headers: [KafkaHeader(key: "consentinel-violation-id", value: Array(message.id.utf8))])
                 return .delivered
             } catch {

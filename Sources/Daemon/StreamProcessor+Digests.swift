@@ -62,7 +62,7 @@ extension StreamProcessor {
                     if let topic { out.outbox.append(subjectDigestRow(digest, month: month.month, topic: topic, line: line)) }
                 }
                 out.global.append(StateRow(namespace: DigestSpace.parts(name, month: month.month), key: partition,
-                                           value: Array(month.org.json.serialized.utf8)))
+                                           value: month.org.json.bytes))
                 out.global.append(StateRow(namespace: DigestSpace.pending(name), key: month.month, value: []))
             }
             if let after = runtime.digests.closedBefore, after != before {
@@ -107,13 +107,13 @@ extension StreamProcessor {
         let amended = try await amendLeftovers(month, org: &org, commit: &commit)
         if let directory = configuration.digests.file { try await writeMonth(month, org: org, amended: amended, to: directory) }
         commit.global += [
-            StateRow(namespace: DigestSpace.orgs(name), key: month, value: Array(org.json.serialized.utf8)),
+            StateRow(namespace: DigestSpace.orgs(name), key: month, value: org.json.bytes),
             StateRow(namespace: DigestSpace.pending(name), key: month, value: nil),
         ] + parts.map { StateRow(namespace: $0.namespace, key: $0.key, value: nil) }
         if let topic = configuration.digests.topic {
             commit.outbox.append(OutboxRow(
                 id: "kafka:\(topic)#org:\(month)", kind: "digest", topic: "kafka:" + topic, key: Array("org:\(month)".utf8),
-                value: Array(org.json.serialized.utf8),
+                value: org.json.bytes,
                 headers: [OutboxHeader(key: "consentinel-digest", value: Array("org".utf8)),
                           OutboxHeader(key: "consentinel-month", value: Array(month.utf8))]))
         }

@@ -287,7 +287,7 @@ final class StreamProcessor {
         var out: (outbox: [OutboxRow], alerts: [AlertRow]) = ([], [])
         for v in violations {
             metrics.violation(rule: v.rule, severity: v.severity.name)
-            let value = Array(v.json.serialized.utf8)
+            let value = v.jsonBytes
             out.outbox += violationRows(v, value: value)
             out.alerts += alertRows(v, value: value)
         }
@@ -317,7 +317,7 @@ final class StreamProcessor {
     }
 
     private func deadLetterRows(_ d: DeadLetter, message: ConsumerMessage) -> [OutboxRow] {
-        let value = Array(d.json.serialized.utf8)
+        let value = d.json.bytes
         let origin = d.origin.description
         let headers = [OutboxHeader(key: "consentinel-reason", value: Array(d.reason.utf8)),
                        OutboxHeader(key: "consentinel-origin", value: Array(origin.utf8))]

@@ -41,11 +41,14 @@ public enum JSONValue: Sendable, Hashable, ExpressibleByStringLiteral, Expressib
     }
 
     /// Compact JSON text on one line.
-    public var serialized: String {
+    public var serialized: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// The UTF-8 bytes of `serialized`.
+    public var bytes: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
         write(into: &out)
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 
     public func write(to out: inout String) {

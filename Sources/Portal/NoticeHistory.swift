@@ -22,7 +22,7 @@ public struct NoticeHistory: Sendable {
     public func record(_ facts: PolicyFacts, at time: Timestamp) async throws {
         if let current = try await inForce(before: Timestamp(microseconds: .max)), current == facts { return }
         try await store.commit(
-            BatchCommit(global: [StateRow(namespace: namespace, key: time.sortableKey, value: Array(facts.json.serialized.utf8))]),
+            BatchCommit(global: [StateRow(namespace: namespace, key: time.sortableKey, value: facts.json.bytes)]),
             pipeline: pipeline)
     }
 

@@ -132,7 +132,7 @@ public struct Portal: Sendable {
             ("subject", .string(link.subject)), ("purpose", .string(purpose)), ("status", "withdrawn"), ("source", "web"),
             ("attributes", .object([("channel", "portal")])),
         ])
-        let value = Array(event.serialized.utf8)
+        let value = event.bytes
         guard case .success = decoder.decode(value) else { return Self.forbidden }
         let topic = "kafka:" + configuration.consentTopic
         // The outbox ignores a second row with the same id: a repeated press is published once.

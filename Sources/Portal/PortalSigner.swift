@@ -15,7 +15,7 @@ struct PortalSigner: Sendable {
     }
 
     func seal(_ purpose: String, _ payload: JSONValue) -> String {
-        let bytes = Array(payload.serialized.utf8)
+        let bytes = payload.bytes
         return Base64URL.encode(bytes) + "." + Base64URL.encode(mac(purpose, bytes))
     }
 

@@ -144,17 +144,17 @@ public final class DigestBook: EngineObserver {
                 guard let state = digests.subjectState(subject, in: month, names: names) else { continue }
                 rows.append(StateChange(namespace: namespace, key: subject, value: state))
             }
-            rows.append(StateChange(namespace: Self.orgNamespace, key: month, value: Array(org.json.serialized.utf8)))
+            rows.append(StateChange(namespace: Self.orgNamespace, key: month, value: org.json.bytes))
         }
         for subject in digests.takeConsentChanges().sorted() {
             let list = digests.consentDecisions(of: subject)
             rows.append(StateChange(namespace: Self.consentNamespace, key: subject,
-                                    value: list.isEmpty ? nil : Array(SubjectDigest.ConsentStanding.json(list).serialized.utf8)))
+                                    value: list.isEmpty ? nil : SubjectDigest.ConsentStanding.json(list).bytes))
         }
         for subject in digests.takeErasureChanges().sorted() {
             let list = digests.erasureRequests(of: subject)
             rows.append(StateChange(namespace: Self.erasureNamespace, key: subject,
-                                    value: list.isEmpty ? nil : Array(ErasureRequest.json(list).serialized.utf8)))
+                                    value: list.isEmpty ? nil : ErasureRequest.json(list).bytes))
         }
         defer { pendingDeletes = [] }
         return rows + pendingDeletes

@@ -133,7 +133,7 @@ public final class KeyedForwarder {
         for rule in layout.rules where rule.uses(event) {
             guard let key = rule.repartitionKeyText(of: event) else { continue }
             sequence += 1
-            if json == nil { json = Array(event.json.serialized.utf8) }
+            if json == nil { json = event.json.bytes }
             let task = KeyedTaskID(rule: rule.id, partition: layout.task(ofKey: key))
             rows.append(StateChange(namespace: KeyedSpace.inbox(layout.pipeline, task),
                                  key: KeyedSpace.inboxKey(time: event.time, source: source, sequence: sequence), value: json))
@@ -223,7 +223,7 @@ public struct DigestAmendment: Sendable {
         if let role = facts.role { members.append(("role", .string(role))) }
         if let system = facts.system { members.append(("system", .string(system))) }
         members.append(("categories", .array(facts.categories.map { .string($0) })))
-        return Array(JSONValue.object(members).serialized.utf8)
+        return JSONValue.object(members).bytes
     }
 }
 

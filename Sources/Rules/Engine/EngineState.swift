@@ -62,7 +62,7 @@ extension Engine {
             storedClock = clock
         }
         for (k, v) in bufferState.takeChanges() {
-            out.append(StateChange(namespace: "buffer", key: k, value: v.map { Array($0.json.serialized.utf8) }))
+            out.append(StateChange(namespace: "buffer", key: k, value: v.map { $0.json.bytes }))
         }
         out += dedup.takeChanges()
         for (k, v) in context.ledger.bySubject.takeChanges() {

@@ -34,6 +34,14 @@ public struct Violation: Sendable, Hashable {
         return .object(pairs)
     }
 
+    /// The bytes of `json.serialized`, without building the tree.
+    public var jsonBytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        write(into: &out)
+        return out
+    }
+
     /// Appends the bytes of `json.serialized`, without building the tree.
     public func write(into out: inout [UInt8]) {
         func field(_ name: StaticString, _ value: String, first: Bool = false) {
