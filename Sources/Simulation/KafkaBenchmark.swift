@@ -128,7 +128,7 @@ public struct KafkaBenchmark {
         for p in 0..<Int32(options.partitions) { kept += try await admin.watermarks(topic: topic, partition: p).count }
         guard kept == Int64(produced) else {
             throw BenchmarkError("the embedded broker kept \(kept) of \(produced) messages (it keeps about 5 MB per "
-                + "partition): use more --partitions (about one per 4 MB of traffic) or fewer --events")
+                + "partition): use more --partitions (about one per 2.5 MB of traffic) or fewer --events")
         }
     }
 

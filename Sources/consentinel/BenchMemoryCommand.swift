@@ -17,7 +17,7 @@ struct BenchMemory: AsyncParsableCommand {
     @Option(help: "Customers.") var subjects = 1_000_000
     @Option(help: "Months the events span.") var months = 12
     @Option(help: "The pipeline folder.") var pipeline = "pipelines/default"
-    @Option(help: "Partitions of the daemon's topic (default: one per 4 MB of traffic, as the embedded broker keeps about 5 MB per partition).")
+    @Option(help: "Partitions of the daemon's topic (default: one per 2.5 MB of traffic, as the embedded broker keeps about 5 MB per partition).")
     var partitions: Int?
     @Flag(help: "Measure replay only.") var replayOnly = false
 
@@ -46,7 +46,7 @@ struct BenchMemory: AsyncParsableCommand {
         guard !replayOnly else { return }
         try FileManager.default.removeItem(atPath: path)
         let bench = KafkaBenchmark(
-            options: .init(events: events, subjects: subjects, partitions: partitions ?? max(16, size / 4_000_000 + 1), pipelineDirectory: pipeline,
+            options: .init(events: events, subjects: subjects, partitions: partitions ?? max(16, size / 2_500_000 + 1), pipelineDirectory: pipeline,
                            rate: 0, latencySeconds: 1, raw: false),
             output: { print($0) })
         try await bench.run()
