@@ -1,14 +1,16 @@
 import Digests
 import Events
 import Foundation
+import Kafka
 import Processing
 import Rules
 import Storage
 
 /// Closing months in the daemon. Each partition closes a month when its watermark passes the month's end: its
 /// subject digests go to the digest topic and to the global space (for the portal), its part of the organisation
-/// digest to the global space, all in the batch's transaction. The instance whose commit completes a month (every
-/// partition of the source topics has closed it) merges the parts and emits the one organisation digest.
+/// digest to the global space, all in one transaction with the partition's checkpoint. The instance whose commit
+/// completes a month (every partition of the source topics has closed it) merges the parts and emits the one
+/// organisation digest.
 extension StreamProcessor {
     struct DigestOutputs {
         var outbox: [OutboxRow] = []
@@ -22,9 +24,20 @@ extension StreamProcessor {
     }
 
     /// Closes, in every partition, the months its watermark has passed, and that every keyed task has passed too:
-    /// their violations count in the digests of their subjects (`KeyedSpace.amendments`), applied here first.
-    func closeDigestMonths() async throws -> DigestOutputs {
+    /// their violations count in the digests of their subjects (`KeyedSpace.amendments`), applied here first. The
+    /// rows are committed with the checkpoint of their partitions, a few partitions at a time, so that a month's
+    /// digests of every customer are never all in memory at once. Returns whether any month closed.
+    func closeDigestMonths() async throws -> Bool {
         var out = DigestOutputs()
+        var closing: Set<TopicPartition> = []
+        var closedAny = false
+        func commitClosing() async throws {
+            guard !out.global.isEmpty || !out.outbox.isEmpty else { return }
+            try await commit(touched: [], outbox: out.outbox, global: out.global, alerts: [], checkpoint: true, only: closing)
+            out = DigestOutputs()
+            closing = []
+            closedAny = true
+        }
         let name = pipeline.name
         let topic = configuration.digests.topic.map { "kafka:" + $0 }
         let latest = partitions.values.map(\.engine.watermark).max() ?? .distantPast
@@ -33,6 +46,10 @@ extension StreamProcessor {
         var amendments: [String: [DigestAmendment]] = [:]
         var applied: Set<String> = []
         for (tp, runtime) in partitions.sorted(by: { $0.key < $1.key }) {
+            let rowsBefore = out.global.count + out.outbox.count
+            defer {
+                if out.global.count + out.outbox.count > rowsBefore { closing.insert(tp) }
+            }
             var watermark = runtime.engine.watermark
             if let keyedWatermark { watermark = Swift.min(watermark, keyedWatermark) }
             guard watermark != .distantPast else { continue }
@@ -68,8 +85,13 @@ extension StreamProcessor {
             if let after = runtime.digests.closedBefore, after != before {
                 out.global.append(StateRow(namespace: DigestSpace.progress(name), key: partition, value: Array(after.utf8)))
             }
+            if out.global.count + out.outbox.count >= monthCloseRowsPerCommit {
+                closing.insert(tp)
+                try await commitClosing()
+            }
         }
-        return out
+        try await commitClosing()
+        return closedAny
     }
 
     /// Emits the organisation digest of every pending month that all partitions of the source topics have closed.
@@ -166,14 +188,35 @@ extension StreamProcessor {
     }
 
     /// `DIR/YYYY-MM/subjects.jsonl` (sorted by subject, byte order) and `org.json`, as a replay writes them; each
-    /// file replaced whole, so a reader never sees half of one.
+    /// file replaced whole, so a reader never sees half of one. The month's stored digests are read a page at a time
+    /// (a million customers' lines would not fit in memory at once) and merged with the amended ones.
     private func writeMonth(
         _ month: String, org: OrgDigest, amended: [(subject: String, line: [UInt8])], to directory: String
     ) async throws {
-        var rows: [String: [UInt8]] = [:]
-        for row in try await store.loadGlobal(namespace: DigestSpace.subjects(pipeline.name, month: month)) { rows[row.key] = row.value }
-        for (subject, line) in amended { rows[subject] = line }
-        let subjects = rows.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) })
-        try DigestFolder(directory: directory).write(month: month, subjects: subjects.lazy.map { rows[$0] ?? [] }, org: org)
+        let precedes: (String, String) -> Bool = { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let amended = amended.sorted { precedes($0.subject, $1.subject) }
+        var next = 0
+        let file = try DigestFolder.MonthFile(folder: DigestFolder(directory: directory), month: month)
+        var after: String?
+        while true {
+            let page = try await store.loadGlobal(namespace: DigestSpace.subjects(pipeline.name, month: month), after: after,
+                                                  limit: digestPageSize)
+            for row in page {
+                while next < amended.count, precedes(amended[next].subject, row.key) {
+                    try file.write(amended[next].line)
+                    next += 1
+                }
+                if next < amended.count, amended[next].subject.utf8.elementsEqual(row.key.utf8) {
+                    try file.write(amended[next].line)
+                    next += 1
+                } else {
+                    try file.write(row.value ?? [])
+                }
+            }
+            guard page.count == digestPageSize, let last = page.last else { break }
+            after = last.key
+        }
+        for rest in amended[next...] { try file.write(rest.line) }
+        try file.finish(org: org)
     }
 }

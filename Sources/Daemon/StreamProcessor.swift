@@ -44,6 +44,11 @@ final class StreamProcessor {
     var sourcePartitionCounts: [String: Int] = [:]
     /// A month's organisation digest could not be completed: try again after the next batch.
     var retriesOrgDigests = false
+    /// Month-close rows past which the partitions that made them are committed before the next partition closes its
+    /// months, so that a month's digests of every customer are never all in memory at once.
+    var monthCloseRowsPerCommit = 20_000
+    /// Stored subject digests read at once when a month's folder is written.
+    var digestPageSize = 10_000
     /// The repartition step, when the pipeline has rules keyed by other than the subject (`KeyedRuntime.swift`).
     var keyed: KeyedRuntime?
     /// How often, at most, the keyed tasks run while batches flow; they run on every idle tick too.
@@ -212,12 +217,9 @@ final class StreamProcessor {
             keyed.lastRun = .now
             try await runKeyedTasks()
         }
-        let digests = try await closeDigestMonths()
-        if !digests.global.isEmpty {
-            try await commit(touched: [], outbox: digests.outbox, global: digests.global, alerts: [], checkpoint: true)
-        }
-        if !digests.global.isEmpty || retriesOrgDigests { try await completeOrgDigests() }
-        if !digests.global.isEmpty { MallocTuning.returnFreeMemory() }
+        let closed = try await closeDigestMonths()
+        if closed || retriesOrgDigests { try await completeOrgDigests() }
+        if closed { MallocTuning.returnFreeMemory() }
     }
 
     /// The minimum, over partitions that are not idle, of their largest event time minus the lateness.
@@ -239,7 +241,7 @@ final class StreamProcessor {
     /// read or whose engines found the outputs' violations), whose stored offsets stay: after a crash or a rebalance
     /// those messages are processed again from the last checkpoint, and their outputs, with the same ids, are not
     /// added twice.
-    private func commit(
+    func commit(
         touched: Set<TopicPartition>, outbox: [OutboxRow], global: [StateRow], alerts: [AlertRow], checkpoint: Bool,
         only: Set<TopicPartition>? = nil
     ) async throws {

@@ -94,6 +94,12 @@ public struct DeadlineStateStore: StateStore {
         }
     }
 
+    public func loadGlobal(namespace: String, after key: String?, limit: Int) async throws(StorageError) -> [StateRow] {
+        try await within("a read") { [base] () throws(StorageError) in
+            try await base.loadGlobal(namespace: namespace, after: key, limit: limit)
+        }
+    }
+
     public func close() async { await base.close() }
 
     public func pendingAlerts(destination: String, limit: Int, now: Date) async throws(StorageError) -> [QueuedAlert] {

@@ -411,16 +411,7 @@ public final class PostgresStateStore: StateStore {
     }
 
     public func loadGlobal(namespace: String) async throws(StorageError) -> [StateRow] {
-        let logger = logger
-        return try await connection("load global \(namespace)") { connection in
-            var rows: [StateRow] = []
-            let result = try await connection.query(
-                "SELECT key, value FROM global_state WHERE namespace = \(namespace) ORDER BY key", logger: logger)
-            for try await (key, value) in result.decode((String, ByteBuffer).self) {
-                rows.append(StateRow(namespace: namespace, key: key, value: Array(value.readableBytesView)))
-            }
-            return rows
-        }
+        try await globalRows(namespace, "SELECT key, value FROM global_state WHERE namespace = \(namespace) ORDER BY key")
     }
 
     public func loadGlobal(namespace: String, key: String) async throws(StorageError) -> [UInt8]? {
@@ -434,13 +425,23 @@ public final class PostgresStateStore: StateStore {
     }
 
     public func loadGlobal(namespace: String, before key: String, limit: Int) async throws(StorageError) -> [StateRow] {
+        try await globalRows(
+            namespace, "SELECT key, value FROM global_state WHERE namespace = \(namespace) AND key < \(key) ORDER BY key LIMIT \(limit)")
+    }
+
+    public func loadGlobal(namespace: String, after key: String?, limit: Int) async throws(StorageError) -> [StateRow] {
+        try await globalRows(namespace, """
+            SELECT key, value FROM global_state WHERE namespace = \(namespace) AND (\(key)::text IS NULL OR key > \(key))
+            ORDER BY key LIMIT \(limit)
+            """)
+    }
+
+    /// The rows `query` selects (key, value) from the global rows of `namespace`.
+    private func globalRows(_ namespace: String, _ query: PostgresQuery) async throws(StorageError) -> [StateRow] {
         let logger = logger
         return try await connection("load global \(namespace)") { connection in
             var rows: [StateRow] = []
-            let result = try await connection.query(
-                "SELECT key, value FROM global_state WHERE namespace = \(namespace) AND key < \(key) ORDER BY key LIMIT \(limit)",
-                logger: logger)
-            for try await (key, value) in result.decode((String, ByteBuffer).self) {
+            for try await (key, value) in try await connection.query(query, logger: logger).decode((String, ByteBuffer).self) {
                 rows.append(StateRow(namespace: namespace, key: key, value: Array(value.readableBytesView)))
             }
             return rows

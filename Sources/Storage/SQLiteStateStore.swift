@@ -267,6 +267,15 @@ public final class SQLiteStateStore: StateStore {
         }
     }
 
+    public func loadGlobal(namespace: String, after key: String?, limit: Int) async throws(StorageError) -> [StateRow] {
+        try await read("load global \(namespace)") { db in
+            var request = GlobalRecord.filter(Column("namespace") == namespace)
+            if let key { request = request.filter(Column("key") > key) }
+            return try request.order(Column("key")).limit(limit).fetchAll(db)
+                .map { StateRow(namespace: $0.namespace, key: $0.key, value: [UInt8]($0.value)) }
+        }
+    }
+
     public func close() async {
         try? pool.close()
     }

@@ -237,5 +237,9 @@ public protocol StateStore: AlertQueue, Sendable {
     /// The global rows of a namespace whose key sorts before `key` (byte order), sorted by key, at most `limit`.
     func loadGlobal(namespace: String, before key: String, limit: Int) async throws(StorageError) -> [StateRow]
 
+    /// The global rows of a namespace whose key sorts after `key` (byte order; every row when nil), sorted by key, at
+    /// most `limit`: a namespace read page by page, for one too large to hold at once.
+    func loadGlobal(namespace: String, after key: String?, limit: Int) async throws(StorageError) -> [StateRow]
+
     func close() async
 }

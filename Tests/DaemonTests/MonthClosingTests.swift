@@ -128,8 +128,10 @@ import Testing
         let pipeline = try PipelineLoader().load(directory: pipelineDir.path)
         #expect(pipeline.repartitionedRules.map(\.id) == ["bulk-access", "crm-review"])
         let byPartition: [Int32: [String]] = [
-            0: [#"{"id":"c1","type":"collect","time":"2026-01-25T10:00:00Z","subject":"s1","system":"crm","categories":["user.device"]}"#],
-            1: [#"{"id":"u2","type":"use","time":"2026-02-10T10:00:00Z","subject":"s2","actor":"svc","purpose":"analytics","categories":["user.contact.email"]}"#],
+            0: [#"{"id":"u0","type":"use","time":"2026-01-20T10:00:00Z","subject":"s0","actor":"svc","purpose":"analytics","categories":["user.contact.email"]}"#,
+                #"{"id":"c1","type":"collect","time":"2026-01-25T10:00:00Z","subject":"s1","system":"crm","categories":["user.device"]}"#],
+            1: [#"{"id":"u2","type":"use","time":"2026-02-10T10:00:00Z","subject":"s2","actor":"svc","purpose":"analytics","categories":["user.contact.email"]}"#,
+                #"{"id":"u3","type":"use","time":"2026-02-12T10:00:00Z","subject":"s3","actor":"svc","purpose":"analytics","categories":["user.contact.email"]}"#],
         ]
         var messages: [ConsumerMessage] = []
         var lines: [String] = []
@@ -150,6 +152,10 @@ import Testing
         let store = try await StateStores.open(url: dir.appendingPathComponent("state.db").path)
         let folder = dir.appendingPathComponent("daemon-digests")
         let processor = Self.processor(pipeline, store, folder: folder.path)
+        // Each partition's month-close rows in a commit of their own, and the folder written from pages of one digest:
+        // the paths a million customers take.
+        processor.monthCloseRowsPerCommit = 1
+        processor.digestPageSize = 1
         _ = try await processor.assign((0..<4).map { TopicPartition(topic: Self.topic, partition: $0) })
         try await processor.process(ConsumerBatch(messages: messages))
         for month in ["2026-01", "2026-02"] {

@@ -103,6 +103,35 @@ struct StateStoreTests {
         }
     }
 
+    /// Keys whose byte order differs from `String` order and from a locale's: upper case before lower case, a
+    /// precomposed é (C3 A9) after every ASCII letter.
+    @Test(arguments: Backend.allCases)
+    func aNamespaceIsReadPageByPageInByteOrder(_ backend: Backend) async throws {
+        try await withLocation(backend) { location in
+            try await location.withStore { store in
+                let keys = ["b", "B", "a", "é", "e", "Z", "a1", "ab"]
+                try await store.commit(
+                    BatchCommit(global: keys.map { row("pages", $0, "v" + $0) } + [row("other", "a0", "x")]), pipeline: "p")
+                var read: [StateRow] = []
+                var after: String?
+                var pages = 0
+                while true {
+                    let page = try await store.loadGlobal(namespace: "pages", after: after, limit: 3)
+                    read += page
+                    pages += 1
+                    guard page.count == 3, let last = page.last else { break }
+                    after = last.key
+                }
+                let expected = keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+                #expect(read.map(\.key) == expected)
+                #expect(read.map(\.key) == ["B", "Z", "a", "a1", "ab", "b", "e", "é"])
+                #expect(read.first == row("pages", "B", "vB"))
+                #expect(pages == 3)
+                #expect(try await store.loadGlobal(namespace: "pages", after: "é", limit: 3).isEmpty)
+            }
+        }
+    }
+
     @Test(arguments: Backend.allCases)
     func outboxInsertOrIgnoreOrderAndSent(_ backend: Backend) async throws {
         try await withLocation(backend) { location in
