@@ -25,15 +25,17 @@ extension StreamProcessor {
 
     /// Closes, in every partition, the months its watermark has passed, and that every keyed task has passed too:
     /// their violations count in the digests of their subjects (`KeyedSpace.amendments`), applied here first. The
-    /// rows are committed with the checkpoint of their partitions, a few partitions at a time, so that a month's
-    /// digests of every customer are never all in memory at once. Returns whether any month closed.
+    /// rows are committed with the checkpoint of the partitions that made them, fenced by their claims, once they
+    /// reach `monthCloseRowsPerCommit` (or at the end): many partitions' digests are not held at once. A failed commit
+    /// leaves later partitions' months closed in memory only, so the processor must then be discarded and rebuilt
+    /// from the store, as `PipelineService` does with every processing error. Returns whether any month closed.
     func closeDigestMonths() async throws -> Bool {
         var out = DigestOutputs()
         var closing: Set<TopicPartition> = []
         var closedAny = false
         func commitClosing() async throws {
             guard !out.global.isEmpty || !out.outbox.isEmpty else { return }
-            try await commit(touched: [], outbox: out.outbox, global: out.global, alerts: [], checkpoint: true, only: closing)
+            try await commit(touched: closing, outbox: out.outbox, global: out.global, alerts: [], checkpoint: true, only: closing)
             out = DigestOutputs()
             closing = []
             closedAny = true
@@ -47,9 +49,6 @@ extension StreamProcessor {
         var applied: Set<String> = []
         for (tp, runtime) in partitions.sorted(by: { $0.key < $1.key }) {
             let rowsBefore = out.global.count + out.outbox.count
-            defer {
-                if out.global.count + out.outbox.count > rowsBefore { closing.insert(tp) }
-            }
             var watermark = runtime.engine.watermark
             if let keyedWatermark { watermark = Swift.min(watermark, keyedWatermark) }
             guard watermark != .distantPast else { continue }
@@ -85,10 +84,9 @@ extension StreamProcessor {
             if let after = runtime.digests.closedBefore, after != before {
                 out.global.append(StateRow(namespace: DigestSpace.progress(name), key: partition, value: Array(after.utf8)))
             }
-            if out.global.count + out.outbox.count >= monthCloseRowsPerCommit {
-                closing.insert(tp)
-                try await commitClosing()
-            }
+            let rows = out.global.count + out.outbox.count
+            if rows > rowsBefore { closing.insert(tp) }
+            if rows >= monthCloseRowsPerCommit { try await commitClosing() }
         }
         try await commitClosing()
         return closedAny

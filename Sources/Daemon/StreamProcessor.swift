@@ -45,7 +45,7 @@ final class StreamProcessor {
     /// A month's organisation digest could not be completed: try again after the next batch.
     var retriesOrgDigests = false
     /// Month-close rows past which the partitions that made them are committed before the next partition closes its
-    /// months, so that a month's digests of every customer are never all in memory at once.
+    /// months (a partition's months are never split), so that many partitions' digests are not held at once.
     var monthCloseRowsPerCommit = 20_000
     /// Stored subject digests read at once when a month's folder is written.
     var digestPageSize = 10_000
@@ -210,8 +210,8 @@ final class StreamProcessor {
     }
 
     /// After a batch's commit: the keyed tasks (at most every `keyedInterval` while batches flow, so that small
-    /// batches do not each pay a read of every task's inbox), then the months every stage has passed (each its own
-    /// transaction), then the organisation digests of months every partition has closed.
+    /// batches do not each pay a read of every task's inbox), then the months every stage has passed (committed with
+    /// their partitions' checkpoints), then the organisation digests of months every partition has closed.
     private func advanceStages(keyedNow: Bool = false) async throws {
         if let keyed, keyedNow || keyed.lastRun.map({ ContinuousClock.now - $0 >= Self.keyedInterval }) ?? true {
             keyed.lastRun = .now

@@ -430,10 +430,12 @@ public final class PostgresStateStore: StateStore {
     }
 
     public func loadGlobal(namespace: String, after key: String?, limit: Int) async throws(StorageError) -> [StateRow] {
-        try await globalRows(namespace, """
-            SELECT key, value FROM global_state WHERE namespace = \(namespace) AND (\(key)::text IS NULL OR key > \(key))
-            ORDER BY key LIMIT \(limit)
-            """)
+        guard let key else {
+            return try await globalRows(
+                namespace, "SELECT key, value FROM global_state WHERE namespace = \(namespace) ORDER BY key LIMIT \(limit)")
+        }
+        return try await globalRows(
+            namespace, "SELECT key, value FROM global_state WHERE namespace = \(namespace) AND key > \(key) ORDER BY key LIMIT \(limit)")
     }
 
     /// The rows `query` selects (key, value) from the global rows of `namespace`.
