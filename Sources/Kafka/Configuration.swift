@@ -138,6 +138,9 @@ public struct ConsumerConfiguration: KafkaClientConfiguration {
     public var batchLinger: Duration = .milliseconds(20)
     /// How many batches may wait for the caller before the consuming thread stops polling (backpressure).
     public var bufferedBatches: Int = 4
+    /// The most kilobytes librdkafka pre-fetches into the consumer's queue (`queued.max.messages.kbytes`; its own
+    /// default is 64 MiB).
+    public var prefetchKilobytes: Int = 16_384
     /// When set, a reader that waited this long without an event gets `.idle`.
     public var idleInterval: Duration?
     /// How long an assignment or revocation waits for the caller to take it (and, for a revocation, to finish the
@@ -163,6 +166,7 @@ public struct ConsumerConfiguration: KafkaClientConfiguration {
             ("auto.commit.interval.ms", String(commitInterval.milliseconds)),
             ("enable.auto.offset.store", "false"),
             ("enable.partition.eof", "false"),
+            ("queued.max.messages.kbytes", String(prefetchKilobytes)),
         ]
         if let assignmentStrategy { result.append(("partition.assignment.strategy", assignmentStrategy)) }
         return result

@@ -18,7 +18,8 @@ public final class SQLiteStateStore: StateStore {
         configuration.busyMode = .timeout(30)
         configuration.label = "consentinel.storage"
         configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA cache_size = -65536")
+            let kibibytes = db.configuration.readonly ? Self.readerCacheKiB : Self.writerCacheKiB
+            try db.execute(sql: "PRAGMA cache_size = -\(kibibytes)")
         }
         do {
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -38,6 +39,12 @@ public final class SQLiteStateStore: StateStore {
             throw StorageError(.schema, "cannot migrate SQLite state store \(path): \(error)")
         }
     }
+
+    /// The page cache of the one writing connection, which holds the B-tree pages that commits update.
+    static let writerCacheKiB = 16_384
+    /// The page cache of each of the pool's reading connections, which load a partition's state once per
+    /// assignment and page through a closing month's digests: sequential reads that a cache barely helps.
+    static let readerCacheKiB = 2_048
 
     static let migrator: DatabaseMigrator = {
         var migrator = DatabaseMigrator()
