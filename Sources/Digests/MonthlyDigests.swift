@@ -140,10 +140,16 @@ public struct MonthlyDigests: Sendable {
     /// The decision in force at `end` for each purpose the subject decided on before it, sorted by purpose.
     public func consentState(of subject: String, at end: Timestamp) -> [SubjectDigest.ConsentStanding] {
         var out: [SubjectDigest.ConsentStanding] = []
-        for d in decisions[subject] ?? [] where d.since < end {
-            if out.last?.purpose == d.purpose { out[out.count - 1] = d } else { out.append(d) }
-        }
+        appendConsentState(of: subject, at: end, to: &out)
         return out
+    }
+
+    /// `consentState(of:at:)` appended to `out`.
+    private func appendConsentState(of subject: String, at end: Timestamp, to out: inout [SubjectDigest.ConsentStanding]) {
+        let first = out.count
+        for d in decisions[subject] ?? [] where d.since < end {
+            if out.count > first, out[out.count - 1].purpose == d.purpose { out[out.count - 1] = d } else { out.append(d) }
+        }
     }
 
     /// Whether this lane has seen a consent decision of the subject (its subjects are those it carries decisions for,
@@ -329,9 +335,17 @@ public struct MonthlyDigests: Sendable {
             var tallies = Array(month.subjects)
             month.subjects = [:]
             tallies.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-            // Decisions are forgotten below: each subject's standing at the month's end is taken now.
-            let standing = tallies.map { consentState(of: $0.key, at: month.end) }
-            let subjects = ClosedSubjects(month: month.key, tallies: tallies, consentState: standing, symbols: names)
+            // Decisions are forgotten below: each subject's standing at the month's end is taken now, into one array
+            // (an array per subject would be an allocation per customer).
+            var standings: [SubjectDigest.ConsentStanding] = []
+            var standingEnds: [Int32] = []
+            standingEnds.reserveCapacity(tallies.count)
+            for (subject, _) in tallies {
+                appendConsentState(of: subject, at: month.end, to: &standings)
+                standingEnds.append(Int32(standings.count))
+            }
+            let subjects = ClosedSubjects(month: month.key, tallies: tallies, standings: standings, standingEnds: standingEnds,
+                                          symbols: names)
             var org = month.org.digest(month: month.key, names)
             org.subjects = tallies.count
             org.subjectsWithViolations = tallies.reduce(0) { $0 + ($1.value.violationTotal > 0 ? 1 : 0) }
@@ -643,7 +657,9 @@ public struct ClosedMonth: Sendable {
 public struct ClosedSubjects: RandomAccessCollection, Sendable {
     let month: String
     let tallies: [(key: String, value: SubjectTally)]
-    let consentState: [[SubjectDigest.ConsentStanding]]
+    /// Each subject's consent standing at the month's end: `standings[standingEnds[i - 1]..<standingEnds[i]]`.
+    let standings: [SubjectDigest.ConsentStanding]
+    let standingEnds: [Int32]
     let symbols: [Symbol]
 
     public var startIndex: Int { 0 }
@@ -654,6 +670,7 @@ public struct ClosedSubjects: RandomAccessCollection, Sendable {
 
     public subscript(position: Int) -> SubjectDigest {
         let (subject, tally) = tallies[position]
-        return tally.digest(subject: subject, month: month, consentState: consentState[position], symbols)
+        let start = position == 0 ? 0 : Int(standingEnds[position - 1])
+        return tally.digest(subject: subject, month: month, consentState: Array(standings[start..<Int(standingEnds[position])]), symbols)
     }
 }

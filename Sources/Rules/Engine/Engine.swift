@@ -45,8 +45,10 @@ public final class Engine {
     /// The evaluators, in rule order, that can act on events of each type (by `rawValue`).
     var evaluatorsByType: [[RuleEvaluator]] = []
     var buffer = Heap<Pending>()
-    /// The buffered events by arrival number, kept only while state changes are tracked (for durable stores).
-    let bufferState = KeyedState<String, Event>()
+    /// The buffer's changes since the last `takeStateChanges()`, kept only while state changes are tracked.
+    var bufferChanges = BufferChanges()
+    /// The largest arrival number of the buffered events `restore(_:)` loaded.
+    var storedBufferThrough: UInt64 = 0
     var dedup: DedupWindow
     var arrivals: UInt64 = 0
     var nextMonthEnd: Timestamp?
@@ -114,7 +116,7 @@ public final class Engine {
         }
         arrivals += 1
         buffer.insert(Pending(event: event, seq: arrivals))
-        if tracksChanges { bufferState[String(arrivals)] = event }
+        if tracksChanges { bufferChanges.added(arrivals, event) }
         if maxEventTime.map({ event.time > $0 }) ?? true {
             maxEventTime = event.time
             let candidate = event.time - pipeline.lateness
@@ -181,7 +183,7 @@ public final class Engine {
                 fire(timer)
             } else if pending != nil {
                 let p = buffer.popMin()!
-                if tracksChanges { bufferState.removeValue(forKey: String(p.seq)) }
+                if tracksChanges { bufferChanges.removed(p.seq) }
                 process(p.event, late: false)
             } else {
                 break
@@ -202,7 +204,7 @@ public final class Engine {
         }
         counters.timersFired += 1
         context.now = timer.time
-        evaluators[timer.evaluator].fire(timer.payload, at: timer.time, context)
+        evaluators[Int(timer.evaluator)].fire(timer.payload, at: timer.time, context)
         flushViolations()
     }
 
@@ -223,7 +225,7 @@ public final class Engine {
     /// left after each compaction, so the cost per timer stays constant.
     private var compactTimersAt = 65_536
     private func compactTimers() {
-        context.timers.removeAll { $0.evaluator >= 0 && !evaluators[$0.evaluator].isLive($0.payload, at: $0.time) }
+        context.timers.removeAll { $0.evaluator >= 0 && !evaluators[Int($0.evaluator)].isLive($0.payload, at: $0.time) }
         compactTimersAt = Swift.max(65_536, 2 * context.timers.count)
     }
 
@@ -246,7 +248,8 @@ public final class Engine {
         case let .match(when, reason): return MatchEvaluator(rule: rule, index: position, when: when, reason: reason)
         case let .consent(when, grace): return ConsentEvaluator(rule: rule, index: position, when: when, grace: grace)
         case let .retention(categories, keep, from):
-            return RetentionEvaluator(rule: rule, index: position, categories: categories, keep: keep, from: from)
+            return RetentionEvaluator(rule: rule, index: position, categories: categories, keep: keep, from: from,
+                                      tree: pipeline.taxonomy.categories)
         case let .deadline(start, satisfiedBy, within, key):
             return DeadlineEvaluator(rule: rule, index: position, start: start, satisfiedBy: satisfiedBy, within: within, key: key)
         case let .threshold(when, groupBy, distinct, window, limit):

@@ -4,7 +4,8 @@ import Events
 final class EngineContext {
     enum TimerPayload {
         case monthEnd
-        case retention(subject: String, category: TaxonomyNode, generation: UInt64)
+        /// `category`: the clock's category, by its pre-order index in the categories tree.
+        case retention(subject: String, category: Int32, generation: UInt64)
         case deadline(key: String, generation: UInt64)
         case windowEnd(key: String)
     }
@@ -12,7 +13,8 @@ final class EngineContext {
     struct Timer: HeapOrdered {
         var time: Timestamp
         var seq: UInt64
-        var evaluator: Int
+        /// The evaluator's position; -1 for the month's end.
+        var evaluator: Int32
         var payload: TimerPayload
 
         static func precedes(_ a: Timer, _ b: Timer) -> Bool { a.time < b.time || (a.time == b.time && a.seq < b.seq) }
@@ -36,7 +38,7 @@ final class EngineContext {
 
     func schedule(at time: Timestamp, evaluator: Int, payload: TimerPayload) {
         timerSeq += 1
-        timers.insert(Timer(time: time, seq: timerSeq, evaluator: evaluator, payload: payload))
+        timers.insert(Timer(time: time, seq: timerSeq, evaluator: Int32(evaluator), payload: payload))
     }
 
     /// A fresh number to tell a live timer from one whose clock was restarted or cleared.

@@ -41,9 +41,9 @@ extension Engine {
         tracksChanges = true
         dedup.tracksChanges = true
         context.ledger.bySubject.tracksChanges = true
-        bufferState.tracksChanges = true
         for e in evaluators { e.persistence.tracksChanges = true }
-        for p in buffer.items { bufferState[String(p.seq)] = p.event }
+        // Events restored from the store are there already; any buffered before are not.
+        for p in buffer.items where p.seq > storedBufferThrough { bufferChanges.added(p.seq, p.event) }
         storedClock = clockRecord
     }
 
@@ -61,9 +61,7 @@ extension Engine {
             out.append(StateChange(namespace: "engine", key: "clock", value: Self.bytes(clock)))
             storedClock = clock
         }
-        for (k, v) in bufferState.takeChanges() {
-            out.append(StateChange(namespace: "buffer", key: k, value: v.map { $0.json.bytes }))
-        }
+        out += bufferChanges.take()
         out += dedup.takeChanges()
         for (k, v) in context.ledger.bySubject.takeChanges() {
             out.append(StateChange(namespace: "consent", key: k, value: v.map { list in
@@ -138,7 +136,7 @@ extension Engine {
         }
         for (seq, event) in buffered.sorted(by: { $0.0 < $1.0 }) {
             buffer.insert(Pending(event: event, seq: seq))
-            bufferState.restore(String(seq), event)
+            storedBufferThrough = max(storedBufferThrough, seq)
         }
         for e in evaluators { e.persistence.scheduleTimers(context, evaluator: e) }
     }
@@ -224,4 +222,33 @@ final class NoPersistence: RulePersistence {
 
 struct PersistenceError: Error, CustomStringConvertible {
     var description: String
+}
+
+/// The event-time buffer's rows to write (namespace `buffer`, keyed by arrival number): events buffered since the
+/// last checkpoint and still waiting, and the arrival numbers of stored ones processed since. Only these are kept,
+/// not a second copy of every buffered event.
+struct BufferChanges {
+    private var added: [UInt64: Event] = [:]
+    private var removed: [UInt64] = []
+
+    mutating func added(_ seq: UInt64, _ event: Event) { added[seq] = event }
+
+    /// An event buffered and processed between two checkpoints is no change at all.
+    mutating func removed(_ seq: UInt64) {
+        if added.removeValue(forKey: seq) == nil { removed.append(seq) }
+    }
+
+    mutating func take() -> [StateChange] {
+        defer {
+            added = [:]
+            removed = []
+        }
+        var out: [StateChange] = []
+        out.reserveCapacity(added.count + removed.count)
+        for (seq, event) in added.sorted(by: { $0.key < $1.key }) {
+            out.append(StateChange(namespace: "buffer", key: String(seq), value: event.json.bytes))
+        }
+        for seq in removed { out.append(StateChange(namespace: "buffer", key: String(seq), value: nil)) }
+        return out
+    }
 }

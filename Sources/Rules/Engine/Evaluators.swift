@@ -81,20 +81,61 @@ final class ConsentEvaluator: RuleEvaluator {
 }
 
 final class RetentionEvaluator: RuleEvaluator {
+    /// A category's clock, in 72 bytes: a million customers' clocks are kept, and copied as their arrays change.
     struct Clock {
-        var category: TaxonomyNode
         var startedBy: String
-        var startedAt: Timestamp
-        /// nil while waiting for the subject's relationship to end.
-        var deadline: Timestamp?
         var deadlineSetBy: String
+        var startedAt: Timestamp
+        /// `Int64.min`: waiting for the subject's relationship to end.
+        private var deadlineMicroseconds: Int64
         var generation: UInt64
+        /// The category's pre-order interval in the categories tree.
+        let categoryIndex: Int32
+        private let categoryEnd: Int32
         var overdue = false
+
+        init(category: TaxonomyNode, startedBy: String, startedAt: Timestamp, deadline: Timestamp?,
+             deadlineSetBy: String, generation: UInt64, overdue: Bool = false) {
+            self.startedBy = startedBy
+            self.deadlineSetBy = deadlineSetBy
+            self.startedAt = startedAt
+            deadlineMicroseconds = deadline?.microseconds ?? .min
+            self.generation = generation
+            categoryIndex = category.index
+            categoryEnd = category.end
+            self.overdue = overdue
+        }
+
+        /// nil while waiting for the subject's relationship to end.
+        var deadline: Timestamp? {
+            get { deadlineMicroseconds == .min ? nil : Timestamp(microseconds: deadlineMicroseconds) }
+            set { deadlineMicroseconds = newValue?.microseconds ?? .min }
+        }
+
+        func category(in tree: Taxonomy.Tree) -> TaxonomyNode { tree.node(at: categoryIndex) }
+
+        /// Whether the clock's category is `node` or under it.
+        func isUnder(_ node: TaxonomyNode) -> Bool { node.index <= categoryIndex && categoryIndex < node.end }
+
+        /// Whether `node` is the clock's category or under it.
+        func covers(_ node: TaxonomyNode) -> Bool { categoryIndex <= node.index && node.index < categoryEnd }
+    }
+
+    /// When the subject's relationship ended, and by which event: boxed, as most subjects' has not, and the state
+    /// sits in a dictionary's buckets.
+    final class RelationshipEnd: Sendable {
+        let time: Timestamp
+        let event: String
+
+        init(time: Timestamp, event: String) {
+            self.time = time
+            self.event = event
+        }
     }
 
     struct SubjectState {
         var clocks: [Clock] = []
-        var relationshipEnded: (time: Timestamp, event: String)?
+        var relationshipEnded: RelationshipEnd?
     }
 
     let rule: Rule
@@ -104,12 +145,12 @@ final class RetentionEvaluator: RuleEvaluator {
     let from: RetentionStart
     let state = KeyedState<String, SubjectState>()
     private(set) lazy var persistence: RulePersistence = KeyedPersistence(
-        state, toRecord: RetentionRecord.init, fromRecord: { try $0.state($1) },
+        state, toRecord: { [tree] in RetentionRecord($0, tree: tree) }, fromRecord: { try $0.state($1) },
         timers: { [index] subject, s, context in
             for clock in s.clocks where !clock.overdue {
                 if let deadline = clock.deadline {
                     context.schedule(at: deadline, evaluator: index,
-                                     payload: .retention(subject: subject, category: clock.category, generation: clock.generation))
+                                     payload: .retention(subject: subject, category: clock.categoryIndex, generation: clock.generation))
                 }
             }
         })
@@ -117,12 +158,15 @@ final class RetentionEvaluator: RuleEvaluator {
     let eventTypes = [EventType.collect, .relationshipEnd, .delete, .access, .use, .share]
         .reduce(UInt32(0)) { $0 | $1.bit }
 
-    init(rule: Rule, index: Int, categories: [TaxonomyNode], keep: Duration, from: RetentionStart) {
+    let tree: Taxonomy.Tree
+
+    init(rule: Rule, index: Int, categories: [TaxonomyNode], keep: Duration, from: RetentionStart, tree: Taxonomy.Tree) {
         self.rule = rule
         self.index = index
         self.categories = categories
         self.keep = keep
         self.from = from
+        self.tree = tree
     }
 
     func process(_ event: Event, _ context: EngineContext) {
@@ -140,7 +184,7 @@ final class RetentionEvaluator: RuleEvaluator {
         guard !covered.isEmpty else { return }
         state.update(event.subject, default: SubjectState()) { s in
             for category in Set(covered).sorted(by: { $0.index < $1.index }) {
-                s.clocks.removeAll { $0.category == category }
+                s.clocks.removeAll { $0.categoryIndex == category.index }
                 var clock = Clock(category: category, startedBy: event.id, startedAt: event.time, deadline: nil,
                                   deadlineSetBy: event.id, generation: context.nextGeneration())
                 if from == .collect || s.relationshipEnded.map({ $0.time <= event.time }) == true {
@@ -148,7 +192,7 @@ final class RetentionEvaluator: RuleEvaluator {
                 }
                 if let deadline = clock.deadline {
                     context.schedule(at: deadline, evaluator: index,
-                                     payload: .retention(subject: event.subject, category: category, generation: clock.generation))
+                                     payload: .retention(subject: event.subject, category: category.index, generation: clock.generation))
                 }
                 s.clocks.append(clock)
             }
@@ -158,13 +202,13 @@ final class RetentionEvaluator: RuleEvaluator {
     private func relationshipEnded(_ event: Event, _ context: EngineContext) {
         guard from == .relationshipEnd else { return }
         state.update(event.subject, default: SubjectState()) { s in
-            s.relationshipEnded = (event.time, event.id)
+            s.relationshipEnded = RelationshipEnd(time: event.time, event: event.id)
             for i in s.clocks.indices where s.clocks[i].deadline == nil {
                 let deadline = event.time + keep
                 s.clocks[i].deadline = deadline
                 s.clocks[i].deadlineSetBy = event.id
                 context.schedule(at: deadline, evaluator: index,
-                                 payload: .retention(subject: event.subject, category: s.clocks[i].category,
+                                 payload: .retention(subject: event.subject, category: s.clocks[i].categoryIndex,
                                                      generation: s.clocks[i].generation))
             }
         }
@@ -175,7 +219,7 @@ final class RetentionEvaluator: RuleEvaluator {
         if event.deletesAll {
             s.clocks.removeAll()
         } else {
-            s.clocks.removeAll { clock in event.categories.contains { clock.category.isUnder($0) } }
+            s.clocks.removeAll { clock in event.categories.contains { clock.isUnder($0) } }
         }
         if s.clocks.isEmpty && s.relationshipEnded == nil { state.removeValue(forKey: event.subject) } else { state[event.subject] = s }
     }
@@ -187,14 +231,14 @@ final class RetentionEvaluator: RuleEvaluator {
               let s = state[event.subject] else { return }
         let expired = s.clocks.filter { clock in
             guard let deadline = clock.deadline, event.time >= deadline else { return false }
-            return event.categories.contains { $0.isUnder(clock.category) || clock.category.isUnder($0) }
+            return event.categories.contains { clock.covers($0) || clock.isUnder($0) }
         }
         guard let first = expired.first else { return }
         var evidence = eventEvidence(event)
         evidence.append(("expired", .array(expired.map { clockEvidence($0) })))
         context.emit(rule, reason: "expired_access", time: event.time, subject: event.subject, actor: event.actor?.string,
                      event: event.id, idParts: [event.id],
-                     message: "\(event.subject)'s \(first.category.key) data was past its retention deadline of "
+                     message: "\(event.subject)'s \(first.category(in: tree).key) data was past its retention deadline of "
                         + "\(first.deadline!.rfc3339) and not deleted, but was used by a \(event.type.name) event at \(event.time.rfc3339).",
                      evidence: evidence)
     }
@@ -202,7 +246,7 @@ final class RetentionEvaluator: RuleEvaluator {
     /// The clock a timer is for, if firing it now would make that clock overdue: its subject's state and the index.
     private func liveClock(_ payload: EngineContext.TimerPayload, at time: Timestamp) -> (SubjectState, Int)? {
         guard case let .retention(subject, category, generation) = payload, let s = state[subject],
-              let i = s.clocks.firstIndex(where: { $0.category == category && $0.generation == generation }),
+              let i = s.clocks.firstIndex(where: { $0.categoryIndex == category && $0.generation == generation }),
               !s.clocks[i].overdue, s.clocks[i].deadline == time
         else { return nil }
         return (s, i)
@@ -211,10 +255,11 @@ final class RetentionEvaluator: RuleEvaluator {
     func isLive(_ payload: EngineContext.TimerPayload, at time: Timestamp) -> Bool { liveClock(payload, at: time) != nil }
 
     func fire(_ payload: EngineContext.TimerPayload, at time: Timestamp, _ context: EngineContext) {
-        guard case let .retention(subject, category, _) = payload, var (s, i) = liveClock(payload, at: time) else { return }
+        guard case let .retention(subject, _, _) = payload, var (s, i) = liveClock(payload, at: time) else { return }
         s.clocks[i].overdue = true
         state[subject] = s
         let clock = s.clocks[i]
+        let category = clock.category(in: tree)
         context.emit(rule, reason: "overdue", time: time, subject: subject, actor: nil, event: clock.deadlineSetBy,
                      idParts: [subject, category.key, clock.deadlineSetBy, clock.startedBy, time.rfc3339],
                      message: "\(subject)'s \(category.key) data had to be deleted by \(time.rfc3339) (kept \(keep) "
@@ -225,7 +270,7 @@ final class RetentionEvaluator: RuleEvaluator {
 
     private func clockEvidence(_ clock: Clock) -> JSONValue {
         var pairs: [(String, JSONValue)] = [
-            ("category", .string(clock.category.key)), ("collected_by", .string(clock.startedBy)),
+            ("category", .string(clock.category(in: tree).key)), ("collected_by", .string(clock.startedBy)),
             ("collected_at", .string(clock.startedAt.rfc3339)),
         ]
         if let deadline = clock.deadline { pairs.append(("deadline", .string(deadline.rfc3339))) }
@@ -490,9 +535,9 @@ struct RetentionRecord: Codable {
     var endedAt: Timestamp?
     var endedBy: String?
 
-    init(_ s: RetentionEvaluator.SubjectState) {
+    init(_ s: RetentionEvaluator.SubjectState, tree: Taxonomy.Tree) {
         clocks = s.clocks.map {
-            ClockRecord(category: $0.category.key, startedBy: $0.startedBy, startedAt: $0.startedAt, deadline: $0.deadline,
+            ClockRecord(category: tree.node(at: $0.categoryIndex).key, startedBy: $0.startedBy, startedAt: $0.startedAt, deadline: $0.deadline,
                         deadlineSetBy: $0.deadlineSetBy, generation: $0.generation, overdue: $0.overdue)
         }
         endedAt = s.relationshipEnded?.time
@@ -509,7 +554,7 @@ struct RetentionRecord: Codable {
                 category: node, startedBy: c.startedBy, startedAt: c.startedAt, deadline: c.deadline,
                 deadlineSetBy: c.deadlineSetBy, generation: c.generation, overdue: c.overdue))
         }
-        if let endedAt, let endedBy { s.relationshipEnded = (endedAt, endedBy) }
+        if let endedAt, let endedBy { s.relationshipEnded = RetentionEvaluator.RelationshipEnd(time: endedAt, event: endedBy) }
         return s
     }
 }
