@@ -18,6 +18,8 @@ public final class DaemonMetrics: AlertMetrics, PortalMetrics, Sendable {
         /// The watermark's name before 0.1.0; exported beside the new one for one release.
         public static let watermarkDeprecated = "consentinel_watermark_seconds"
         public static let consumerLag = "consentinel_consumer_lag_messages"
+        public static let buffered = "consentinel_buffered_events"
+        public static let openMonths = "consentinel_digest_open_months"
         public static let batchLatency = "consentinel_batch_duration_seconds"
         public static let outboxDepth = "consentinel_outbox_depth"
         public static let published = "consentinel_outputs_published_total"
@@ -93,6 +95,12 @@ public final class DaemonMetrics: AlertMetrics, PortalMetrics, Sendable {
             .set(to: unixSeconds)
         registry.gauge(Name.watermarkDeprecated, help: "Deprecated: consentinel_watermark_timestamp_seconds (removed after 0.1)")
             .set(to: unixSeconds)
+    }
+
+    /// Events waiting in the owned partitions' event-time buffers, and the most open digest months of one of them.
+    public func held(events: Int, openMonths: Int) {
+        registry.gauge(Name.buffered, help: "Events waiting in the event-time buffers for the watermark").set(to: Double(events))
+        registry.gauge(Name.openMonths, help: "The most digest months open in one owned partition").set(to: Double(openMonths))
     }
 
     public func lag(topic: String, partition: Int32, messages: Int64) {

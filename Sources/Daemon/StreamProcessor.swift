@@ -232,6 +232,8 @@ final class StreamProcessor {
         guard let w = candidates.min() else { return }
         for (_, runtime) in partitions { runtime.engine.advanceWatermark(to: w) }
         metrics.watermark(Double(w.microseconds) / 1e6)
+        metrics.held(events: partitions.values.reduce(0) { $0 + $1.engine.buffered },
+                     openMonths: partitions.values.map { $0.digests.openMonthCount }.max() ?? 0)
     }
 
     /// One transaction with the outputs and, at a checkpoint, for each partition with something new (messages

@@ -30,6 +30,9 @@ public final class DigestBook: EngineObserver {
     /// The end of the earliest open month, kept for the check after every event.
     public var earliestOpenMonthEnd: Timestamp? { digests.earliestOpenMonthEnd }
 
+    /// How many months are open (their digests held in memory).
+    public var openMonthCount: Int { digests.openMonths.count }
+
     /// Months before this one are closed (`YYYY-MM`), as far as this lane knows.
     public var closedBefore: String? { digests.closedBefore }
 

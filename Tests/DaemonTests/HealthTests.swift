@@ -76,6 +76,7 @@ import Testing
     @Test func metricsCarryTheBuildTheProcessAndStalls() async throws {
         let metrics = DaemonMetrics()
         metrics.watermark(1_767_225_600)
+        metrics.held(events: 4_200, openMonths: 2)
         metrics.stalled(service: "pipeline", true)
         let text = metrics.text
         let samples = PrometheusText.parse(text).samples
@@ -86,6 +87,7 @@ import Testing
         #expect(value("consentinel_watermark_timestamp_seconds") == 1_767_225_600)
         #expect(value("consentinel_watermark_seconds") == 1_767_225_600, "the old name stays one release")
         #expect(value("consentinel_pipeline_stalled") == 1)
+        #expect(value("consentinel_buffered_events") == 4_200 && value("consentinel_digest_open_months") == 2)
         #expect((value("process_resident_memory_bytes") ?? 0) > 1_000_000)
         #expect((value("process_open_fds") ?? 0) >= 3)
         #expect((value("process_max_fds") ?? 0) >= (value("process_open_fds") ?? .infinity))
