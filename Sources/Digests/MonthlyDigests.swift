@@ -105,7 +105,7 @@ public struct MonthlyDigests: Sendable {
     private var symbols = DigestSymbols()
     /// Each subject's consent decisions (`since`: the decision's time) that can still be in force at the end of an open month, sorted by purpose, then
     /// time (arrival order among equal times); carried across months, and across closed ones.
-    private var decisions: [String: [SubjectDigest.ConsentStanding]] = [:]
+    private var decisions: [String: [KeptDecision]] = [:]
     /// Subjects whose decisions changed since `takeConsentChanges()` (with `tracksChanges`).
     private var decisionsChanged: Set<String> = []
     /// Each subject's erasure requests, in time order, until answered and closed (`ErasureRequest`).
@@ -134,22 +134,31 @@ public struct MonthlyDigests: Sendable {
     /// A subject's digest of an open month as it stands.
     public func subjectDigest(_ subject: String, in month: String) -> SubjectDigest? {
         guard let m = months.first(where: { $0.key == month }), let tally = m.subjects[subject] else { return nil }
-        return tally.digest(subject: subject, month: month, consentState: consentState(of: subject, at: m.end), SymbolTable.shared.all)
+        let names = SymbolTable.shared.all
+        return tally.digest(subject: subject, month: month, consentState: consentState(of: subject, at: m.end, names), names)
     }
 
     /// The decision in force at `end` for each purpose the subject decided on before it, sorted by purpose.
     public func consentState(of subject: String, at end: Timestamp) -> [SubjectDigest.ConsentStanding] {
+        consentState(of: subject, at: end, SymbolTable.shared.all)
+    }
+
+    private func consentState(of subject: String, at end: Timestamp, _ names: [Symbol]) -> [SubjectDigest.ConsentStanding] {
         var out: [SubjectDigest.ConsentStanding] = []
-        appendConsentState(of: subject, at: end, to: &out)
+        appendConsentState(of: subject, at: end, names, to: &out)
         return out
     }
 
     /// `consentState(of:at:)` appended to `out`.
-    private func appendConsentState(of subject: String, at end: Timestamp, to out: inout [SubjectDigest.ConsentStanding]) {
-        let first = out.count
+    private func appendConsentState(
+        of subject: String, at end: Timestamp, _ names: [Symbol], to out: inout [SubjectDigest.ConsentStanding]
+    ) {
+        var last: KeptDecision?
         for d in decisions[subject] ?? [] where d.since < end {
-            if out.count > first, out[out.count - 1].purpose == d.purpose { out[out.count - 1] = d } else { out.append(d) }
+            if let l = last, l.purpose != d.purpose { out.append(l.standing(names)) }
+            last = d
         }
+        if let last { out.append(last.standing(names)) }
     }
 
     /// Whether this lane has seen a consent decision of the subject (its subjects are those it carries decisions for,
@@ -157,10 +166,15 @@ public struct MonthlyDigests: Sendable {
     public func carriesDecisions(of subject: String) -> Bool { decisions[subject] != nil }
 
     /// A subject's decisions as kept (for a durable store), and put back from one.
-    public func consentDecisions(of subject: String) -> [SubjectDigest.ConsentStanding] { decisions[subject] ?? [] }
+    public func consentDecisions(of subject: String) -> [SubjectDigest.ConsentStanding] {
+        guard let list = decisions[subject] else { return [] }
+        let names = SymbolTable.shared.all
+        return list.map { $0.standing(names) }
+    }
 
+    /// Takes them as written (sorted by purpose, then time).
     public mutating func restoreConsentDecisions(of subject: String, _ restored: [SubjectDigest.ConsentStanding]) {
-        decisions[subject] = restored.isEmpty ? nil : restored
+        decisions[subject] = restored.isEmpty ? nil : restored.map(KeptDecision.init)
     }
 
     /// The subjects whose decisions changed since the last call.
@@ -169,9 +183,9 @@ public struct MonthlyDigests: Sendable {
         return decisionsChanged
     }
 
-    private mutating func decide(_ subject: String, _ decision: SubjectDigest.ConsentStanding) {
+    private mutating func decide(_ subject: String, _ decision: KeptDecision) {
         var list = decisions[subject] ?? []
-        let i = list.lastIndex { ($0.purpose, $0.since) <= (decision.purpose, decision.since) }.map { $0 + 1 } ?? 0
+        let i = list.lastIndex { !decision.precedes($0) }.map { $0 + 1 } ?? 0
         list.insert(decision, at: i)
         decisions[subject] = list
         if tracksChanges { decisionsChanged.insert(subject) }
@@ -181,9 +195,9 @@ public struct MonthlyDigests: Sendable {
     /// last one made before `horizon` (the start of the earliest month that can still close).
     private mutating func forgetDecisions(before horizon: Timestamp) {
         // Written back after the walk: assigning while iterating copied the whole dictionary.
-        var shortened: [(String, [SubjectDigest.ConsentStanding])] = []
+        var shortened: [(String, [KeptDecision])] = []
         for (subject, list) in decisions {
-            var kept: [SubjectDigest.ConsentStanding] = []
+            var kept: [KeptDecision] = []
             kept.reserveCapacity(list.count)
             for (i, d) in list.enumerated() {
                 let next = i + 1 < list.count ? list[i + 1] : nil
@@ -298,8 +312,8 @@ public struct MonthlyDigests: Sendable {
     public mutating func record(_ event: Event, late: Bool) {
         if event.type == .consent, let purpose = event.purpose, let status = event.status {
             // A decision stands in later months whether or not its own month is still open.
-            decide(event.subject, SubjectDigest.ConsentStanding(
-                purpose: purpose.key, status: status.description, since: event.time, source: event.source?.string))
+            decide(event.subject, KeptDecision(since: event.time, purpose: symbols.use(purpose), status: symbols.status(status),
+                                               source: event.source?.id ?? .max))
         }
         guard let i = index(of: event.time) else {
             lateForClosedMonths += 1
@@ -341,7 +355,7 @@ public struct MonthlyDigests: Sendable {
             var standingEnds: [Int32] = []
             standingEnds.reserveCapacity(tallies.count)
             for (subject, _) in tallies {
-                appendConsentState(of: subject, at: month.end, to: &standings)
+                appendConsentState(of: subject, at: month.end, names, to: &standings)
                 standingEnds.append(Int32(standings.count))
             }
             let subjects = ClosedSubjects(month: month.key, tallies: tallies, standings: standings, standingEnds: standingEnds,
@@ -411,7 +425,14 @@ struct DigestSymbols: Sendable {
     let types: [UInt32] = EventType.allCases.map { Symbol($0.name).id }
     let empty = Symbol("").id
 
+    private var statuses: [UInt32] = []
+
     mutating func use(_ node: TaxonomyNode) -> UInt32 { Self.lookup(&uses, node) }
+
+    mutating func status(_ status: ConsentStatus) -> UInt32 {
+        if statuses.isEmpty { statuses = [ConsentStatus.granted, .withdrawn].map { Symbol($0.description).id } }
+        return statuses[Int(status.rawValue)]
+    }
     mutating func category(_ node: TaxonomyNode) -> UInt32 { Self.lookup(&categories, node) }
 
     private static func lookup(_ table: inout [(key: String, id: UInt32)], _ node: TaxonomyNode) -> UInt32 {
@@ -672,5 +693,39 @@ public struct ClosedSubjects: RandomAccessCollection, Sendable {
         let (subject, tally) = tallies[position]
         let start = position == 0 ? 0 : Int(standingEnds[position - 1])
         return tally.digest(subject: subject, month: month, consentState: Array(standings[start..<Int(standingEnds[position])]), symbols)
+    }
+}
+
+/// A consent decision as the digests keep it, in 24 bytes: purpose, status and source as symbol ids (a million
+/// customers' decisions are kept).
+struct KeptDecision: Sendable {
+    var since: Timestamp
+    var purpose: UInt32
+    var status: UInt32
+    /// `UInt32.max`: no source.
+    var source: UInt32
+
+    init(since: Timestamp, purpose: UInt32, status: UInt32, source: UInt32) {
+        self.since = since
+        self.purpose = purpose
+        self.status = status
+        self.source = source
+    }
+
+    init(_ s: SubjectDigest.ConsentStanding) {
+        self.init(since: s.since, purpose: Symbol(s.purpose).id, status: Symbol(s.status).id,
+                  source: s.source.map { Symbol($0).id } ?? .max)
+    }
+
+    func standing(_ names: [Symbol]) -> SubjectDigest.ConsentStanding {
+        SubjectDigest.ConsentStanding(purpose: names[Int(purpose)].string, status: names[Int(status)].string, since: since,
+                                      source: source == .max ? nil : names[Int(source)].string)
+    }
+
+    /// Whether it sorts before `other`: by purpose (its text), then time.
+    func precedes(_ other: KeptDecision) -> Bool {
+        if purpose == other.purpose { return since < other.since }
+        let table = SymbolTable.shared
+        return table.symbol(id: purpose).string < table.symbol(id: other.purpose).string
     }
 }
