@@ -452,22 +452,77 @@ struct SubjectTally: Sendable {
         case accessPurpose, accessCategory, accessRole, accessSystem, usePurpose, share, shareCategory, violationRule
     }
 
+    /// 20 bytes: a million customers' months hold several each.
     struct Counter: Sendable {
         var kind: Kind
         var a: UInt32
         var b: UInt32
         var c: UInt32
-        var count: Int
+        private var n: UInt32
+
+        init(kind: Kind, a: UInt32, b: UInt32, c: UInt32, count: Int) {
+            self.kind = kind
+            self.a = a
+            self.b = b
+            self.c = c
+            n = UInt32(clamping: count)
+        }
+
+        var count: Int {
+            get { Int(n) }
+            set { n = UInt32(clamping: newValue) }
+        }
+    }
+
+    /// The consent changes and deletions of the month, which most customers' months have none of: boxed (copied on
+    /// write), so that a tally in a dictionary's bucket takes 32 bytes rather than 48.
+    private final class Changes: @unchecked Sendable {
+        var consent: [SubjectDigest.ConsentChange] = []
+        var deletions: [SubjectDigest.Deletion] = []
     }
 
     var counters: [Counter] = []
-    var accessTotal = 0
-    var useTotal = 0
-    var violationTotal = 0
-    var consent: [SubjectDigest.ConsentChange] = []
-    var deletions: [SubjectDigest.Deletion] = []
+    private var totals: (access: UInt32, use: UInt32, violations: UInt32) = (0, 0, 0)
+    private var changes: Changes?
 
     init() {}
+
+    var accessTotal: Int {
+        get { Int(totals.access) }
+        set { totals.access = UInt32(clamping: newValue) }
+    }
+
+    var useTotal: Int {
+        get { Int(totals.use) }
+        set { totals.use = UInt32(clamping: newValue) }
+    }
+
+    var violationTotal: Int {
+        get { Int(totals.violations) }
+        set { totals.violations = UInt32(clamping: newValue) }
+    }
+
+    var consent: [SubjectDigest.ConsentChange] {
+        get { changes?.consent ?? [] }
+        set { editChanges { $0.consent = newValue } }
+    }
+
+    var deletions: [SubjectDigest.Deletion] {
+        get { changes?.deletions ?? [] }
+        set { editChanges { $0.deletions = newValue } }
+    }
+
+    private mutating func editChanges(_ edit: (Changes) -> Void) {
+        if changes == nil || !isKnownUniquelyReferenced(&changes!) {
+            let copy = Changes()
+            if let changes {
+                copy.consent = changes.consent
+                copy.deletions = changes.deletions
+            }
+            changes = copy
+        }
+        edit(changes!)
+    }
 
     mutating func bump(_ kind: Kind, _ a: UInt32, _ b: UInt32 = 0, _ c: UInt32 = 0, by n: Int = 1) {
         for i in counters.indices where counters[i].kind == kind && counters[i].a == a && counters[i].b == b && counters[i].c == c {
