@@ -346,23 +346,25 @@ public struct MonthlyDigests: Sendable {
             recent = 0
             closed.insert(month.key)
             changed.removeValue(forKey: month.key)
-            var tallies = Array(month.subjects)
+            // The tallies stay in their dictionary, read in the order of the sorted names: a copy of them all as an
+            // array would be the largest allocation of a month close.
+            let tallies = month.subjects
             month.subjects = [:]
-            tallies.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+            let order = tallies.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             // Decisions are forgotten below: each subject's standing at the month's end is taken now, into one array
             // (an array per subject would be an allocation per customer).
             var standings: [SubjectDigest.ConsentStanding] = []
             var standingEnds: [Int32] = []
-            standingEnds.reserveCapacity(tallies.count)
-            for (subject, _) in tallies {
+            standingEnds.reserveCapacity(order.count)
+            for subject in order {
                 appendConsentState(of: subject, at: month.end, names, to: &standings)
                 standingEnds.append(Int32(standings.count))
             }
-            let subjects = ClosedSubjects(month: month.key, tallies: tallies, standings: standings, standingEnds: standingEnds,
-                                          symbols: names)
+            let subjects = ClosedSubjects(month: month.key, tallies: tallies, order: order, standings: standings,
+                                          standingEnds: standingEnds, symbols: names)
             var org = month.org.digest(month: month.key, names)
             org.subjects = tallies.count
-            org.subjectsWithViolations = tallies.reduce(0) { $0 + ($1.value.violationTotal > 0 ? 1 : 0) }
+            org.subjectsWithViolations = tallies.values.reduce(0) { $0 + ($1.violationTotal > 0 ? 1 : 0) }
             var carried = false
             for list in erasures.values {
                 for r in list where r.isOpen(at: month.end) {
@@ -732,20 +734,23 @@ public struct ClosedMonth: Sendable {
 /// customers never holds all their digests (with their dictionaries) at once, only the counters it already had.
 public struct ClosedSubjects: RandomAccessCollection, Sendable {
     let month: String
-    let tallies: [(key: String, value: SubjectTally)]
+    let tallies: [String: SubjectTally]
+    /// The subjects, in byte order.
+    let order: [String]
     /// Each subject's consent standing at the month's end: `standings[standingEnds[i - 1]..<standingEnds[i]]`.
     let standings: [SubjectDigest.ConsentStanding]
     let standingEnds: [Int32]
     let symbols: [Symbol]
 
     public var startIndex: Int { 0 }
-    public var endIndex: Int { tallies.count }
+    public var endIndex: Int { order.count }
 
     /// The subjects, in byte order.
-    public var subjectNames: [String] { tallies.map(\.key) }
+    public var subjectNames: [String] { order }
 
     public subscript(position: Int) -> SubjectDigest {
-        let (subject, tally) = tallies[position]
+        let subject = order[position]
+        let tally = tallies[subject, default: SubjectTally()]
         let start = position == 0 ? 0 : Int(standingEnds[position - 1])
         return tally.digest(subject: subject, month: month, consentState: Array(standings[start..<Int(standingEnds[position])]), symbols)
     }
