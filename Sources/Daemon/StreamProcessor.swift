@@ -224,6 +224,10 @@ final class StreamProcessor {
 
     /// The minimum, over partitions that are not idle, of their largest event time minus the lateness.
     private func advanceWatermark(now: ContinuousClock.Instant) {
+        defer {
+            metrics.held(events: partitions.values.reduce(0) { $0 + $1.engine.buffered },
+                         openMonths: partitions.values.map { $0.digests.openMonthCount }.max() ?? 0)
+        }
         let active = partitions.values.filter { now - $0.lastMessage < configuration.idleTimeout }
         // A partition that is not idle but has had no event yet holds the watermark back: its first events may be
         // earlier than everything the others have seen, and would all be late.
@@ -232,8 +236,6 @@ final class StreamProcessor {
         guard let w = candidates.min() else { return }
         for (_, runtime) in partitions { runtime.engine.advanceWatermark(to: w) }
         metrics.watermark(Double(w.microseconds) / 1e6)
-        metrics.held(events: partitions.values.reduce(0) { $0 + $1.engine.buffered },
-                     openMonths: partitions.values.map { $0.digests.openMonthCount }.max() ?? 0)
     }
 
     /// One transaction with the outputs and, at a checkpoint, for each partition with something new (messages
