@@ -84,6 +84,7 @@ final class StreamProcessor {
             ])
         }
         metrics.assigned(partitions.count)
+        noteHeld()
         try await claimKeyedTasks()
         return seeks
     }
@@ -94,6 +95,7 @@ final class StreamProcessor {
         for tp in revoked { partitions.removeValue(forKey: tp) }
         releaseKeyedTasks()
         metrics.assigned(partitions.count)
+        noteHeld()
         logger.info("partitions revoked", metadata: ["partitions": "\(revoked.map(\.description))"])
     }
 
@@ -189,12 +191,14 @@ final class StreamProcessor {
         try await commit(touched: read.union(found), outbox: outbox, global: [], alerts: alerts, checkpoint: checkpoint)
         metrics.batchCommitted(messages: batch.messages.count)
         try await advanceStages()
+        noteHeld()
         metrics.batch(ContinuousClock.now - started)
     }
 
     /// Periodic work while no message comes: the keyed tasks run over what other instances have released since, and
     /// the months that lets close are closed.
     func tick() async throws {
+        defer { noteHeld() }
         try await self.checkpoint()
         guard keyed != nil || retriesOrgDigests else { return }
         stall.enter("periodic work")
@@ -223,11 +227,13 @@ final class StreamProcessor {
     }
 
     /// The minimum, over partitions that are not idle, of their largest event time minus the lateness.
+    /// What the owned partitions hold in memory waiting (the gauges), after a batch, a tick or a change of partitions.
+    private func noteHeld() {
+        metrics.held(events: partitions.values.reduce(0) { $0 + $1.engine.buffered },
+                     openMonths: partitions.values.map { $0.digests.openMonthCount }.max() ?? 0)
+    }
+
     private func advanceWatermark(now: ContinuousClock.Instant) {
-        defer {
-            metrics.held(events: partitions.values.reduce(0) { $0 + $1.engine.buffered },
-                         openMonths: partitions.values.map { $0.digests.openMonthCount }.max() ?? 0)
-        }
         let active = partitions.values.filter { now - $0.lastMessage < configuration.idleTimeout }
         // A partition that is not idle but has had no event yet holds the watermark back: its first events may be
         // earlier than everything the others have seen, and would all be late.

@@ -71,3 +71,33 @@ import Testing
         #expect(sum.json.serialized.contains(#""total":6"#))
     }
 }
+
+/// A subject's tally keeps its month's consent changes and deletions in a box shared by copies until one changes, and
+/// its counts in 32 bits.
+@Suite struct SubjectTallyTests {
+    @Test func copiesNeverShareTheirChanges() {
+        var original = SubjectTally()
+        original.consent = [SubjectDigest.ConsentChange(time: Timestamp(microseconds: 1), purpose: "marketing", status: "granted", source: nil)]
+        var copy = original
+        copy.consent.append(SubjectDigest.ConsentChange(time: Timestamp(microseconds: 2), purpose: "analytics", status: "withdrawn", source: "web"))
+        copy.deletions.append(SubjectDigest.Deletion(time: Timestamp(microseconds: 3), categories: ["user.contact"]))
+        #expect(original.consent.map(\.purpose) == ["marketing"] && original.deletions.isEmpty)
+        #expect(copy.consent.map(\.purpose) == ["marketing", "analytics"] && copy.deletions.count == 1)
+        var third = copy
+        third.deletions = []
+        #expect(copy.deletions.count == 1 && third.deletions.isEmpty && third.consent.count == 2)
+    }
+
+    @Test func countsStopAtTheirLargestValueAndSurviveTheStateRow() throws {
+        var tally = SubjectTally()
+        tally.accessTotal = Int(UInt32.max) + 10
+        tally.useTotal = 7
+        tally.bump(.accessPurpose, Symbol("analytics").id, by: Int(UInt32.max) + 1)
+        tally.consent = [SubjectDigest.ConsentChange(time: Timestamp(microseconds: 5), purpose: "marketing", status: "granted", source: "web")]
+        #expect(tally.accessTotal == Int(UInt32.max) && tally.counters.first?.count == Int(UInt32.max))
+        let back = try #require(SubjectTally(state: tally.state(SymbolTable.shared.all)))
+        #expect(back.accessTotal == Int(UInt32.max) && back.useTotal == 7 && back.violationTotal == 0)
+        #expect(back.consent.map(\.source) == ["web"] && back.deletions.isEmpty)
+        #expect(back.counters.map(\.count) == [Int(UInt32.max)])
+    }
+}

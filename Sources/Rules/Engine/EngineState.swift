@@ -138,6 +138,8 @@ extension Engine {
             buffer.insert(Pending(event: event, seq: seq))
             storedBufferThrough = max(storedBufferThrough, seq)
         }
+        // New events must never reuse a stored event's number (its row would be overwritten, not deleted).
+        arrivals = max(arrivals, storedBufferThrough)
         for e in evaluators { e.persistence.scheduleTimers(context, evaluator: e) }
     }
 
