@@ -427,14 +427,12 @@ struct DigestSymbols: Sendable {
     let types: [UInt32] = EventType.allCases.map { Symbol($0.name).id }
     let empty = Symbol("").id
 
-    private var statuses: [UInt32] = []
+    /// By `ConsentStatus.rawValue`.
+    let statuses: [UInt32] = [ConsentStatus.granted, .withdrawn].map { Symbol($0.description).id }
 
     mutating func use(_ node: TaxonomyNode) -> UInt32 { Self.lookup(&uses, node) }
 
-    mutating func status(_ status: ConsentStatus) -> UInt32 {
-        if statuses.isEmpty { statuses = [ConsentStatus.granted, .withdrawn].map { Symbol($0.description).id } }
-        return statuses[Int(status.rawValue)]
-    }
+    func status(_ status: ConsentStatus) -> UInt32 { statuses[Int(status.rawValue)] }
     mutating func category(_ node: TaxonomyNode) -> UInt32 { Self.lookup(&categories, node) }
 
     private static func lookup(_ table: inout [(key: String, id: UInt32)], _ node: TaxonomyNode) -> UInt32 {
