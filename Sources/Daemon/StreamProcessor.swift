@@ -226,13 +226,13 @@ final class StreamProcessor {
         if closed { MallocTuning.returnFreeMemory() }
     }
 
-    /// The minimum, over partitions that are not idle, of their largest event time minus the lateness.
     /// What the owned partitions hold in memory waiting (the gauges), after a batch, a tick or a change of partitions.
     private func noteHeld() {
         metrics.held(events: partitions.values.reduce(0) { $0 + $1.engine.buffered },
                      openMonths: partitions.values.map { $0.digests.openMonthCount }.max() ?? 0)
     }
 
+    /// The minimum, over partitions that are not idle, of their largest event time minus the lateness.
     private func advanceWatermark(now: ContinuousClock.Instant) {
         let active = partitions.values.filter { now - $0.lastMessage < configuration.idleTimeout }
         // A partition that is not idle but has had no event yet holds the watermark back: its first events may be

@@ -123,6 +123,8 @@ public struct MonthlyDigests: Sendable {
     /// The open months (`YYYY-MM`), oldest first.
     public var openMonths: [String] { months.map(\.key) }
 
+    public var openMonthCount: Int { months.count }
+
     /// The end of the earliest open month.
     public var earliestOpenMonthEnd: Timestamp? { months.first?.end }
 

@@ -31,7 +31,7 @@ public final class DigestBook: EngineObserver {
     public var earliestOpenMonthEnd: Timestamp? { digests.earliestOpenMonthEnd }
 
     /// How many months are open (their digests held in memory).
-    public var openMonthCount: Int { digests.openMonths.count }
+    public var openMonthCount: Int { digests.openMonthCount }
 
     /// Months before this one are closed (`YYYY-MM`), as far as this lane knows.
     public var closedBefore: String? { digests.closedBefore }

@@ -116,7 +116,7 @@ public final class Engine {
         }
         arrivals += 1
         buffer.insert(Pending(event: event, seq: arrivals))
-        if tracksChanges { bufferChanges.added(arrivals, event) }
+        if tracksChanges { bufferChanges.buffered(arrivals, event) }
         if maxEventTime.map({ event.time > $0 }) ?? true {
             maxEventTime = event.time
             let candidate = event.time - pipeline.lateness
@@ -183,7 +183,7 @@ public final class Engine {
                 fire(timer)
             } else if pending != nil {
                 let p = buffer.popMin()!
-                if tracksChanges { bufferChanges.removed(p.seq) }
+                if tracksChanges { bufferChanges.processed(p.seq) }
                 process(p.event, late: false)
             } else {
                 break

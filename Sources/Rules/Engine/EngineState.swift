@@ -43,7 +43,7 @@ extension Engine {
         context.ledger.bySubject.tracksChanges = true
         for e in evaluators { e.persistence.tracksChanges = true }
         // Events restored from the store are there already; any buffered before are not.
-        for p in buffer.items where p.seq > storedBufferThrough { bufferChanges.added(p.seq, p.event) }
+        for p in buffer.items where p.seq > storedBufferThrough { bufferChanges.buffered(p.seq, p.event) }
         storedClock = clockRecord
     }
 
@@ -233,10 +233,10 @@ struct BufferChanges {
     private var added: [UInt64: Event] = [:]
     private var removed: [UInt64] = []
 
-    mutating func added(_ seq: UInt64, _ event: Event) { added[seq] = event }
+    mutating func buffered(_ seq: UInt64, _ event: Event) { added[seq] = event }
 
     /// An event buffered and processed between two checkpoints is no change at all.
-    mutating func removed(_ seq: UInt64) {
+    mutating func processed(_ seq: UInt64) {
         if added.removeValue(forKey: seq) == nil { removed.append(seq) }
     }
 
