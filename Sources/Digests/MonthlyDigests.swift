@@ -146,21 +146,19 @@ public struct MonthlyDigests: Sendable {
     }
 
     private func consentState(of subject: String, at end: Timestamp, _ names: [Symbol]) -> [SubjectDigest.ConsentStanding] {
-        var out: [SubjectDigest.ConsentStanding] = []
-        appendConsentState(of: subject, at: end, names, to: &out)
-        return out
+        var out: [KeptDecision] = []
+        appendConsentState(of: subject, at: end, to: &out)
+        return out.map { $0.standing(names) }
     }
 
-    /// `consentState(of:at:)` appended to `out`.
-    private func appendConsentState(
-        of subject: String, at end: Timestamp, _ names: [Symbol], to out: inout [SubjectDigest.ConsentStanding]
-    ) {
+    /// The decisions of `consentState(of:at:)`, appended to `out`.
+    private func appendConsentState(of subject: String, at end: Timestamp, to out: inout [KeptDecision]) {
         var last: KeptDecision?
         for d in decisions[subject] ?? [] where d.since < end {
-            if let l = last, l.purpose != d.purpose { out.append(l.standing(names)) }
+            if let l = last, l.purpose != d.purpose { out.append(l) }
             last = d
         }
-        if let last { out.append(last.standing(names)) }
+        if let last { out.append(last) }
     }
 
     /// Whether this lane has seen a consent decision of the subject (its subjects are those it carries decisions for,
@@ -354,12 +352,13 @@ public struct MonthlyDigests: Sendable {
             month.subjects = [:]
             let order = tallies.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             // Decisions are forgotten below: each subject's standing at the month's end is taken now, into one array
-            // (an array per subject would be an allocation per customer).
-            var standings: [SubjectDigest.ConsentStanding] = []
+            // of kept decisions (an array per subject would be an allocation per customer, and standings with their
+            // texts three times the size).
+            var standings: [KeptDecision] = []
             var standingEnds: [Int32] = []
             standingEnds.reserveCapacity(order.count)
             for subject in order {
-                appendConsentState(of: subject, at: month.end, names, to: &standings)
+                appendConsentState(of: subject, at: month.end, to: &standings)
                 standingEnds.append(Int32(standings.count))
             }
             let subjects = ClosedSubjects(month: month.key, tallies: tallies, order: order, standings: standings,
@@ -738,7 +737,7 @@ public struct ClosedSubjects: RandomAccessCollection, Sendable {
     /// The subjects, in byte order.
     let order: [String]
     /// Each subject's consent standing at the month's end: `standings[standingEnds[i - 1]..<standingEnds[i]]`.
-    let standings: [SubjectDigest.ConsentStanding]
+    let standings: [KeptDecision]
     let standingEnds: [Int32]
     let symbols: [Symbol]
 
@@ -752,7 +751,7 @@ public struct ClosedSubjects: RandomAccessCollection, Sendable {
         let subject = order[position]
         let tally = tallies[subject, default: SubjectTally()]
         let start = position == 0 ? 0 : Int(standingEnds[position - 1])
-        return tally.digest(subject: subject, month: month, consentState: Array(standings[start..<Int(standingEnds[position])]), symbols)
+        return tally.digest(subject: subject, month: month, consentState: standings[start..<Int(standingEnds[position])].map { $0.standing(symbols) }, symbols)
     }
 }
 

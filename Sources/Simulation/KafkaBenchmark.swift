@@ -22,11 +22,15 @@ public struct KafkaBenchmark {
         public var latencySeconds: Int
         /// Whether to measure raw librdkafka too (`bench memory` does not).
         public var raw: Bool
+        /// Months of event time the produced traffic spans.
+        public var months: Int
 
         public init(
-            events: Int, subjects: Int, partitions: Int, pipelineDirectory: String, rate: Int, latencySeconds: Int, raw: Bool = true
+            events: Int, subjects: Int, partitions: Int, pipelineDirectory: String, rate: Int, latencySeconds: Int,
+            raw: Bool = true, months: Int = 3
         ) {
             self.raw = raw
+            self.months = months
             self.events = events
             self.subjects = subjects
             self.partitions = partitions
@@ -107,7 +111,7 @@ public struct KafkaBenchmark {
         var config = ProducerConfiguration(bootstrapServers: [cluster.bootstrapServers])
         config.messageTimeout = .seconds(120)
         let producer = try Producer(configuration: config)
-        let generator = EventGenerator(.init(events: options.events, subjects: options.subjects, seed: 42, months: 3))
+        let generator = EventGenerator(.init(events: options.events, subjects: options.subjects, seed: 42, months: options.months))
         var bytes = 0
         let lines = generator.lazy.map { line -> String in
             bytes += line.utf8.count

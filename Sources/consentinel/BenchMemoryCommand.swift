@@ -47,7 +47,7 @@ struct BenchMemory: AsyncParsableCommand {
         try FileManager.default.removeItem(atPath: path)
         let bench = KafkaBenchmark(
             options: .init(events: events, subjects: subjects, partitions: partitions ?? max(16, size / 2_500_000 + 1), pipelineDirectory: pipeline,
-                           rate: 0, latencySeconds: 1, raw: false),
+                           rate: 0, latencySeconds: 1, raw: false, months: months),
             output: { print($0) })
         try await bench.run()
     }
