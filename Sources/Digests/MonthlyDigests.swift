@@ -105,7 +105,7 @@ public struct MonthlyDigests: Sendable {
     private var symbols = DigestSymbols()
     /// Each subject's consent decisions (`since`: the decision's time) that can still be in force at the end of an open month, sorted by purpose, then
     /// time (arrival order among equal times); carried across months, and across closed ones.
-    private var decisions: [String: [KeptDecision]] = [:]
+    private var decisions = KeyedLists<String, KeptDecision>()
     /// Subjects whose decisions changed since `takeConsentChanges()` (with `tracksChanges`).
     private var decisionsChanged: Set<String> = []
     /// Each subject's erasure requests, in time order, until answered and closed (`ErasureRequest`).
@@ -154,7 +154,7 @@ public struct MonthlyDigests: Sendable {
     /// The decisions of `consentState(of:at:)`, appended to `out`.
     private func appendConsentState(of subject: String, at end: Timestamp, to out: inout [KeptDecision]) {
         var last: KeptDecision?
-        for d in decisions[subject] ?? [] where d.since < end {
+        for d in decisions[subject] where d.since < end {
             if let l = last, l.purpose != d.purpose { out.append(l) }
             last = d
         }
@@ -163,18 +163,17 @@ public struct MonthlyDigests: Sendable {
 
     /// Whether this lane has seen a consent decision of the subject (its subjects are those it carries decisions for,
     /// as well as those with a digest in an open month).
-    public func carriesDecisions(of subject: String) -> Bool { decisions[subject] != nil }
+    public func carriesDecisions(of subject: String) -> Bool { decisions.contains(subject) }
 
     /// A subject's decisions as kept (for a durable store), and put back from one.
     public func consentDecisions(of subject: String) -> [SubjectDigest.ConsentStanding] {
-        guard let list = decisions[subject] else { return [] }
         let names = SymbolTable.shared.all
-        return list.map { $0.standing(names) }
+        return decisions[subject].map { $0.standing(names) }
     }
 
     /// Takes them as written (sorted by purpose, then time).
     public mutating func restoreConsentDecisions(of subject: String, _ restored: [SubjectDigest.ConsentStanding]) {
-        decisions[subject] = restored.isEmpty ? nil : restored.map(KeptDecision.init)
+        decisions.set(subject, restored.lazy.map(KeptDecision.init))
     }
 
     /// The subjects whose decisions changed since the last call.
@@ -184,32 +183,19 @@ public struct MonthlyDigests: Sendable {
     }
 
     private mutating func decide(_ subject: String, _ decision: KeptDecision) {
-        var list = decisions[subject] ?? []
-        let i = list.lastIndex { !decision.precedes($0) }.map { $0 + 1 } ?? 0
-        list.insert(decision, at: i)
-        decisions[subject] = list
+        decisions.insert(decision, for: subject) { !decision.precedes($0) }
         if tracksChanges { decisionsChanged.insert(subject) }
     }
 
     /// Forgets decisions that can no longer be in force at the end of an open month: for each purpose, all but the
     /// last one made before `horizon` (the start of the earliest month that can still close).
     private mutating func forgetDecisions(before horizon: Timestamp) {
-        // Written back after the walk: assigning while iterating copied the whole dictionary.
-        var shortened: [(String, [KeptDecision])] = []
-        for (subject, list) in decisions {
-            var kept: [KeptDecision] = []
-            kept.reserveCapacity(list.count)
-            for (i, d) in list.enumerated() {
-                let next = i + 1 < list.count ? list[i + 1] : nil
-                let superseded = next.map { $0.purpose == d.purpose && $0.since < horizon } ?? false
-                if !superseded { kept.append(d) }
-            }
-            if kept.count != list.count { shortened.append((subject, kept)) }
+        let tracks = tracksChanges
+        var changedSubjects: [String] = []
+        decisions.removeSuperseded(by: { next, d in next.purpose == d.purpose && next.since < horizon }) { subject in
+            if tracks { changedSubjects.append(subject) }
         }
-        for (subject, kept) in shortened {
-            decisions[subject] = kept
-            if tracksChanges { decisionsChanged.insert(subject) }
-        }
+        decisionsChanged.formUnion(changedSubjects)
     }
 
     /// A subject's erasure requests as kept (for a durable store), and put back from one.

@@ -12,20 +12,23 @@ import Testing
             .with(id: id)
     }
 
-    @Test func aDecisionIsFortyBytesAndGivesBackItsPurposeAndSource() {
-        #expect(MemoryLayout<ConsentLedger.Decision>.stride <= 40)
+    @Test func aDecisionIsThirtySixBytesAndGivesBackItsPurposeSourceAndStatus() {
+        // With the link to the next decision of its list, 40 bytes.
+        #expect(MemoryLayout<ConsentLedger.Decision>.size <= 36)
         let d = ConsentLedger.Decision(time: Timestamp(microseconds: 1), purpose: Fixtures.purpose("marketing.advertising"),
                                        status: .granted, source: Symbol("web-form"), event: "e-1")
         #expect(d.purpose(in: Self.uses) == Fixtures.purpose("marketing.advertising"))
         #expect(d.purpose(in: Self.uses).key == "marketing.advertising")
         #expect(d.source?.string == "web-form")
+        #expect(d.status == .granted)
         let none = ConsentLedger.Decision(time: Timestamp(microseconds: 1), purpose: Fixtures.purpose("analytics"),
                                           status: .withdrawn, source: nil, event: "e-2")
         #expect(none.source == nil)
+        #expect(none.status == .withdrawn)
     }
 
     @Test func theLatestDecisionForThePurposeOrAnAncestorAtOrBeforeTheTimeAnswers() {
-        let ledger = ConsentLedger()
+        var ledger = ConsentLedger()
         ledger.record(Self.consent("marketing", .granted, at: "2026-01-01T00:00:00Z", id: "c-1"))
         ledger.record(Self.consent("marketing.advertising", .withdrawn, at: "2026-01-10T00:00:00Z", id: "c-2"))
         // Late: arrives after c-2 but was decided before it.
@@ -39,6 +42,35 @@ import Testing
         #expect(answer("marketing.communications", "2026-02-01T00:00:00Z") == "c-1", "a sibling's decision does not count")
         #expect(answer("analytics.reporting", "2026-01-06T00:00:00Z") == "c-3")
         #expect(answer("marketing", "2026-02-01T00:00:00Z") == "c-1", "a child's decision does not cover its parent")
+    }
+}
+
+@Suite struct ConsentLedgerOrderTests {
+    @Test func decisionsAreKeptInEventTimeOrderWithArrivalOrderAmongEqualTimes() {
+        var ledger = ConsentLedger()
+        ledger.tracksChanges = true
+        let at = ["2026-01-05T00:00:00Z", "2026-01-01T00:00:00Z", "2026-01-05T00:00:00Z", "2026-01-03T00:00:00Z",
+                  "2026-01-09T00:00:00Z", "2026-01-01T00:00:00Z"]
+        for (i, time) in at.enumerated() {
+            ledger.record(ConsentLedgerTests.consent("marketing", i % 2 == 0 ? .granted : .withdrawn, at: time, id: "c-\(i)"))
+        }
+        let order = ["c-1", "c-5", "c-3", "c-0", "c-2", "c-4"]
+        #expect(ledger.decisions(of: "cust-1").map(\.event) == order)
+        let changes = ledger.takeChanges()
+        #expect(changes.map(\.0) == ["cust-1"])
+        #expect(changes.first?.1.map(\.event) == order)
+        #expect(ledger.takeChanges().isEmpty)
+        // Among equal times the later arrival answers.
+        let at5 = Timestamp(rfc3339: "2026-01-05T00:00:00Z")!
+        #expect(ledger.decision(subject: "cust-1", purpose: Fixtures.purpose("marketing"), at: at5)?.event == "c-2")
+
+        var restored = ConsentLedger()
+        restored.tracksChanges = true
+        restored.restore("cust-1", ledger.decisions(of: "cust-1"))
+        #expect(restored.decisions(of: "cust-1").map(\.event) == order)
+        #expect(restored.takeChanges().isEmpty, "a restored subject is not a change")
+        restored.record(ConsentLedgerTests.consent("marketing", .granted, at: "2026-01-04T00:00:00Z", id: "late"))
+        #expect(restored.decisions(of: "cust-1").map(\.event) == ["c-1", "c-5", "c-3", "late", "c-0", "c-2", "c-4"])
     }
 }
 

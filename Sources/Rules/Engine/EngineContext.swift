@@ -26,7 +26,7 @@ final class EngineContext {
     /// Event time of what is being processed: the event's time, or the timer's.
     var now: Timestamp = .distantPast
     var timers = Heap<Timer>()
-    let ledger = ConsentLedger()
+    var ledger = ConsentLedger()
     var violations: [Violation] = []
     private var timerSeq: UInt64 = 0
     var generation: UInt64 = 0
@@ -65,54 +65,74 @@ final class EngineContext {
 
 /// Every consent decision of every subject, in event-time order (arrival order among equal times).
 struct ConsentLedger {
-    /// One decision, in 40 bytes: the purpose as its pre-order interval and the source as its symbol id, without
-    /// their texts (a million customers' decisions are kept for as long as the engine runs).
+    /// One decision, in 36 bytes: the purpose as its pre-order interval, the source as its symbol id and the status
+    /// in its top bit, without their texts (a million customers' decisions are kept for as long as the engine runs).
     struct Decision {
         var time: Timestamp
         var event: String
         private var purposeIndex: Int32
         private var purposeEnd: Int32
-        /// `UInt32.max`: no source.
-        private var sourceID: UInt32
-        var status: ConsentStatus
+        /// The source's symbol id (`noSource`: none), with the top bit set for a withdrawal.
+        private var sourceAndStatus: UInt32
+
+        private static var withdrawn: UInt32 { 1 << 31 }
+        private static var noSource: UInt32 { withdrawn - 1 }
 
         init(time: Timestamp, purpose: TaxonomyNode, status: ConsentStatus, source: Symbol?, event: String) {
             self.time = time
             self.event = event
             purposeIndex = purpose.index
             purposeEnd = purpose.end
-            sourceID = source?.id ?? .max
-            self.status = status
+            sourceAndStatus = (source.map { Swift.min($0.id, Self.noSource) } ?? Self.noSource)
+                | (status == .withdrawn ? Self.withdrawn : 0)
         }
+
+        var status: ConsentStatus { sourceAndStatus & Self.withdrawn != 0 ? .withdrawn : .granted }
 
         /// Whether the decision is for `purpose` or one of its ancestors.
         func covers(_ purpose: TaxonomyNode) -> Bool { purposeIndex <= purpose.index && purpose.index < purposeEnd }
 
         func purpose(in uses: Taxonomy.Tree) -> TaxonomyNode { uses.node(at: purposeIndex) }
 
-        var source: Symbol? { sourceID == .max ? nil : SymbolTable.shared.symbol(id: sourceID) }
+        var source: Symbol? {
+            let id = sourceAndStatus & Self.noSource
+            return id == Self.noSource ? nil : SymbolTable.shared.symbol(id: id)
+        }
     }
 
-    let bySubject = KeyedState<String, [Decision]>()
+    /// Each subject's decisions, latest first.
+    private var bySubject = KeyedLists<String, Decision>()
+    /// Subjects whose decisions changed since `takeChanges()`, when tracking.
+    private var changed: Set<String> = []
+    var tracksChanges = false
 
-    func record(_ event: Event) {
+    mutating func record(_ event: Event) {
         guard event.type == .consent, let purpose = event.purpose, let status = event.status else { return }
         let d = Decision(time: event.time, purpose: purpose, status: status, source: event.source, event: event.id)
-        bySubject.update(event.subject, default: []) { list in
-            // A late decision goes after every decision at or before its time.
-            let i = list.lastIndex { $0.time <= d.time }.map { $0 + 1 } ?? 0
-            list.insert(d, at: i)
-        }
+        // A late decision goes after every decision at or before its time: before them, latest first.
+        bySubject.insert(d, for: event.subject) { $0.time > d.time }
+        if tracksChanges { changed.insert(event.subject) }
     }
 
     /// The latest decision for `purpose` or one of its ancestors taken at or before `time`.
     func decision(subject: String, purpose: TaxonomyNode, at time: Timestamp) -> Decision? {
-        guard let list = bySubject[subject] else { return nil }
-        for d in list.reversed() where d.time <= time && d.covers(purpose) {
+        for d in bySubject[subject] where d.time <= time && d.covers(purpose) {
             return d
         }
         return nil
     }
+
+    /// A subject's decisions in event-time order.
+    func decisions(of subject: String) -> [Decision] { Array(bySubject[subject]).reversed() }
+
+    /// The subjects whose decisions changed since the last call, with their decisions in event-time order.
+    mutating func takeChanges() -> [(String, [Decision])] {
+        defer { changed.removeAll(keepingCapacity: true) }
+        return changed.map { ($0, decisions(of: $0)) }
+    }
+
+    /// Puts a subject's decisions (in event-time order) loaded from a store, without marking them changed.
+    mutating func restore(_ subject: String, _ decisions: [Decision]) { bySubject.set(subject, decisions.reversed()) }
 }
 
 /// One compiled rule with its state.

@@ -40,7 +40,7 @@ extension Engine {
     public func trackChanges() {
         tracksChanges = true
         dedup.tracksChanges = true
-        context.ledger.bySubject.tracksChanges = true
+        context.ledger.tracksChanges = true
         for e in evaluators { e.persistence.tracksChanges = true }
         // Events restored from the store are there already; any buffered before are not.
         for p in buffer.items where p.seq > storedBufferThrough { bufferChanges.buffered(p.seq, p.event) }
@@ -63,10 +63,9 @@ extension Engine {
         }
         out += bufferChanges.take()
         out += dedup.takeChanges()
-        for (k, v) in context.ledger.bySubject.takeChanges() {
-            out.append(StateChange(namespace: "consent", key: k, value: v.map { list in
-                Self.bytes(list.map { DecisionRecord($0, uses: pipeline.taxonomy.uses) })
-            }))
+        for (k, list) in context.ledger.takeChanges() {
+            out.append(StateChange(namespace: "consent", key: k,
+                                   value: Self.bytes(list.map { DecisionRecord($0, uses: pipeline.taxonomy.uses) })))
         }
         for e in evaluators {
             let ns = "rule:" + e.rule.id
@@ -119,7 +118,7 @@ extension Engine {
                     guard let d = r.decision(pipeline.taxonomy) else { throw fail("unknown purpose \(r.purpose)") }
                     list.append(d)
                 }
-                context.ledger.bySubject.restore(row.key, list)
+                context.ledger.restore(row.key, list)
             default:
                 guard let evaluator = byRule[row.namespace] else { continue }
                 do {
