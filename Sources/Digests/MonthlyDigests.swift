@@ -109,7 +109,7 @@ public struct MonthlyDigests: Sendable {
     /// Subjects whose decisions changed since `takeConsentChanges()` (with `tracksChanges`).
     private var decisionsChanged: Set<String> = []
     /// Each subject's erasure requests, in time order, until answered and closed (`ErasureRequest`).
-    private var erasures: [String: [ErasureRequest]] = [:]
+    private var erasures = KeyedLists<String, ErasureRequest>()
     private var erasuresChanged: Set<String> = []
     /// The pipeline's erasure deadline, which tells answers on time from late ones.
     public let erasureDeadline: Duration?
@@ -199,10 +199,10 @@ public struct MonthlyDigests: Sendable {
     }
 
     /// A subject's erasure requests as kept (for a durable store), and put back from one.
-    public func erasureRequests(of subject: String) -> [ErasureRequest] { erasures[subject] ?? [] }
+    public func erasureRequests(of subject: String) -> [ErasureRequest] { Array(erasures[subject]) }
 
     public mutating func restoreErasureRequests(of subject: String, _ restored: [ErasureRequest]) {
-        erasures[subject] = restored.isEmpty ? nil : restored
+        erasures.set(subject, restored)
     }
 
     /// The subjects whose erasure requests changed since the last call.
@@ -213,10 +213,7 @@ public struct MonthlyDigests: Sendable {
 
     /// An erasure request (the start of the pipeline's erasure deadline), counted in its month.
     public mutating func recordErasureRequest(subject: String, time: Timestamp, event: String) {
-        var list = erasures[subject] ?? []
-        let i = list.lastIndex { $0.time <= time }.map { $0 + 1 } ?? 0
-        list.insert(ErasureRequest(time: time, event: event), at: i)
-        erasures[subject] = list
+        erasures.insert(ErasureRequest(time: time, event: event), for: subject) { $0.time <= time }
         if tracksChanges { erasuresChanged.insert(subject) }
         guard let m = index(of: time) else { return }
         months[m].org.erasure.requested += 1
@@ -226,16 +223,17 @@ public struct MonthlyDigests: Sendable {
     /// A deletion that satisfies the erasure deadline: it answers the subject's open requests made before it, each
     /// counted in the deletion's month.
     public mutating func recordErasureAnswer(subject: String, time: Timestamp) {
-        guard var list = erasures[subject] else { return }
+        guard erasures.contains(subject) else { return }
         let m = index(of: time)
-        var answered = false
-        for i in list.indices where list[i].answered == nil && list[i].time <= time {
-            list[i].answered = time
-            answered = true
-            if let m { months[m].org.erasure.complete(requestedAt: list[i].time, at: time) }
+        var completed: [Timestamp] = []
+        let answered = erasures.update(for: subject) { r in
+            guard r.answered == nil, r.time <= time else { return false }
+            r.answered = time
+            completed.append(r.time)
+            return true
         }
         guard answered else { return }
-        erasures[subject] = list
+        if let m { for requested in completed { months[m].org.erasure.complete(requestedAt: requested, at: time) } }
         if tracksChanges {
             erasuresChanged.insert(subject)
             if let m { changed[months[m].key, default: []].insert(subject) }
@@ -244,13 +242,13 @@ public struct MonthlyDigests: Sendable {
 
     /// Forgets requests answered before `horizon` (every month they were open in has closed).
     private mutating func forgetErasures(before horizon: Timestamp) {
-        var shortened: [(String, [ErasureRequest])] = []
-        for (subject, list) in erasures {
-            let kept = list.filter { r in r.answered.map { $0 >= horizon } ?? true }
-            if kept.count != list.count { shortened.append((subject, kept)) }
+        // The subjects are found first: a list may go as a whole, and the lists' keys cannot change while being read.
+        var answered: [String] = []
+        for subject in erasures.keys where erasures[subject].contains(where: { r in r.answered.map { $0 < horizon } ?? false }) {
+            answered.append(subject)
         }
-        for (subject, kept) in shortened {
-            erasures[subject] = kept.isEmpty ? nil : kept
+        for subject in answered {
+            erasures.removeAll(for: subject) { r in r.answered.map { $0 < horizon } ?? false }
             if tracksChanges { erasuresChanged.insert(subject) }
         }
     }
@@ -353,11 +351,10 @@ public struct MonthlyDigests: Sendable {
             org.subjects = tallies.count
             org.subjectsWithViolations = tallies.values.reduce(0) { $0 + ($1.violationTotal > 0 ? 1 : 0) }
             var carried = false
-            for list in erasures.values {
-                for r in list where r.isOpen(at: month.end) {
-                    org.erasure.stillOpen(requestedAt: r.time, monthEnd: month.end)
-                    carried = true
-                }
+            erasures.forEach { r in
+                guard r.isOpen(at: month.end) else { return }
+                org.erasure.stillOpen(requestedAt: r.time, monthEnd: month.end)
+                carried = true
             }
             out.append(ClosedMonth(month: month.key, subjects: subjects, org: org))
             // A request still open is counted at the end of every month until it is answered, with or without

@@ -59,6 +59,31 @@ public struct KeyedLists<Key: Hashable, Element> {
         }
     }
 
+    /// Edits each element of the key's list in place, front to back; whether `edit` said it changed any.
+    @discardableResult
+    public mutating func update(for key: Key, _ edit: (inout Element) -> Bool) -> Bool {
+        var at = heads[key] ?? -1
+        var edited = false
+        while at >= 0 {
+            let c = Int(at) >> Self.chunkShift, o = Int(at) & (Self.chunkSize - 1)
+            if edit(&chunks[c][o].element) { edited = true }
+            at = chunks[c][o].next
+        }
+        return edited
+    }
+
+    /// Every element of every list (the lists in no particular order).
+    public func forEach(_ body: (Element) -> Void) {
+        for head in heads.values {
+            var at = head
+            while at >= 0 {
+                let node = self.node(at)
+                body(node.element)
+                at = node.next
+            }
+        }
+    }
+
     /// Removes the elements of the key's list that `matches` says to; whether any was.
     @discardableResult
     public mutating func removeAll(for key: Key, where matches: (Element) -> Bool) -> Bool {

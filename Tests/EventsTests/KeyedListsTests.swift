@@ -79,6 +79,23 @@ import Testing
         #expect(changed.sorted() == ["a", "c"])
     }
 
+    @Test func elementsAreEditedInPlaceAndVisitedOnce() {
+        var lists = KeyedLists<String, Int>()
+        lists.set("a", [1, 2, 3, 4])
+        lists.set("b", [5])
+        #expect(lists.update(for: "a") { e in
+            guard e % 2 == 0 else { return false }
+            e *= 10
+            return true
+        })
+        #expect(!lists.update(for: "b") { _ in false })
+        #expect(!lists.update(for: "absent") { _ in true })
+        #expect(Array(lists["a"]) == [1, 20, 3, 40])
+        var seen: [Int] = []
+        lists.forEach { seen.append($0) }
+        #expect(seen.sorted() == [1, 3, 5, 20, 40])
+    }
+
     @Test func freedNodesAreReusedAndCopiesStayApart() {
         var lists = KeyedLists<String, Int>()
         for i in 0..<10_000 { lists.insert(i, for: "k\(i % 100)") { _ in true } }

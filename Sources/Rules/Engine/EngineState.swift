@@ -179,14 +179,32 @@ protocol RulePersistence: AnyObject {
 }
 
 /// Persistence of a `KeyedState` whose values convert to and from a Codable record.
-final class KeyedPersistence<Value, Record: Codable>: RulePersistence {
-    let state: KeyedState<String, Value>
+/// Keyed state a `KeyedPersistence` can store and restore.
+protocol StoredKeyedState: AnyObject {
+    associatedtype Value
+    var tracksChanges: Bool { get set }
+    /// The keys changed since the last call, with their values (nil = removed).
+    func takeChanges() -> [(String, Value?)]
+    /// Puts a value loaded from a store, without marking it changed.
+    func restore(_ key: String, _ value: Value)
+    func forEachStored(_ body: (String, Value) -> Void)
+}
+
+extension KeyedState: StoredKeyedState where Key == String {
+    func forEachStored(_ body: (String, Value) -> Void) {
+        for key in keys { body(key, self[key]!) }
+    }
+}
+
+final class KeyedPersistence<State: StoredKeyedState, Record: Codable>: RulePersistence {
+    typealias Value = State.Value
+    let state: State
     let toRecord: (Value) -> Record
     let fromRecord: (Record, Taxonomy) throws -> Value
     let timers: (String, Value, EngineContext) -> Void
 
     init(
-        _ state: KeyedState<String, Value>, toRecord: @escaping (Value) -> Record,
+        _ state: State, toRecord: @escaping (Value) -> Record,
         fromRecord: @escaping (Record, Taxonomy) throws -> Value, timers: @escaping (String, Value, EngineContext) -> Void
     ) {
         self.state = state
@@ -209,7 +227,7 @@ final class KeyedPersistence<Value, Record: Codable>: RulePersistence {
     }
 
     func scheduleTimers(_ context: EngineContext, evaluator: RuleEvaluator) {
-        for key in state.keys { timers(key, state[key]!, context) }
+        state.forEachStored { key, value in timers(key, value, context) }
     }
 }
 

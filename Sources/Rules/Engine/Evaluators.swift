@@ -121,18 +121,13 @@ final class RetentionEvaluator: RuleEvaluator {
         func covers(_ node: TaxonomyNode) -> Bool { categoryIndex <= node.index && node.index < categoryEnd }
     }
 
-    /// When the subject's relationship ended, and by which event: boxed, as most subjects' has not, and the state
-    /// sits in a dictionary's buckets.
-    final class RelationshipEnd: Sendable {
+    /// When the subject's relationship ended, and by which event.
+    struct RelationshipEnd {
         let time: Timestamp
         let event: String
-
-        init(time: Timestamp, event: String) {
-            self.time = time
-            self.event = event
-        }
     }
 
+    /// A subject's state as it is stored.
     struct SubjectState {
         var clocks: [Clock] = []
         var relationshipEnded: RelationshipEnd?
@@ -143,7 +138,7 @@ final class RetentionEvaluator: RuleEvaluator {
     let categories: [TaxonomyNode]
     let keep: Duration
     let from: RetentionStart
-    let state = KeyedState<String, SubjectState>()
+    let state = RetentionState()
     private(set) lazy var persistence: RulePersistence = KeyedPersistence(
         state, toRecord: { [tree] in RetentionRecord($0, tree: tree) }, fromRecord: { try $0.state($1) },
         timers: { [index] subject, s, context in
@@ -182,54 +177,54 @@ final class RetentionEvaluator: RuleEvaluator {
     private func collect(_ event: Event, _ context: EngineContext) {
         let covered = event.categories.filter { c in categories.contains { c.isUnder($0) } }
         guard !covered.isEmpty else { return }
-        state.update(event.subject, default: SubjectState()) { s in
-            for category in Set(covered).sorted(by: { $0.index < $1.index }) {
-                s.clocks.removeAll { $0.categoryIndex == category.index }
-                var clock = Clock(category: category, startedBy: event.id, startedAt: event.time, deadline: nil,
-                                  deadlineSetBy: event.id, generation: context.nextGeneration())
-                if from == .collect || s.relationshipEnded.map({ $0.time <= event.time }) == true {
-                    clock.deadline = event.time + keep
-                }
-                if let deadline = clock.deadline {
-                    context.schedule(at: deadline, evaluator: index,
-                                     payload: .retention(subject: event.subject, category: category.index, generation: clock.generation))
-                }
-                s.clocks.append(clock)
+        state.noteChange(event.subject)
+        let ended = state.ends[event.subject]
+        for category in Set(covered).sorted(by: { $0.index < $1.index }) {
+            state.clocks.removeAll(for: event.subject) { $0.categoryIndex == category.index }
+            var clock = Clock(category: category, startedBy: event.id, startedAt: event.time, deadline: nil,
+                              deadlineSetBy: event.id, generation: context.nextGeneration())
+            if from == .collect || ended.map({ $0.time <= event.time }) == true {
+                clock.deadline = event.time + keep
             }
+            if let deadline = clock.deadline {
+                context.schedule(at: deadline, evaluator: index,
+                                 payload: .retention(subject: event.subject, category: category.index, generation: clock.generation))
+            }
+            state.clocks.insert(clock, for: event.subject) { _ in true }
         }
     }
 
     private func relationshipEnded(_ event: Event, _ context: EngineContext) {
         guard from == .relationshipEnd else { return }
-        state.update(event.subject, default: SubjectState()) { s in
-            s.relationshipEnded = RelationshipEnd(time: event.time, event: event.id)
-            for i in s.clocks.indices where s.clocks[i].deadline == nil {
-                let deadline = event.time + keep
-                s.clocks[i].deadline = deadline
-                s.clocks[i].deadlineSetBy = event.id
-                context.schedule(at: deadline, evaluator: index,
-                                 payload: .retention(subject: event.subject, category: s.clocks[i].categoryIndex,
-                                                     generation: s.clocks[i].generation))
-            }
+        state.noteChange(event.subject)
+        state.ends[event.subject] = RelationshipEnd(time: event.time, event: event.id)
+        let deadline = event.time + keep
+        state.clocks.update(for: event.subject) { clock in
+            guard clock.deadline == nil else { return false }
+            clock.deadline = deadline
+            clock.deadlineSetBy = event.id
+            context.schedule(at: deadline, evaluator: index,
+                             payload: .retention(subject: event.subject, category: clock.categoryIndex, generation: clock.generation))
+            return true
         }
     }
 
     private func delete(_ event: Event) {
-        guard var s = state[event.subject] else { return }
+        guard state.holds(event.subject) else { return }
+        state.noteChange(event.subject)
         if event.deletesAll {
-            s.clocks.removeAll()
+            state.clocks.removeValue(forKey: event.subject)
         } else {
-            s.clocks.removeAll { clock in event.categories.contains { clock.isUnder($0) } }
+            state.clocks.removeAll(for: event.subject) { clock in event.categories.contains { clock.isUnder($0) } }
         }
-        if s.clocks.isEmpty && s.relationshipEnded == nil { state.removeValue(forKey: event.subject) } else { state[event.subject] = s }
     }
 
     private func checkAccess(_ event: Event, _ context: EngineContext) {
         // A clock's category is under one of the rule's: an event whose categories are on no path through them
         // cannot touch a clock, and needs no look-up.
         guard event.categories.contains(where: { c in categories.contains { c.isUnder($0) || $0.isUnder(c) } }),
-              let s = state[event.subject] else { return }
-        let expired = s.clocks.filter { clock in
+              state.clocks.contains(event.subject) else { return }
+        let expired = state.clocks[event.subject].filter { clock in
             guard let deadline = clock.deadline, event.time >= deadline else { return false }
             return event.categories.contains { clock.covers($0) || clock.isUnder($0) }
         }
@@ -243,22 +238,27 @@ final class RetentionEvaluator: RuleEvaluator {
                      evidence: evidence)
     }
 
-    /// The clock a timer is for, if firing it now would make that clock overdue: its subject's state and the index.
-    private func liveClock(_ payload: EngineContext.TimerPayload, at time: Timestamp) -> (SubjectState, Int)? {
-        guard case let .retention(subject, category, generation) = payload, let s = state[subject],
-              let i = s.clocks.firstIndex(where: { $0.categoryIndex == category && $0.generation == generation }),
-              !s.clocks[i].overdue, s.clocks[i].deadline == time
-        else { return nil }
-        return (s, i)
+    /// Whether a timer's clock is there to be made overdue: not restarted, cleared or overdue already.
+    private func isDue(_ clock: Clock, _ category: Int32, _ generation: UInt64, at time: Timestamp) -> Bool {
+        clock.categoryIndex == category && clock.generation == generation && !clock.overdue && clock.deadline == time
     }
 
-    func isLive(_ payload: EngineContext.TimerPayload, at time: Timestamp) -> Bool { liveClock(payload, at: time) != nil }
+    func isLive(_ payload: EngineContext.TimerPayload, at time: Timestamp) -> Bool {
+        guard case let .retention(subject, category, generation) = payload else { return false }
+        return state.clocks[subject].contains { isDue($0, category, generation, at: time) }
+    }
 
     func fire(_ payload: EngineContext.TimerPayload, at time: Timestamp, _ context: EngineContext) {
-        guard case let .retention(subject, _, _) = payload, var (s, i) = liveClock(payload, at: time) else { return }
-        s.clocks[i].overdue = true
-        state[subject] = s
-        let clock = s.clocks[i]
+        guard case let .retention(subject, categoryIndex, generation) = payload else { return }
+        var due: Clock?
+        state.clocks.update(for: subject) { clock in
+            guard due == nil, isDue(clock, categoryIndex, generation, at: time) else { return false }
+            clock.overdue = true
+            due = clock
+            return true
+        }
+        guard let clock = due else { return }
+        state.noteChange(subject)
         let category = clock.category(in: tree)
         context.emit(rule, reason: "overdue", time: time, subject: subject, actor: nil, event: clock.deadlineSetBy,
                      idParts: [subject, category.key, clock.deadlineSetBy, clock.startedBy, time.rfc3339],
