@@ -513,7 +513,14 @@ struct SubjectTally: Sendable {
             counters[i].count += n
             return
         }
-        counters.append(Counter(kind: kind, a: a, b: b, c: c, count: n))
+        addCounter(Counter(kind: kind, a: a, b: b, c: c, count: n))
+    }
+
+    /// Appends a counter, growing the array by one rather than doubling it: a million customers' months hold a few
+    /// counters each, and spare capacity in each would be a third of their size.
+    mutating func addCounter(_ counter: Counter) {
+        if counters.count == counters.capacity { counters.reserveCapacity(counters.count + 1) }
+        counters.append(counter)
     }
 
     mutating func record(_ event: Event, _ symbols: inout DigestSymbols) {
@@ -534,7 +541,7 @@ struct SubjectTally: Sendable {
             for c in event.categories {
                 let id = symbols.category(c)
                 if !counters.contains(where: { $0.kind == .shareCategory && $0.a == recipient && $0.b == purpose && $0.c == id }) {
-                    counters.append(Counter(kind: .shareCategory, a: recipient, b: purpose, c: id, count: 1))
+                    addCounter(Counter(kind: .shareCategory, a: recipient, b: purpose, c: id, count: 1))
                 }
             }
         case .consent:
@@ -580,7 +587,7 @@ struct SubjectTally: Sendable {
             for (purpose, share) in byPurpose.sorted(by: { $0.key < $1.key }) {
                 let p = Symbol(purpose).id
                 bump(.share, r, p, by: share.count)
-                for c in share.categories.sorted() { counters.append(Counter(kind: .shareCategory, a: r, b: p, c: Symbol(c).id, count: 1)) }
+                for c in share.categories.sorted() { addCounter(Counter(kind: .shareCategory, a: r, b: p, c: Symbol(c).id, count: 1)) }
             }
         }
     }

@@ -81,7 +81,7 @@ extension SubjectTally {
                 guard let name = reader.string() else { return nil }
                 c = Symbol(name).id
             }
-            counters.append(Counter(kind: kind, a: Symbol(a).id, b: b, c: c, count: Int(count)))
+            addCounter(Counter(kind: kind, a: Symbol(a).id, b: b, c: c, count: Int(count)))
         }
         guard reader.atEnd else { return nil }
     }

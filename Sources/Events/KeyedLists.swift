@@ -12,7 +12,8 @@ public struct KeyedLists<Key: Hashable, Element> {
     private static var chunkSize: Int { 1 << chunkShift }
 
     private var heads: [Key: Int32] = [:]
-    /// Nodes in chunks of `chunkSize`, each allocated at its full size: growing never copies the nodes.
+    /// Nodes in chunks of `chunkSize`, each after the first allocated at its full size: growing copies no more than
+    /// the first chunk's nodes.
     private var chunks: [ContiguousArray<Node>] = []
     private var freeHead: Int32 = -1
 
@@ -169,7 +170,11 @@ public struct KeyedLists<Key: Hashable, Element> {
             chunks[c][o] = Node(element: element, next: next)
             return i
         }
-        if chunks.last.map({ $0.count == Self.chunkSize }) ?? true {
+        if chunks.isEmpty {
+            // The first chunk grows as an array does: many small lists' keys (a daemon's partition, a test's handful
+            // of customers) need far fewer nodes than a chunk.
+            chunks.append([])
+        } else if chunks[chunks.count - 1].count == Self.chunkSize {
             var chunk = ContiguousArray<Node>()
             chunk.reserveCapacity(Self.chunkSize)
             chunks.append(chunk)

@@ -27,6 +27,11 @@ import Testing
         #expect(none.status == .withdrawn)
     }
 
+    @Test func timersAndClocksKeepTheirSizes() {
+        #expect(MemoryLayout<EngineContext.Timer>.stride <= 48)
+        #expect(MemoryLayout<RetentionEvaluator.Clock>.stride <= 72)
+    }
+
     @Test func theLatestDecisionForThePurposeOrAnAncestorAtOrBeforeTheTimeAnswers() {
         var ledger = ConsentLedger()
         ledger.record(Self.consent("marketing", .granted, at: "2026-01-01T00:00:00Z", id: "c-1"))

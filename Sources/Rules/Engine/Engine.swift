@@ -194,12 +194,10 @@ public final class Engine {
 
     private func fire(_ timer: EngineContext.Timer) {
         if timer.evaluator < 0 {
-            if case .monthEnd = timer.payload {
-                observer?.monthEnded(timer.time)
-                let next = timer.time.startOfNextMonth
-                nextMonthEnd = next
-                context.schedule(at: next, evaluator: -1, payload: .monthEnd)
-            }
+            observer?.monthEnded(timer.time)
+            let next = timer.time.startOfNextMonth
+            nextMonthEnd = next
+            context.schedule(at: next, evaluator: -1, payload: .monthEnd)
             return
         }
         counters.timersFired += 1
@@ -222,11 +220,17 @@ public final class Engine {
 
     /// The timer count at which timers that would fire for nothing are dropped: a retention clock restarted by every
     /// collect leaves its old timer behind, which would otherwise stay for the whole retention period. Twice the count
-    /// left after each compaction, so the cost per timer stays constant.
+    /// left after each compaction, so the cost per timer stays constant; or sooner, when the heap's array is full and
+    /// has a quarter of it free after the compaction: the heap then grows only when its live timers need it (a
+    /// million customers' timers are tens of MB, and while the array doubles it is there twice).
     private var compactTimersAt = 65_536
     private func compactTimers() {
         context.timers.removeAll { $0.evaluator >= 0 && !evaluators[Int($0.evaluator)].isLive($0.payload, at: $0.time) }
-        compactTimersAt = Swift.max(65_536, 2 * context.timers.count)
+        let live = context.timers.count
+        if context.timers.capacity > 4 * Swift.max(live, 65_536) { context.timers.shrinkToFit() }
+        let capacity = context.timers.capacity
+        // An event can schedule a few timers at once: the check comes a little before the array is full.
+        compactTimersAt = Swift.max(65_536, capacity >= live + live / 3 ? Swift.min(2 * live, capacity - 256) : 2 * live)
     }
 
     private var reported = 0

@@ -145,7 +145,7 @@ final class RetentionEvaluator: RuleEvaluator {
             for clock in s.clocks where !clock.overdue {
                 if let deadline = clock.deadline {
                     context.schedule(at: deadline, evaluator: index,
-                                     payload: .retention(subject: subject, category: clock.categoryIndex, generation: clock.generation))
+                                     payload: .retention(subject: subject, generation: clock.generation, category: clock.categoryIndex))
                 }
             }
         })
@@ -188,7 +188,7 @@ final class RetentionEvaluator: RuleEvaluator {
             }
             if let deadline = clock.deadline {
                 context.schedule(at: deadline, evaluator: index,
-                                 payload: .retention(subject: event.subject, category: category.index, generation: clock.generation))
+                                 payload: .retention(subject: event.subject, generation: clock.generation, category: category.index))
             }
             state.clocks.insert(clock, for: event.subject) { _ in true }
         }
@@ -204,7 +204,7 @@ final class RetentionEvaluator: RuleEvaluator {
             clock.deadline = deadline
             clock.deadlineSetBy = event.id
             context.schedule(at: deadline, evaluator: index,
-                             payload: .retention(subject: event.subject, category: clock.categoryIndex, generation: clock.generation))
+                             payload: .retention(subject: event.subject, generation: clock.generation, category: clock.categoryIndex))
             return true
         }
     }
@@ -244,12 +244,12 @@ final class RetentionEvaluator: RuleEvaluator {
     }
 
     func isLive(_ payload: EngineContext.TimerPayload, at time: Timestamp) -> Bool {
-        guard case let .retention(subject, category, generation) = payload else { return false }
+        let (subject, generation, category) = (payload.key, payload.generation, payload.category)
         return state.clocks[subject].contains { isDue($0, category, generation, at: time) }
     }
 
     func fire(_ payload: EngineContext.TimerPayload, at time: Timestamp, _ context: EngineContext) {
-        guard case let .retention(subject, categoryIndex, generation) = payload else { return }
+        let (subject, generation, categoryIndex) = (payload.key, payload.generation, payload.category)
         var due: Clock?
         state.clocks.update(for: subject) { clock in
             guard due == nil, isDue(clock, categoryIndex, generation, at: time) else { return false }
@@ -330,7 +330,8 @@ final class DeadlineEvaluator: RuleEvaluator {
     }
 
     func fire(_ payload: EngineContext.TimerPayload, at time: Timestamp, _ context: EngineContext) {
-        guard case let .deadline(k, generation) = payload, let clock = state[k], clock.generation == generation,
+        let (k, generation) = (payload.key, payload.generation)
+        guard let clock = state[k], clock.generation == generation,
               clock.deadline == time else { return }
         state.removeValue(forKey: k)
         context.emit(rule, reason: "overdue", time: time, subject: clock.subject, actor: clock.actor, event: clock.startedBy,
@@ -433,7 +434,7 @@ final class ThresholdEvaluator: RuleEvaluator {
     }
 
     func fire(_ payload: EngineContext.TimerPayload, at time: Timestamp, _ context: EngineContext) {
-        guard case let .windowEnd(key) = payload else { return }
+        let key = payload.key
         state.removeValue(forKey: key)
     }
 }

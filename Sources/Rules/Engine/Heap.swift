@@ -10,6 +10,15 @@ struct Heap<Element: HeapOrdered> {
     var isEmpty: Bool { items.isEmpty }
     var count: Int { items.count }
     var min: Element? { items.first }
+    var capacity: Int { items.capacity }
+
+    /// Gives back the array's spare capacity.
+    mutating func shrinkToFit() {
+        var fitted: [Element] = []
+        fitted.reserveCapacity(items.count)
+        fitted.append(contentsOf: items)
+        items = fitted
+    }
 
     mutating func insert(_ e: Element) {
         items.append(e)
