@@ -183,7 +183,7 @@ public struct MonthlyDigests: Sendable {
     }
 
     private mutating func decide(_ subject: String, _ decision: KeptDecision) {
-        decisions.insert(decision, for: subject) { !decision.precedes($0) }
+        decisions.insert(decision, for: subject, beforeFirst: { decision.precedes($0) })
         if tracksChanges { decisionsChanged.insert(subject) }
     }
 
@@ -213,7 +213,7 @@ public struct MonthlyDigests: Sendable {
 
     /// An erasure request (the start of the pipeline's erasure deadline), counted in its month.
     public mutating func recordErasureRequest(subject: String, time: Timestamp, event: String) {
-        erasures.insert(ErasureRequest(time: time, event: event), for: subject) { $0.time <= time }
+        erasures.insert(ErasureRequest(time: time, event: event), for: subject, beforeFirst: { $0.time > time })
         if tracksChanges { erasuresChanged.insert(subject) }
         guard let m = index(of: time) else { return }
         months[m].org.erasure.requested += 1

@@ -60,6 +60,21 @@ public struct KeyedLists<Key: Hashable, Element> {
         }
     }
 
+    /// Inserts `element` before the first element of the key's list for which `precedes` is true (last when there
+    /// is none), reading no further: in a sorted list, where an element belongs.
+    public mutating func insert(_ element: Element, for key: Key, beforeFirst precedes: (Element) -> Bool) {
+        var previous: Int32 = -1
+        var at = heads[key] ?? -1
+        while at >= 0 {
+            let node = self.node(at)
+            if precedes(node.element) { break }
+            previous = at
+            at = node.next
+        }
+        let added = allocate(element, next: at)
+        if previous >= 0 { setNext(of: previous, to: added) } else { heads[key] = added }
+    }
+
     /// Edits each element of the key's list in place, front to back; whether `edit` said it changed any.
     @discardableResult
     public mutating func update(for key: Key, _ edit: (inout Element) -> Bool) -> Bool {

@@ -37,7 +37,7 @@ import Testing
             let value = next(100)
             switch next(10) {
             case 0..<6:
-                lists.insert(value, for: key) { $0 <= value }
+                lists.insert(value, for: key, after: { $0 <= value })
                 model.insert(value, for: key) { $0 <= value }
             case 6..<8:
                 lists.removeAll(for: key) { $0 % 3 == step % 3 }
@@ -57,11 +57,30 @@ import Testing
         #expect(!lists.contains("absent"))
     }
 
+    @Test func aSortedInsertionStopsWhereTheElementBelongs() {
+        var lists = KeyedLists<String, Int>()
+        var model: [Int] = []
+        var seed: UInt64 = 3
+        for _ in 0..<500 {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            let value = Int((seed >> 33) % 40)
+            var visited = 0
+            lists.insert(value, for: "a", beforeFirst: { e in
+                visited += 1
+                return e > value
+            })
+            let i = model.lastIndex { $0 <= value }.map { $0 + 1 } ?? 0
+            model.insert(value, at: i)
+            #expect(visited <= i + 1, "reads no further than where it belongs")
+        }
+        #expect(Array(lists["a"]) == model)
+    }
+
     @Test func theFirstInsertionGoesFirstWhenNothingFollows() {
         var lists = KeyedLists<String, Int>()
-        lists.insert(5, for: "a") { _ in false }
-        lists.insert(3, for: "a") { _ in false }
-        lists.insert(9, for: "a") { _ in true }
+        lists.insert(5, for: "a", after: { _ in false })
+        lists.insert(3, for: "a", after: { _ in false })
+        lists.insert(9, for: "a", after: { _ in true })
         #expect(Array(lists["a"]) == [3, 5, 9])
     }
 
@@ -98,10 +117,10 @@ import Testing
 
     @Test func freedNodesAreReusedAndCopiesStayApart() {
         var lists = KeyedLists<String, Int>()
-        for i in 0..<10_000 { lists.insert(i, for: "k\(i % 100)") { _ in true } }
+        for i in 0..<10_000 { lists.insert(i, for: "k\(i % 100)", after: { _ in true }) }
         let copy = lists
         for i in 0..<100 { lists.removeValue(forKey: "k\(i)") }
-        for i in 0..<10_000 { lists.insert(-i, for: "n\(i % 10)") { _ in true } }
+        for i in 0..<10_000 { lists.insert(-i, for: "n\(i % 10)", after: { _ in true }) }
         #expect(lists.count == 10)
         #expect(Array(lists["n3"]).count == 1_000)
         #expect(copy.count == 100)

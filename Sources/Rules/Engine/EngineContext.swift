@@ -125,7 +125,7 @@ struct ConsentLedger {
         guard event.type == .consent, let purpose = event.purpose, let status = event.status else { return }
         let d = Decision(time: event.time, purpose: purpose, status: status, source: event.source, event: event.id)
         // A late decision goes after every decision at or before its time: before them, latest first.
-        bySubject.insert(d, for: event.subject) { $0.time > d.time }
+        bySubject.insert(d, for: event.subject, beforeFirst: { $0.time <= d.time })
         if tracksChanges { changed.insert(event.subject) }
     }
 

@@ -39,7 +39,10 @@ extension RetentionState: StoredKeyedState {
     }
 
     func forEachStored(_ body: (String, RetentionEvaluator.SubjectState) -> Void) {
-        for subject in Set(clocks.keys).union(ends.keys) {
+        for subject in clocks.keys {
+            if let s = subjectState(subject) { body(subject, s) }
+        }
+        for subject in ends.keys where !clocks.contains(subject) {
             if let s = subjectState(subject) { body(subject, s) }
         }
     }
