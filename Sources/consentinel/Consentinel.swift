@@ -10,4 +10,21 @@ struct Consentinel: AsyncParsableCommand {
         version: BuildInfo.description,
         subcommands: [DemoCommand.self, Run.self, Replay.self, RulesCommand.self, ConfigCommand.self, AlertsCommand.self, DigestCommand.self, AuditCommand.self, PolicyCommand.self, PortalCommand.self, Gen.self, SelfTest.self, Bench.self]
     )
+
+    /// ArgumentParser's own `main`, after choosing the allocator's arenas: glibc gives each thread an arena when it
+    /// first allocates, so the choice must come before the concurrency runtime's threads start.
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "replay" || arguments.starts(with: ["bench", "memory"]) { MallocTuning.oneArena() }
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
