@@ -42,22 +42,9 @@ public struct KeyedLists<Key: Hashable, Element> {
         }
     }
 
-    /// Inserts `element` after the last element of the key's list for which `follows` is true; first when there is
-    /// none.
-    public mutating func insert(_ element: Element, for key: Key, after follows: (Element) -> Bool) {
-        var previous: Int32 = -1
-        var at = heads[key] ?? -1
-        while at >= 0 {
-            let node = self.node(at)
-            if follows(node.element) { previous = at }
-            at = node.next
-        }
-        if previous >= 0 {
-            let added = allocate(element, next: node(previous).next)
-            setNext(of: previous, to: added)
-        } else {
-            heads[key] = allocate(element, next: heads[key] ?? -1)
-        }
+    /// Appends `element` to the key's list.
+    public mutating func append(_ element: Element, for key: Key) {
+        insert(element, for: key, beforeFirst: { _ in false })
     }
 
     /// Inserts `element` before the first element of the key's list for which `precedes` is true (last when there

@@ -37,7 +37,7 @@ import Testing
             let value = next(100)
             switch next(10) {
             case 0..<6:
-                lists.insert(value, for: key, after: { $0 <= value })
+                lists.insert(value, for: key, beforeFirst: { $0 > value })
                 model.insert(value, for: key) { $0 <= value }
             case 6..<8:
                 lists.removeAll(for: key) { $0 % 3 == step % 3 }
@@ -76,12 +76,14 @@ import Testing
         #expect(Array(lists["a"]) == model)
     }
 
-    @Test func theFirstInsertionGoesFirstWhenNothingFollows() {
+    @Test func anInsertionGoesFirstWhenItPrecedesAllAndAnAppendLast() {
         var lists = KeyedLists<String, Int>()
-        lists.insert(5, for: "a", after: { _ in false })
-        lists.insert(3, for: "a", after: { _ in false })
-        lists.insert(9, for: "a", after: { _ in true })
+        lists.insert(5, for: "a", beforeFirst: { _ in true })
+        lists.insert(3, for: "a", beforeFirst: { _ in true })
+        lists.append(9, for: "a")
+        lists.append(1, for: "b")
         #expect(Array(lists["a"]) == [3, 5, 9])
+        #expect(Array(lists["b"]) == [1])
     }
 
     @Test func supersededElementsGoAndEachChangedKeyIsNamedOnce() {
@@ -117,10 +119,10 @@ import Testing
 
     @Test func freedNodesAreReusedAndCopiesStayApart() {
         var lists = KeyedLists<String, Int>()
-        for i in 0..<10_000 { lists.insert(i, for: "k\(i % 100)", after: { _ in true }) }
+        for i in 0..<10_000 { lists.append(i, for: "k\(i % 100)") }
         let copy = lists
         for i in 0..<100 { lists.removeValue(forKey: "k\(i)") }
-        for i in 0..<10_000 { lists.insert(-i, for: "n\(i % 10)", after: { _ in true }) }
+        for i in 0..<10_000 { lists.append(-i, for: "n\(i % 10)") }
         #expect(lists.count == 10)
         #expect(Array(lists["n3"]).count == 1_000)
         #expect(copy.count == 100)

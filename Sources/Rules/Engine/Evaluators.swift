@@ -190,7 +190,7 @@ final class RetentionEvaluator: RuleEvaluator {
                 context.schedule(at: deadline, evaluator: index,
                                  payload: .retention(subject: event.subject, generation: clock.generation, category: category.index))
             }
-            state.clocks.insert(clock, for: event.subject, after: { _ in true })
+            state.clocks.append(clock, for: event.subject)
         }
     }
 
