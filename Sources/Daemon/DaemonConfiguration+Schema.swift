@@ -23,6 +23,7 @@ extension DaemonConfiguration {
                         SettingsField("group", .text(.any)),
                         SettingsField("topics", .list(.text(.any), commaText: true), required: true),
                         SettingsField("idle_timeout", .text(.duration)),
+                        SettingsField("max_buffered_events", .text(.positiveInteger)),
                         SettingsField("session_timeout", .text(.positiveDuration)),
                         SettingsField("instance_id", .text(.any)),
                         SettingsField("properties", .dictionary(.text(.any))),

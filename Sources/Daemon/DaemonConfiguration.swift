@@ -44,6 +44,9 @@ public struct DaemonConfiguration: Sendable {
     public var idleTimeout: Swift.Duration
     /// Consumption pauses while this many outputs wait to be published.
     public var maxOutboxDepth: Int
+    /// The most events the partitions' event-time buffers hold together before the partitions furthest ahead are
+    /// paused (`sources.kafka.max_buffered_events`, `BufferPacing`).
+    public var maxBufferedEvents: Int = DaemonConfiguration.defaultMaxBufferedEvents
     /// How long any state store call may take before it counts as failed (`state.timeout`).
     public var storeTimeout: Swift.Duration = .seconds(60)
     /// How often, at most, a partition's state and offset are written (`state.checkpoint_interval`); batches between
@@ -67,6 +70,9 @@ public struct DaemonConfiguration: Sendable {
     /// A second of traffic at most is read again after a crash or a lost partition; a busy daemon writes each
     /// customer's state about once a second instead of once per batch.
     public static let defaultCheckpointInterval: Swift.Duration = .seconds(1)
+
+    /// About 50 MB of decoded events.
+    public static let defaultMaxBufferedEvents = 100_000
 
     /// Kafka's minimum by default (`group.min.session.timeout.ms`), so that an instance killed without a word is
     /// replaced within seconds; librdkafka heartbeats from a thread of its own, so a long batch does not end it.
@@ -172,6 +178,13 @@ public struct DaemonConfiguration: Sendable {
             producerProperties: try reader.properties(sinks, "properties", path: "sinks").isEmpty
                 ? source.connectionProperties
                 : try reader.properties(sinks, "properties", path: "sinks"))
+        configuration.maxBufferedEvents = try reader.string(kafka, "max_buffered_events", path: "sources.kafka")
+            .map { text throws(DaemonError) -> Int in
+                guard let n = Int(text), n > 0 else {
+                    throw DaemonError(.arguments, "sources.kafka.max_buffered_events must be a positive number")
+                }
+                return n
+            } ?? defaultMaxBufferedEvents
         configuration.stallLimit = try reader.duration(http, "stall_limit", path: "http") ?? DaemonStatus.defaultStallLimit
         configuration.outboxLease = try reader.duration(sinks, "lease", path: "sinks") ?? defaultOutboxLease
         configuration.storeTimeout = try reader.duration(state, "timeout", path: "state") ?? .seconds(60)

@@ -25,6 +25,8 @@ public final class DaemonMetrics: AlertMetrics, PortalMetrics, Sendable {
         public static let published = "consentinel_outputs_published_total"
         public static let assignedPartitions = "consentinel_assigned_partitions"
         public static let paused = "consentinel_consumption_paused"
+        public static let pacedPartitions = "consentinel_partitions_paused_ahead"
+        public static let pacingPauses = "consentinel_partition_pauses_total"
         public static let reloads = "consentinel_rule_reloads_total"
         public static let monthsClosed = "consentinel_digest_months_closed_total"
         public static let storeOutages = "consentinel_store_outages_total"
@@ -166,6 +168,13 @@ public final class DaemonMetrics: AlertMetrics, PortalMetrics, Sendable {
 
     public func paused(_ isPaused: Bool) {
         registry.gauge(Name.paused, help: "1 while consumption is paused for backpressure").set(to: isPaused ? 1 : 0)
+    }
+
+    /// Partitions paused for being ahead in event time (`sources.kafka.max_buffered_events`), and how many pauses so far.
+    func paced(paused: Int, newlyPaused: Int) {
+        registry.gauge(Name.pacedPartitions, help: "Partitions paused while their event-time buffers drain").set(to: Double(paused))
+        registry.counter(Name.pacingPauses, help: "Partitions paused for being ahead of the watermark")
+            .increment(by: Int64(newlyPaused))
     }
 
     public func reload(outcome: String) {

@@ -166,6 +166,9 @@ final class PipelineService: Service {
                 try await processor.completeOrgDigests()
             case .revoked(let change):
                 stall.enter("revoking partitions")
+                // librdkafka keeps a partition paused through its revocation: whoever gets it next must read it.
+                let paced = change.partitions.filter { processor.pacing.paused.contains($0) }
+                if !paced.isEmpty { try await consumer.resume(paced) }
                 try await checkpoint(processor, only: Set(change.partitions), before: "revoking partitions")
                 processor.revoke(change.partitions)
                 assigned.subtract(change.partitions)
@@ -173,11 +176,13 @@ final class PipelineService: Service {
                 noteOffsets(processor)
             case .idle:
                 try await processor.tick()
+                try await pace(consumer, processor)
             case .messages(let batch):
                 try await processor.process(batch)
                 stall.enter("storing consumed offsets")
                 try consumer.markProcessed(batch)
                 noteOffsets(processor)
+                try await pace(consumer, processor)
                 try await stall.during("checking the outbox depth") { try await applyBackpressure(consumer, processor, Array(assigned)) }
             }
         }
@@ -216,9 +221,23 @@ final class PipelineService: Service {
             try await Task.sleep(for: .milliseconds(200))
         }
         stall.enter("resuming consumption")
-        try await consumer.resume(partitions)
+        try await consumer.resume(partitions.filter { !processor.pacing.paused.contains($0) })
         metrics.paused(false)
         logger.info("consumption resumed")
+    }
+
+    /// Pauses the partitions too far ahead in event time and resumes those whose buffers have drained
+    /// (`BufferPacing`); while consumption is held for backpressure, that resumption waits for its end.
+    private func pace(_ consumer: Consumer, _ processor: StreamProcessor) async throws {
+        let decision = processor.pace()
+        guard !decision.isEmpty else { return }
+        stall.enter("pausing and resuming partitions ahead in event time")
+        if !decision.pause.isEmpty { try await consumer.pause(decision.pause) }
+        if !decision.resume.isEmpty { try await consumer.resume(decision.resume) }
+        logger.debug("partitions paused ahead in event time", metadata: [
+            "paused": "\(decision.pause.map(\.description))", "resumed": "\(decision.resume.map(\.description))",
+            "held": "\(processor.pacing.paused.count)",
+        ])
     }
 
     /// Partitions per source topic, for closing a month's organisation digest; kept as they were when unreachable.

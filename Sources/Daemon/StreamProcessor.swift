@@ -55,6 +55,10 @@ final class StreamProcessor {
     static let keyedInterval: Swift.Duration = .milliseconds(200)
     /// When the partitions' state and offsets were last written (`DaemonConfiguration.checkpointInterval`).
     private var lastCheckpoint = ContinuousClock.now
+    /// The partitions paused for being ahead in event time, and the bound they keep the buffers to.
+    private(set) var pacing: BufferPacing
+    /// The watermark last set on the partitions' engines.
+    private var watermark: Timestamp?
 
     init(pipeline: Pipeline, configuration: DaemonConfiguration, store: any StateStore, metrics: DaemonMetrics, logger: Logger,
          stall: StallWatch = StallWatch(service: "pipeline")) {
@@ -65,6 +69,7 @@ final class StreamProcessor {
         self.metrics = metrics
         self.logger = logger
         intake = EventIntake(taxonomy: pipeline.taxonomy)
+        pacing = BufferPacing(limit: configuration.maxBufferedEvents)
     }
 
     /// Claims the partitions in the store and loads their state; returns where the consumer must start each.
@@ -93,6 +98,7 @@ final class StreamProcessor {
     /// processed since the last one).
     func revoke(_ revoked: [TopicPartition]) {
         for tp in revoked { partitions.removeValue(forKey: tp) }
+        pacing.forget(revoked)
         releaseKeyedTasks()
         metrics.assigned(partitions.count)
         noteHeld()
@@ -140,7 +146,6 @@ final class StreamProcessor {
         let started = ContinuousClock.now
         stall.enter("processing a batch")
         var outbox: [OutboxRow] = []
-        var alerts: [AlertRow] = []
         var read: Set<TopicPartition> = []
         // Counted per batch: a metric update per message costs a registry look-up each.
         var eventsIn: [EventCount: Int] = [:]
@@ -176,33 +181,54 @@ final class StreamProcessor {
         if late > 0 { metrics.late(late) }
         if duplicates > 0 { metrics.duplicate(duplicates) }
         advanceWatermark(now: started)
-        var found: Set<TopicPartition> = []
-        for (tp, runtime) in partitions.sorted(by: { $0.key < $1.key }) {
-            let violations = runtime.engine.drainViolations()
-            guard !violations.isEmpty else { continue }
-            found.insert(tp)
-            let made = outputs(of: violations)
-            outbox += made.outbox
-            alerts += made.alerts
-        }
+        let made = drainOutputs()
         // A partition's first batch is a checkpoint: before it, the store has no offset to start the partition from.
         let checkpoint = started - lastCheckpoint >= configuration.checkpointInterval
             || read.contains { partitions[$0]?.storedOffset == nil }
-        try await commit(touched: read.union(found), outbox: outbox, global: [], alerts: alerts, checkpoint: checkpoint)
+        try await commit(touched: read.union(made.found), outbox: outbox + made.outbox, global: [], alerts: made.alerts,
+                         checkpoint: checkpoint)
         metrics.batchCommitted(messages: batch.messages.count)
         try await advanceStages()
         noteHeld()
         metrics.batch(ContinuousClock.now - started)
     }
 
-    /// Periodic work while no message comes: the keyed tasks run over what other instances have released since, and
-    /// the months that lets close are closed.
+    /// The violations the partitions' engines found since the last call, as outputs, and the partitions that found them.
+    private func drainOutputs() -> (outbox: [OutboxRow], alerts: [AlertRow], found: Set<TopicPartition>) {
+        var made: (outbox: [OutboxRow], alerts: [AlertRow], found: Set<TopicPartition>) = ([], [], [])
+        for (tp, runtime) in partitions.sorted(by: { $0.key < $1.key }) {
+            let violations = runtime.engine.drainViolations()
+            guard !violations.isEmpty else { continue }
+            made.found.insert(tp)
+            let outputs = outputs(of: violations)
+            made.outbox += outputs.outbox
+            made.alerts += outputs.alerts
+        }
+        return made
+    }
+
+    /// Periodic work while no message comes: the watermark moves past partitions that have gone idle (what it
+    /// releases is committed with the checkpoint), the keyed tasks run over what other instances have released since,
+    /// and the months that lets close are closed.
     func tick() async throws {
         defer { noteHeld() }
-        try await self.checkpoint()
-        guard keyed != nil || retriesOrgDigests else { return }
+        let before = watermark
+        advanceWatermark(now: .now)
+        let made = drainOutputs()
+        try await commit(touched: made.found, outbox: made.outbox, global: [], alerts: made.alerts, checkpoint: true)
+        guard keyed != nil || retriesOrgDigests || watermark != before else { return }
         stall.enter("periodic work")
         try await advanceStages(keyedNow: true)
+    }
+
+    /// The partitions to pause, being too far ahead in event time, and those to resume (`BufferPacing`).
+    /// Before the first watermark, the partitions that have had no event yet hold it back and are never paused.
+    func pace() -> BufferPacing.Decision {
+        let decision = pacing.decide(partitions.mapValues {
+            BufferPacing.Partition(buffered: $0.engine.buffered, localWatermark: $0.engine.localWatermark)
+        }, watermark: watermark ?? .distantPast)
+        metrics.paced(paused: pacing.paused.count, newlyPaused: decision.pause.count)
+        return decision
     }
 
     /// Writes the state and offsets that changed since the last checkpoint, of every partition or of `only`: on idle
@@ -232,15 +258,19 @@ final class StreamProcessor {
                      openMonths: partitions.values.map { $0.digests.openMonthCount }.max() ?? 0)
     }
 
-    /// The minimum, over partitions that are not idle, of their largest event time minus the lateness.
+    /// The minimum, over partitions that are not idle, of their largest event time minus the lateness. A partition
+    /// paused for being ahead is not idle: it holds events the watermark has not passed.
     private func advanceWatermark(now: ContinuousClock.Instant) {
-        let active = partitions.values.filter { now - $0.lastMessage < configuration.idleTimeout }
+        let active = Array(partitions.filter {
+            pacing.paused.contains($0.key) || now - $0.value.lastMessage < configuration.idleTimeout
+        }.values)
         // A partition that is not idle but has had no event yet holds the watermark back: its first events may be
         // earlier than everything the others have seen, and would all be late.
         if active.contains(where: { $0.engine.localWatermark == nil }) { return }
         let candidates = (active.isEmpty ? Array(partitions.values) : active).compactMap { $0.engine.localWatermark }
         guard let w = candidates.min() else { return }
         for (_, runtime) in partitions { runtime.engine.advanceWatermark(to: w) }
+        watermark = max(watermark ?? w, w)
         metrics.watermark(Double(w.microseconds) / 1e6)
     }
 

@@ -16,6 +16,7 @@ struct Consentinel: AsyncParsableCommand {
     static func main() async {
         let arguments = Array(CommandLine.arguments.dropFirst())
         if arguments.first == "replay" || arguments.starts(with: ["bench", "memory"]) { MallocTuning.oneArena() }
+        if arguments.first == "run" { MallocTuning.limitArenas() }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

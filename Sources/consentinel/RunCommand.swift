@@ -21,7 +21,6 @@ struct Run: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
-        MallocTuning.limitArenas()
         do {
             try await DaemonApp.run(directory: directory)
         } catch let error as DaemonError {
