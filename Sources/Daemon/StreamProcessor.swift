@@ -55,6 +55,9 @@ final class StreamProcessor {
     static let keyedInterval: Swift.Duration = .milliseconds(200)
     /// When the partitions' state and offsets were last written (`DaemonConfiguration.checkpointInterval`).
     private var lastCheckpoint = ContinuousClock.now
+    /// When free memory was last given back to the system; at most every `trimInterval` and after a month close.
+    private var lastTrim = ContinuousClock.now
+    static let trimInterval: Swift.Duration = .seconds(10)
     /// The partitions paused for being ahead in event time, and the bound they keep the buffers to.
     private(set) var pacing: BufferPacing
     /// The watermark last set on the partitions' engines.
@@ -249,7 +252,10 @@ final class StreamProcessor {
         }
         let closed = try await closeDigestMonths()
         if closed || retriesOrgDigests { try await completeOrgDigests() }
-        if closed { MallocTuning.returnFreeMemory() }
+        if closed || ContinuousClock.now - lastTrim >= Self.trimInterval {
+            MallocTuning.returnFreeMemory()
+            lastTrim = .now
+        }
     }
 
     /// What the owned partitions hold in memory waiting (the gauges), after a batch, a tick or a change of partitions.

@@ -11,12 +11,10 @@ struct Consentinel: AsyncParsableCommand {
         subcommands: [DemoCommand.self, Run.self, Replay.self, RulesCommand.self, ConfigCommand.self, AlertsCommand.self, DigestCommand.self, AuditCommand.self, PolicyCommand.self, PortalCommand.self, Gen.self, SelfTest.self, Bench.self]
     )
 
-    /// ArgumentParser's own `main`, after choosing the allocator's arenas: glibc gives each thread an arena when it
+    /// ArgumentParser's own `main`, after choosing the allocator's arena: glibc gives each thread an arena when it
     /// first allocates, so the choice must come before the concurrency runtime's threads start.
     static func main() async {
-        let arguments = Array(CommandLine.arguments.dropFirst())
-        if arguments.first == "replay" || arguments.starts(with: ["bench", "memory"]) { MallocTuning.oneArena() }
-        if arguments.first == "run" { MallocTuning.limitArenas() }
+        MallocTuning.oneArena()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
