@@ -74,7 +74,6 @@ public struct DaemonConfiguration: Sendable {
     /// About 50 MB of decoded events.
     public static let defaultMaxBufferedEvents = 100_000
     static let prefetchKilobytes = 4_096
-    static let fetchMaxBytes = 8 << 20
 
     /// Kafka's minimum by default (`group.min.session.timeout.ms`), so that an instance killed without a word is
     /// replaced within seconds; librdkafka heartbeats from a thread of its own, so a long batch does not end it.
@@ -112,11 +111,10 @@ public struct DaemonConfiguration: Sendable {
         c.idleInterval = .seconds(1)
         // Large batches (each is one store transaction), closed by the linger (20 ms) when traffic is light.
         c.maxBatchSize = 5_000
-        // A second or so of traffic prefetched, and fetch responses of at most 8 MiB (librdkafka's default is 50 MiB):
+        // A second or so of traffic prefetched (librdkafka then lowers `fetch.max.bytes` to the same, unless it is set):
         // each prefetched message also costs librdkafka a queue entry, and a partition paused for being ahead
-        // (`BufferPacing`) drops what was fetched for it. Either can be raised in `properties`.
+        // (`BufferPacing`) drops what was fetched for it. `properties` can raise it.
         c.prefetchKilobytes = Self.prefetchKilobytes
-        if c.properties["fetch.max.bytes"] == nil { c.properties["fetch.max.bytes"] = String(Self.fetchMaxBytes) }
         if let logger { c.logHandler = Self.kafkaLogHandler(logger) }
         return c
     }

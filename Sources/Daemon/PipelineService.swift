@@ -221,7 +221,9 @@ final class PipelineService: Service {
             try await Task.sleep(for: .milliseconds(200))
         }
         stall.enter("resuming consumption")
-        try await consumer.resume(partitions.filter { !processor.pacing.paused.contains($0) })
+        let resumed = partitions.filter { !processor.pacing.paused.contains($0) }
+        try await consumer.resume(resumed)
+        processor.noteResumed(resumed)
         metrics.paused(false)
         logger.info("consumption resumed")
     }

@@ -102,6 +102,7 @@ final class StreamProcessor {
     func revoke(_ revoked: [TopicPartition]) {
         for tp in revoked { partitions.removeValue(forKey: tp) }
         pacing.forget(revoked)
+        metrics.paced(paused: pacing.paused.count, newlyPaused: 0)
         releaseKeyedTasks()
         metrics.assigned(partitions.count)
         noteHeld()
@@ -231,7 +232,15 @@ final class StreamProcessor {
             BufferPacing.Partition(buffered: $0.engine.buffered, localWatermark: $0.engine.localWatermark)
         }, watermark: watermark ?? .distantPast)
         metrics.paced(paused: pacing.paused.count, newlyPaused: decision.pause.count)
+        noteResumed(decision.resume)
         return decision
+    }
+
+    /// Resumed partitions are not idle, however long they were paused: until their next messages come, they hold the
+    /// watermark where it is (otherwise it would pass everything they have not read yet, which would all be late).
+    func noteResumed(_ resumed: [TopicPartition]) {
+        let now = ContinuousClock.now
+        for tp in resumed { partitions[tp]?.lastMessage = now }
     }
 
     /// Writes the state and offsets that changed since the last checkpoint, of every partition or of `only`: on idle
@@ -276,8 +285,9 @@ final class StreamProcessor {
         let candidates = (active.isEmpty ? Array(partitions.values) : active).compactMap { $0.engine.localWatermark }
         guard let w = candidates.min() else { return }
         for (_, runtime) in partitions { runtime.engine.advanceWatermark(to: w) }
-        watermark = max(watermark ?? w, w)
-        metrics.watermark(Double(w.microseconds) / 1e6)
+        let mark = max(watermark ?? w, w)
+        watermark = mark
+        metrics.watermark(Double(mark.microseconds) / 1e6)
     }
 
     /// One transaction with the outputs and, at a checkpoint, for each partition with something new (messages

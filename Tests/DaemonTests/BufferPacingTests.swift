@@ -2,6 +2,9 @@
 import Events
 import Foundation
 import Kafka
+import Logging
+import Rules
+import Storage
 import Testing
 
 /// Partitions far ahead in event time are paused so that the event-time buffers stay near their bound, and pausing
@@ -85,10 +88,12 @@ struct BufferPacingTests {
 
 /// The daemon with a small buffer bound, one partition's events arriving slowly while the others' are all there:
 /// the others are paused and resumed as the slow one moves the watermark, and the violations are the replay's.
+/// The others stay paused for longer than `idle_timeout`: a resumed partition must not count as idle before its
+/// next messages come, or the watermark would pass what it has not read yet.
 @Suite(.serialized) struct PacedDaemonTests {
     @Test func partitionsAheadArePausedAndResumedAndTheViolationsAreTheReplays() async throws {
         let fixture = try DaemonFixture(extraKafka: "max_buffered_events: \"40\"",
-                                        extraProperties: "max.partition.fetch.bytes: \"16384\"")
+                                        extraProperties: "max.partition.fetch.bytes: \"16384\"", idleTimeout: "1s")
         defer { try? FileManager.default.removeItem(at: fixture.directory) }
         let (daemon, base) = try await fixture.startInProcess(logLevel: .warning)
         defer { daemon.cancel() }
@@ -114,13 +119,18 @@ struct BufferPacingTests {
             }
             for delivery in pending { _ = try await delivery.report() }
         }
+        // The slow partition's events come 50 at a time, about 6 s in all, never silent for as long as the idle
+        // timeout, while the others' are sent at once.
         let slow = byPartition[0]!
-        try await send(slow[..<50], to: 0)
-        for p: Int32 in 1...3 { try await send(byPartition[p]![...], to: p) }
-        for start in stride(from: 50, to: slow.count, by: 50) {
-            try await send(slow[start..<min(start + 50, slow.count)], to: 0)
-            try await Task.sleep(for: .milliseconds(200))
+        let trickle = Task {
+            for start in stride(from: 0, to: slow.count, by: 50) {
+                try await send(slow[start..<min(start + 50, slow.count)], to: 0)
+                try await Task.sleep(for: .milliseconds(200))
+            }
         }
+        try await Task.sleep(for: .milliseconds(100))
+        for p: Int32 in 1...3 { try await send(byPartition[p]![...], to: p) }
+        try await trickle.value
         for p: Int32 in 0...3 {
             let tick = #"{"id":"tick-\#(p)","type":"collect","time":"\#(end.rfc3339)","subject":"tick-\#(p)","categories":["user.device"]}"#
             try await send([tick], to: p)
@@ -139,5 +149,52 @@ struct BufferPacingTests {
         #expect(metrics.sum("consentinel_partition_pauses_total") >= 3, "the partitions ahead were paused")
         #expect(metrics.sum("consentinel_partitions_paused_ahead") == 0, "and resumed once the watermark passed their events")
         #expect(metrics.sum("consentinel_late_events_total") == 0)
+    }
+}
+
+/// A partition paused for longer than `idle_timeout` is not idle once resumed: until its next messages come it holds
+/// the watermark, which would otherwise pass everything it has not read yet.
+@Suite struct ResumedPartitionTests {
+    static let topic = "events"
+    static let start = Timestamp(rfc3339: "2026-01-10T00:00:00Z")!
+
+    static func message(_ partition: Int32, _ offset: Int64, minutes: Int64) -> ConsumerMessage {
+        let time = (start + .minutes(minutes)).rfc3339
+        let line = #"{"id":"p\#(partition)-\#(offset)","type":"collect","time":"\#(time)","subject":"s\#(partition)","categories":["user.device"]}"#
+        return ConsumerMessage(topic: topic, partition: partition, offset: offset, key: nil, value: Array(line.utf8))
+    }
+
+    @Test func aResumedPartitionHoldsTheWatermarkUntilItsNextMessagesCome() async throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try SQLiteStateStore(path: directory.appendingPathComponent("state.sqlite").path)
+        var configuration = DaemonConfiguration(
+            source: .init(bootstrapServers: "unused:9092", group: "g", topics: [Self.topic], properties: [:]),
+            stateURL: "unused", violations: .init(), deadLetters: .init(), digests: .init(),
+            httpHost: "127.0.0.1", httpPort: 0, idleTimeout: .milliseconds(500), maxOutboxDepth: 1_000, producerProperties: [:])
+        configuration.maxBufferedEvents = 1
+        var logger = Logger(label: "resumed-partition-test")
+        logger.logLevel = .critical
+        let pipeline = try PipelineLoader().load(directory: Fixtures.defaultPipeline)
+        let processor = StreamProcessor(pipeline: pipeline, configuration: configuration, store: store, metrics: DaemonMetrics(),
+                                        logger: logger)
+        processor.sourcePartitionCounts = [Self.topic: 2]
+        let p0 = TopicPartition(topic: Self.topic, partition: 0), p1 = TopicPartition(topic: Self.topic, partition: 1)
+        _ = try await processor.assign([p0, p1])
+
+        // Partition 1 reads 150 minutes ahead of partition 0: paused.
+        try await processor.process(ConsumerBatch(messages: [Self.message(0, 0, minutes: 0)] + (0..<150).map {
+            Self.message(1, Int64($0), minutes: Int64($0))
+        }))
+        #expect(processor.pace() == .init(pause: [p1]))
+        // Paused for longer than the idle timeout, while partition 0 overtakes it: resumed, as it holds the watermark.
+        try await Task.sleep(for: .milliseconds(700))
+        try await processor.process(ConsumerBatch(messages: [Self.message(0, 1, minutes: 200)]))
+        #expect(processor.pace() == .init(resume: [p1]))
+        // Partition 0 reads on before partition 1's next messages come: the watermark stays behind partition 1's.
+        try await processor.process(ConsumerBatch(messages: [Self.message(0, 2, minutes: 300)]))
+        try await processor.process(ConsumerBatch(messages: [Self.message(1, 150, minutes: 150)]))
+        #expect(processor.partitions[p1]?.engine.counters.late == 0, "partition 1's next event is not late")
+        #expect(processor.partitions[p0]?.engine.watermark == Self.start + .minutes(150) - .minutes(5))
     }
 }

@@ -28,7 +28,7 @@ struct DaemonFixture {
         violationsFile: String = "out/violations.jsonl", deadLettersFile: String = "out/dead-letters.jsonl",
         kafkaSinks: Bool = true, maxPending: Int = 50_000, extraSinks: String = "", extraSettings: String = "",
         partitions: Int = 4, defaultSession: Bool = false, extraKafka: String = "", extraState: String = "",
-        extraProperties: String = ""
+        extraProperties: String = "", idleTimeout: String = "10m"
     ) throws {
         self.name = name
         self.partitions = partitions
@@ -50,7 +50,7 @@ struct DaemonFixture {
             bootstrap_servers: ${BOOTSTRAP}
             group: \(group)
             topics: [\(eventsTopic)]
-            idle_timeout: 10m
+            idle_timeout: \(idleTimeout)
             \(extraKafka)
             properties:
               \(defaultSession ? "" : "session.timeout.ms: \"3000\"")
