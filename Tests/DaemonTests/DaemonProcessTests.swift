@@ -353,7 +353,7 @@ extension DaemonProcessTests {
     }
 
     /// `instance_id` makes the consumer a static member (`group.instance.id`): as written, or the host name for `host`;
-    /// `session_timeout` sets the session and a heartbeat of a sixth of it; librdkafka pre-fetches at most 16 MiB.
+    /// `session_timeout` sets the session and a heartbeat of a sixth of it; librdkafka pre-fetches at most 4 MiB.
     @Test func staticMembershipAndTheSessionComeFromPipelineYAML() throws {
         let fixture = try DaemonFixture(group: "static", defaultSession: true, extraKafka: "instance_id: ${INSTANCE_ID:-}")
         defer { try? FileManager.default.removeItem(at: fixture.directory) }
@@ -367,7 +367,7 @@ extension DaemonProcessTests {
         #expect(try consumer(["INSTANCE_ID": "host"]).properties["group.instance.id"] == ProcessInfo.processInfo.hostName)
         let defaults = try consumer([:]).typedProperties
         #expect(defaults.contains { $0 == ("session.timeout.ms", "6000") } && defaults.contains { $0 == ("heartbeat.interval.ms", "1000") })
-        #expect(defaults.contains { $0 == ("queued.max.messages.kbytes", "16384") })
+        #expect(defaults.contains { $0 == ("queued.max.messages.kbytes", "4096") })
 
         let text = try String(contentsOf: fixture.directory.appendingPathComponent("pipeline.yaml"), encoding: .utf8)
         try text.replacingOccurrences(of: "idle_timeout: 10m", with: "idle_timeout: 10m\n    session_timeout: 30s")
