@@ -16,7 +16,7 @@ public enum MallocTuning {
         _ = mallopt(M_ARENA_MAX, 1)
     }
 
-    /// Gives free memory back to the system (after a month closes, and every few seconds while batches flow).
+    /// Gives free memory back to the system (after a month closes, and at most every 10 s otherwise).
     static func returnFreeMemory() {
         _ = malloc_trim(0)
     }
