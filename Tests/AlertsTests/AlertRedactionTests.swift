@@ -40,6 +40,7 @@ struct AlertRedactionTests {
     static func sent(_ type: String, _ message: AlertMessage, _ redaction: AlertRedaction) async throws -> String {
         if type == "jsonl" {
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("redact-\(UUID().uuidString).jsonl").path
+            defer { try? FileManager.default.removeItem(atPath: path) }
             #expect(await JSONLAlertChannel(path: path, redaction: redaction).deliver(message) == .delivered)
             return try String(contentsOfFile: path, encoding: .utf8)
         }
