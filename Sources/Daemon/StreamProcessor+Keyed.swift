@@ -8,9 +8,6 @@ import Storage
 /// The keyed tasks of the repartition step (layout and forwarding: `Processing/Repartitioning.swift`), run after batches
 /// and on idle ticks.
 extension StreamProcessor {
-    /// How many events a keyed task reads from its inbox at a time.
-    static let keyedReadLimit = 20_000
-
     /// Whether `pipeline` can be set up now: its repartitioned rules, if any, need the source topics' partition counts.
     func canSetUp(_ pipeline: Pipeline) -> Bool {
         pipeline.repartitionedRules.isEmpty || configuration.source.topics.allSatisfy { sourcePartitionCounts[$0] != nil }
@@ -96,20 +93,32 @@ extension StreamProcessor {
             guard from.map({ watermark > $0 }) ?? true else { continue }
             stall.enter("reading a keyed task's inbox")
             let namespace = KeyedSpace.inbox(name, id)
-            let rows = try await store.loadGlobal(namespace: namespace, before: KeyedSpace.inboxBound(watermark),
-                                                  limit: Self.keyedReadLimit)
+            let bound = KeyedSpace.inboxBound(watermark)
+            var rows = try await store.loadGlobal(namespace: namespace, before: bound, limit: keyedReadLimit)
             var target = watermark
-            if rows.count == Self.keyedReadLimit, let last = rows.last.flatMap({ KeyedSpace.time(ofInboxKey: $0.key) }) {
+            if rows.count == keyedReadLimit, let last = rows.last.flatMap({ KeyedSpace.time(ofInboxKey: $0.key) }) {
+                // Rows not read hold no event before the last row's earliest.
                 target = Swift.max(last, from ?? last)
             }
+            guard var taken = KeyedInbox.take(rows.map(StateChange.init), before: target) else {
+                throw DaemonError(.input, "keyed task \(id): an inbox row cannot be read")
+            }
+            if taken.due.isEmpty, rows.count == keyedReadLimit {
+                // As many rows as the limit, all beginning at the target: only reading them all moves the task on.
+                rows = try await store.loadGlobal(namespace: namespace, before: bound, limit: .max)
+                target = watermark
+                guard let all = KeyedInbox.take(rows.map(StateChange.init), before: target) else {
+                    throw DaemonError(.input, "keyed task \(id): an inbox row cannot be read")
+                }
+                taken = all
+            }
             var events: [Event] = []
-            events.reserveCapacity(rows.count)
-            for row in rows {
-                let decoded = (row.value ?? []).withUnsafeBytes { intake.decode($0) }
-                switch decoded {
+            events.reserveCapacity(taken.due.count)
+            for entry in taken.due {
+                switch entry.json.withUnsafeBytes({ intake.decode($0) }) {
                 case .success(let event): events.append(event)
                 case .failure(let error):
-                    throw DaemonError(.input, "keyed task \(id): stored event \(row.key) cannot be read: \(error.message)")
+                    throw DaemonError(.input, "keyed task \(id): a stored event of source \(entry.source), number \(entry.sequence), cannot be read: \(error.message)")
                 }
             }
             task.engine.process(ordered: events, through: target)
@@ -125,7 +134,7 @@ extension StreamProcessor {
                                                  value: amendment.value))
                 }
             }
-            batch.global += rows.map { StateRow(namespace: namespace, key: $0.key, value: nil) }
+            batch.global += taken.writes.map(StateRow.init)
             batch.global.append(StateRow(namespace: KeyedSpace.progress(name), key: id.description, value: KeyedSpace.micros(target)))
             batch.claims[id.storeID] = PartitionCommit(expectedOffset: task.through, epoch: task.epoch, nextOffset: target.microseconds)
             batch.state[id.storeID] = task.engine.takeStateChanges().map(StateRow.init)

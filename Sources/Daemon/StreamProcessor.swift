@@ -49,6 +49,8 @@ final class StreamProcessor {
     var monthCloseRowsPerCommit = 20_000
     /// Stored subject digests read at once when a month's folder is written.
     var digestPageSize = 10_000
+    /// Inbox rows a keyed task reads at once (each the events one source partition sent it between two checkpoints).
+    var keyedReadLimit = 2_000
     /// The repartition step, when the pipeline has rules keyed by other than the subject (`KeyedRuntime.swift`).
     var keyed: KeyedRuntime?
     /// How often, at most, the keyed tasks run while batches flow; they run on every idle tick too.

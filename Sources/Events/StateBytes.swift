@@ -18,6 +18,12 @@ public enum StateBytes {
             uint32(UInt32(value.utf8.count))
             bytes.append(contentsOf: value.utf8)
         }
+
+        /// Bytes after their length, as `string` writes text.
+        public mutating func blob(_ value: [UInt8]) {
+            uint32(UInt32(value.count))
+            bytes.append(contentsOf: value)
+        }
     }
 
     /// Reads what a `Writer` wrote; each read is nil when the bytes end too early.
@@ -46,6 +52,12 @@ public enum StateBytes {
             guard let length = uint32().map(Int.init), bytes.count - offset >= length else { return nil }
             defer { offset += length }
             return String(decoding: bytes[offset..<(offset + length)], as: UTF8.self)
+        }
+
+        public mutating func blob() -> [UInt8]? {
+            guard let length = uint32().map(Int.init), bytes.count - offset >= length else { return nil }
+            defer { offset += length }
+            return Array(bytes[offset..<(offset + length)])
         }
 
         private mutating func integer<T: FixedWidthInteger>(_: T.Type) -> T? {

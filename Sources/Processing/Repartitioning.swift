@@ -6,7 +6,7 @@ import Rules
 /// something else (`Rule.repartitionKey`: a threshold grouped by actor, say) cannot run in them. Each such rule runs
 /// in `partitions` keyed tasks instead: a partition's engine sends every event the rule uses, as it processes it, to
 /// the task that owns the event's key (a hash of the key), through the state store, in the same transaction as the
-/// partition's offsets; the task processes them in event-time order once every source partition has passed them and
+/// partition's offsets (one row per task and checkpoint, `KeyedInbox`); the task processes them in event-time order once every source partition has passed them and
 /// commits its state, its outputs and what it consumed in one transaction of its own.
 ///
 /// Task `q` of every rule belongs to the instance that owns partition `q` of the leader topic (the source topic with
@@ -72,7 +72,9 @@ public struct KeyedTaskID: Hashable, Comparable, Sendable, CustomStringConvertib
 /// Where the repartition step keeps its data in the store's global space.
 ///
 /// - `keyed-layout:<pipeline>`, key `partitions`: tasks per rule, fixed at first start.
-/// - `keyed-inbox:<pipeline>:<rule>:<q>`, key `KeyedSpace.inboxKey`: an event (its JSON) waiting for task q.
+/// - `keyed-inbox:<pipeline>:<rule>:<q>`, key `KeyedSpace.inboxKey` of its earliest event: the events one source
+///   partition sent task q between two of its checkpoints (`KeyedInbox`), or, as versions before 2026-12 wrote, one
+///   event's JSON.
 /// - `keyed-watermarks:<pipeline>`, key `topic[p]`: the watermark source partition p has released its events below
 ///   (microseconds), written with the events it sent.
 /// - `keyed-progress:<pipeline>`, key `rule[q]`: the watermark task q has processed through (microseconds).
@@ -98,6 +100,16 @@ public enum KeyedSpace {
         return Timestamp(microseconds: biased - timeBias)
     }
 
+    /// The time, source index and sequence an inbox key was made of.
+    public static func parts(ofInboxKey key: String) -> (time: Timestamp, source: Int, sequence: UInt64)? {
+        let utf8 = Array(key.utf8)
+        guard utf8.count == 36, let time = time(ofInboxKey: key),
+              let source = Int(String(decoding: utf8[18..<24], as: UTF8.self)),
+              let sequence = UInt64(String(decoding: utf8[24...], as: UTF8.self))
+        else { return nil }
+        return (time, source, sequence)
+    }
+
     /// Makes times from year -1200 to 5100 positive and 18 digits wide.
     private static let timeBias: Int64 = 100_000_000_000_000_000
 
@@ -119,7 +131,7 @@ public final class KeyedForwarder {
     let layout: KeyedLayout
     let source: Int
     private var sequence: UInt64
-    private var rows: [StateChange] = []
+    private var pending: [KeyedTaskID: [KeyedInbox.Entry]] = [:]
 
     public init(layout: KeyedLayout, source: SourcePartition, restoring state: [StateChange]) {
         self.layout = layout
@@ -135,16 +147,95 @@ public final class KeyedForwarder {
             sequence += 1
             if json == nil { json = event.json.bytes }
             let task = KeyedTaskID(rule: rule.id, partition: layout.task(ofKey: key))
-            rows.append(StateChange(namespace: KeyedSpace.inbox(layout.pipeline, task),
-                                 key: KeyedSpace.inboxKey(time: event.time, source: source, sequence: sequence), value: json))
+            pending[task, default: []].append(KeyedInbox.Entry(time: event.time, source: source, sequence: sequence, json: json!))
         }
     }
 
-    /// The inbox rows since the last call (global rows), and the partition's state row of the sequence.
+    /// The inbox rows since the last call (global rows: one per task, holding what it was sent since), and the
+    /// partition's state row of the sequence.
     public func take() -> (inbox: [StateChange], state: [StateChange]) {
-        guard !rows.isEmpty else { return ([], []) }
-        defer { rows = [] }
+        guard !pending.isEmpty else { return ([], []) }
+        defer { pending = [:] }
+        let rows = pending.sorted { $0.key < $1.key }.map { task, entries in
+            KeyedInbox.row(namespace: KeyedSpace.inbox(layout.pipeline, task), entries)
+        }
         return (rows, [StateChange(namespace: Self.stateNamespace, key: "sequence", value: Array(String(sequence).utf8))])
+    }
+}
+
+/// A keyed task's inbox rows. A row holds the events one source partition sent the task between two of its
+/// checkpoints, keyed by the earliest (so that the rows holding events before a time are those keyed before it); a
+/// row for each event cost a checkpoint an insert and the task a read and a delete per event. The task processes
+/// the events before its target in the order the rows of one event each had: event time, source, sequence.
+public enum KeyedInbox {
+    public struct Entry: Sendable, Equatable {
+        public var time: Timestamp
+        /// The source partition's index in the layout (`KeyedLayout.index(of:)`).
+        public var source: Int
+        public var sequence: UInt64
+        /// The event as JSON.
+        public var json: [UInt8]
+
+        public init(time: Timestamp, source: Int, sequence: UInt64, json: [UInt8]) {
+            self.time = time
+            self.source = source
+            self.sequence = sequence
+            self.json = json
+        }
+
+        public static func precedes(_ a: Entry, _ b: Entry) -> Bool {
+            (a.time, a.source, a.sequence) < (b.time, b.source, b.sequence)
+        }
+    }
+
+    static let version: UInt8 = 1
+
+    /// A row of `entries`, all from one source partition, keyed by the earliest.
+    public static func row(namespace: String, _ entries: [Entry]) -> StateChange {
+        let first = entries.min(by: Entry.precedes)!
+        var out = StateBytes.Writer(version: version, capacity: 8 + entries.reduce(0) { $0 + 20 + $1.json.count })
+        out.uint32(UInt32(entries.count))
+        for entry in entries {
+            out.int64(entry.time.microseconds)
+            out.int64(Int64(bitPattern: entry.sequence))
+            out.blob(entry.json)
+        }
+        return StateChange(namespace: namespace, key: KeyedSpace.inboxKey(time: first.time, source: first.source, sequence: first.sequence),
+                           value: out.bytes)
+    }
+
+    /// The events of an inbox row; nil when it is neither such a row nor one event's JSON under an inbox key.
+    public static func entries(of row: StateChange) -> [Entry]? {
+        guard let key = KeyedSpace.parts(ofInboxKey: row.key), let value = row.value else { return nil }
+        guard value.first == version else {
+            return value.first == UInt8(ascii: "{") ? [Entry(time: key.time, source: key.source, sequence: key.sequence, json: value)] : nil
+        }
+        guard var reader = StateBytes.Reader(value, version: version), let count = reader.uint32() else { return nil }
+        var entries: [Entry] = []
+        entries.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            guard let time = reader.int64(), let sequence = reader.int64(), let json = reader.blob() else { return nil }
+            entries.append(Entry(time: Timestamp(microseconds: time), source: key.source, sequence: UInt64(bitPattern: sequence), json: json))
+        }
+        return reader.atEnd ? entries : nil
+    }
+
+    /// What a task whose target is `target` takes from `rows`: the events before it, in processing order, and the
+    /// rows to write back: a row wholly taken is deleted, one partly taken is replaced by a row of what is left (keyed
+    /// by its earliest event), one not taken is left as it is. Nil with the first row that cannot be read.
+    public static func take(_ rows: [StateChange], before target: Timestamp) -> (due: [Entry], writes: [StateChange])? {
+        var due: [Entry] = []
+        var writes: [StateChange] = []
+        for row in rows {
+            guard let entries = entries(of: row) else { return nil }
+            let taken = entries.filter { $0.time < target }
+            guard !taken.isEmpty else { continue }
+            due += taken
+            writes.append(StateChange(namespace: row.namespace, key: row.key, value: nil))
+            if taken.count < entries.count { writes.append(Self.row(namespace: row.namespace, entries.filter { $0.time >= target })) }
+        }
+        due.sort(by: Entry.precedes)
+        return (due, writes)
     }
 }
 

@@ -83,7 +83,9 @@ import Testing
     }
 
     /// Generated traffic with bulk exports split by subject over six lanes: the lanes' engines run the rules keyed by
-    /// subject and forward; the keyed engines read the inbox in key order. Together they find what one engine finds.
+    /// subject and forward, their rows taken every 700 events as at checkpoints; the keyed engines take their inbox
+    /// in five runs to rising targets, as the daemon's tasks do, rows partly taken written back. Together they find
+    /// what one engine finds.
     @Test func lanesAndKeyedTasksFindWhatOneEngineFinds() throws {
         let pipeline = try PipelineLoader().load(directory: Self.pipelineDirectory)
         let decoder = EventDecoder(taxonomy: pipeline.taxonomy)
@@ -102,26 +104,91 @@ import Testing
 
         let layout = Self.layout(pipeline)
         var found: [String] = []
-        var inbox: [String: [StateChange]] = [:]
+        var inbox: [String: [String: [UInt8]]] = [:]
+        var rowsWritten = 0
         for lane in 0..<6 {
             let engine = Engine(pipeline: pipeline.restricted { $0.repartitionKey == nil })
             let forwarder = KeyedForwarder(layout: layout, source: SourcePartition(topic: "events", partition: Int32(lane)), restoring: [])
             let observer = LaneObserver(digests: DigestBook(), forwarder: forwarder)
             engine.observer = observer
-            for e in events where Int(layout.task(ofKey: e.subject)) == lane { engine.offer(e) }
+            func checkpoint() {
+                for row in forwarder.take().inbox {
+                    #expect(inbox[row.namespace]?[row.key] == nil, "an inbox key is never reused")
+                    inbox[row.namespace, default: [:]][row.key] = row.value
+                    rowsWritten += 1
+                }
+            }
+            for (n, e) in events.filter({ Int(layout.task(ofKey: $0.subject)) == lane }).enumerated() {
+                engine.offer(e)
+                if n % 700 == 699 { checkpoint() }
+            }
             engine.finish(until: one.maxEventTime)
+            checkpoint()
             found += engine.drainViolations().map(\.json.serialized)
-            for row in forwarder.take().inbox { inbox[row.namespace, default: []].append(row) }
         }
-        for (_, rows) in inbox {
+        let end = try #require(one.maxEventTime)
+        let start = try #require(events.map(\.time).min())
+        let step = (end.microseconds - start.microseconds) / 5
+        var partlyTaken = 0
+        for (namespace, var rows) in inbox {
             let engine = Engine(pipeline: pipeline.restricted { $0.repartitionKey != nil })
-            let ordered = rows.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-                .map { row in try! decoder.decode(row.value!).get() }
-            engine.process(ordered: ordered, through: one.maxEventTime!)
+            engine.advancesOwnWatermark = false
+            for run in 1...5 {
+                // The last run takes everything: its target is past the last event.
+                let target = run == 5 ? Timestamp(microseconds: end.microseconds + 1) : Timestamp(microseconds: start.microseconds + step * Int64(run))
+                let read = rows.filter { $0.key < KeyedSpace.inboxBound(target) }
+                    .map { StateChange(namespace: namespace, key: $0.key, value: $0.value) }
+                let taken = try #require(KeyedInbox.take(read, before: target))
+                for write in taken.writes {
+                    if write.value == nil { rows[write.key] = nil } else { rows[write.key] = write.value; partlyTaken += 1 }
+                }
+                engine.process(ordered: taken.due.map { try! decoder.decode($0.json).get() }, through: run == 5 ? end : target)
+            }
+            #expect(rows.isEmpty, "every row taken by the last run")
             engine.finish(until: one.maxEventTime)
             found += engine.drainViolations().map(\.json.serialized)
         }
+        #expect(partlyTaken > 0, "some rows spanned a run's target")
+        #expect(rowsWritten < events.count / 10, "a row holds many events")
         #expect(found.count == expected.count)
         #expect(Set(found) == Set(expected))
+    }
+
+    static func entry(_ minute: Int, source: Int, sequence: UInt64) -> KeyedInbox.Entry {
+        KeyedInbox.Entry(time: Timestamp(microseconds: Int64(minute) * 60_000_000), source: source, sequence: sequence,
+                         json: Array(#"{"n":\#(sequence)}"#.utf8))
+    }
+
+    @Test func anInboxRowHoldsItsEventsUnderTheKeyOfTheEarliest() throws {
+        let entries = [Self.entry(5, source: 3, sequence: 7), Self.entry(2, source: 3, sequence: 9), Self.entry(9, source: 3, sequence: 8)]
+        let forwarded = KeyedInbox.row(namespace: "n", entries)
+        #expect(forwarded.key == KeyedSpace.inboxKey(time: entries[1].time, source: 3, sequence: 9))
+        #expect(KeyedInbox.entries(of: forwarded) == entries, "in the order they were sent")
+        #expect(KeyedSpace.parts(ofInboxKey: forwarded.key)?.sequence == 9)
+
+        // A row of one event's JSON, as versions before 2026-12 wrote, reads as that event.
+        let legacy = StateChange(namespace: "n", key: KeyedSpace.inboxKey(time: entries[0].time, source: 1, sequence: 4), value: entries[0].json)
+        #expect(KeyedInbox.entries(of: legacy) == [KeyedInbox.Entry(time: entries[0].time, source: 1, sequence: 4, json: entries[0].json)])
+
+        var cut = forwarded
+        cut.value?.removeLast()
+        #expect(KeyedInbox.entries(of: cut) == nil, "a row cut short is not read as fewer events")
+        #expect(KeyedInbox.entries(of: StateChange(namespace: "n", key: "not a key", value: forwarded.value)) == nil)
+        #expect(KeyedInbox.take([cut], before: entries[2].time) == nil)
+    }
+
+    @Test func aTaskTakesTheEventsBeforeItsTargetInKeyOrderAndWritesBackTheRest() throws {
+        let a = KeyedInbox.row(namespace: "n", [Self.entry(1, source: 2, sequence: 1), Self.entry(4, source: 2, sequence: 2), Self.entry(8, source: 2, sequence: 3)])
+        let b = KeyedInbox.row(namespace: "n", [Self.entry(4, source: 0, sequence: 5), Self.entry(3, source: 0, sequence: 6)])
+        let legacy = StateChange(namespace: "n", key: KeyedSpace.inboxKey(time: Self.entry(4, source: 1, sequence: 1).time, source: 1, sequence: 1),
+                                 value: Self.entry(4, source: 1, sequence: 1).json)
+        let later = KeyedInbox.row(namespace: "n", [Self.entry(6, source: 5, sequence: 1)])
+        let taken = try #require(KeyedInbox.take([a, b, legacy, later], before: Timestamp(microseconds: 5 * 60_000_000)))
+        #expect(taken.due.map { [$0.time.microseconds / 60_000_000, Int64($0.source), Int64($0.sequence)] }
+                == [[1, 2, 1], [3, 0, 6], [4, 0, 5], [4, 1, 1], [4, 2, 2]], "event time, then source, then sequence")
+        let rest = KeyedInbox.row(namespace: "n", [Self.entry(8, source: 2, sequence: 3)])
+        #expect(taken.writes == [StateChange(namespace: "n", key: a.key, value: nil), rest,
+                                 StateChange(namespace: "n", key: b.key, value: nil), StateChange(namespace: "n", key: legacy.key, value: nil)],
+                "the row not taken from is left alone")
     }
 }
