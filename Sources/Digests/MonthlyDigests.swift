@@ -279,6 +279,16 @@ public struct MonthlyDigests: Sendable {
         months.first { $0.key == month }?.subjects[subject]?.state(names)
     }
 
+    /// The subjects with a digest in an open month, sorted.
+    public func subjectNames(in month: String) -> [String] {
+        months.first { $0.key == month }.map { $0.subjects.keys.sorted() } ?? []
+    }
+
+    /// How many subjects have a digest in an open month.
+    public func subjectCount(in month: String) -> Int {
+        months.first { $0.key == month }?.subjects.count ?? 0
+    }
+
     /// Puts back a subject's counters of an open month from a state row; false when the bytes are not one.
     public mutating func restoreSubject(_ subject: String, in month: String, state: [UInt8]) -> Bool {
         guard let tally = SubjectTally(state: state) else { return false }

@@ -72,8 +72,8 @@ import Testing
         book.recordViolation(ViolationFacts(rule: "r", kind: "match", reason: "x", severity: "high",
                                             time: Timestamp(rfc3339: "2026-01-10T10:00:00Z")!, subject: "c1"))
         let rows = book.stateChanges()
-        #expect(rows.map(\.namespace) == ["digest:2026-01", "digest-org"])
-        #expect(rows.first?.value?.first == 1, "a subject's row is its counters (version 1), not a digest's JSON")
+        #expect(rows.map(\.namespace) == ["digest-log:2026-01", "digest-org"])
+        #expect(rows.first?.value?.first == 1, "a month's row holds counters (version 1), not digests' JSON")
         #expect(book.stateChanges().isEmpty, "only what changed since the last call")
 
         let again = try DigestBook(restoring: rows, closedBefore: nil)
@@ -118,18 +118,128 @@ import Testing
         let again = try #require(restored.close(through: end).first?.subjects.first)
         #expect(again.json.serialized == expected.json.serialized)
 
-        let old = rows.map { row in
-            row.namespace == "digest:2026-01" ? StateChange(namespace: row.namespace, key: row.key, value: Array(expected.json.serialized.utf8)) : row
+        // Before 2026-12 a subject's counters (and before that its digest's JSON) were a row of their own.
+        let log = try #require(rows.first { $0.namespace == "digest-log:2026-01" }?.value)
+        var reader = try #require(StateBytes.Reader(log, version: 1))
+        let subject = reader.string(), read = reader.blob()
+        #expect(subject == "c1")
+        let counters = try #require(read)
+        #expect(reader.atEnd)
+        for value in [counters, Array(expected.json.serialized.utf8)] {
+            let old = rows.map { row in
+                row.namespace == "digest-log:2026-01" ? StateChange(namespace: "digest:2026-01", key: "c1", value: value) : row
+            }
+            let restoredOld = try DigestBook(restoring: old, closedBefore: nil)
+            let fromOld = try #require(restoredOld.close(through: end).first?.subjects.first)
+            #expect(fromOld.json.serialized == expected.json.serialized)
+            #expect(restoredOld.stateChanges().contains(StateChange(namespace: "digest:2026-01", key: "c1", value: nil)),
+                    "the old row is deleted when its month closes")
         }
-        let fromJSON = try #require(try DigestBook(restoring: old, closedBefore: nil).close(through: end).first?.subjects.first)
-        #expect(fromJSON.json.serialized == expected.json.serialized)
 
         let cut = rows.map { row in
-            row.namespace == "digest:2026-01" ? StateChange(namespace: row.namespace, key: row.key, value: Array(row.value!.dropLast())) : row
+            row.namespace == "digest-log:2026-01" ? StateChange(namespace: row.namespace, key: row.key, value: Array(row.value!.dropLast())) : row
         }
         #expect(throws: ProcessingError.self, "a row cut short is an error, not an empty month") {
             try DigestBook(restoring: cut, closedBefore: nil)
         }
+    }
+
+    /// A month's counters are written as rows of the subjects each checkpoint touched, until they hold three times
+    /// as many subjects' counters as the month has subjects: then one row holds them all and replaces the others (and
+    /// any row of one subject that an earlier version wrote). What the rows hold restores the book at every step.
+    @Test func aMonthsRowsAreReplacedByOneOnceTheyHoldThreeTimesItsSubjects() throws {
+        let decoder = EventDecoder(taxonomy: Self.pipeline.taxonomy)
+        let end = Timestamp(rfc3339: "2026-02-01T00:00:00Z")!
+        // Stored rows as the store keeps them: written over and deleted by key.
+        var stored: [String: StateChange] = [
+            "digest:2026-01/old": StateChange(namespace: "digest:2026-01", key: "old", value: nil),
+        ]
+        func store(_ rows: [StateChange]) {
+            for row in rows { stored["\(row.namespace)/\(row.key)"] = row.value == nil ? nil : row }
+        }
+        let seed = try DigestBook(restoring: [], closedBefore: nil)
+        seed.processed(try decoder.decode(Self.line("o", "2026-01-01T10:00:00Z", subject: "old")).get(), late: false)
+        let seedLog = try #require(seed.stateChanges().first { $0.namespace == "digest-log:2026-01" }?.value)
+        var reader = try #require(StateBytes.Reader(seedLog, version: 1))
+        _ = reader.string()
+        let read = reader.blob()
+        let oldCounters: [UInt8] = try #require(read)
+        stored["digest:2026-01/old"] = StateChange(namespace: "digest:2026-01", key: "old", value: oldCounters)
+
+        let book = try DigestBook(restoring: Array(stored.values), closedBefore: nil)
+        var mirror = try DigestBook(restoring: Array(stored.values), closedBefore: nil)
+        var n = 0
+        func touch(_ subjects: [String]) throws -> [StateChange] {
+            for subject in subjects {
+                n += 1
+                let event = try decoder.decode(Self.line("e\(n)", "2026-01-02T10:00:00Z", subject: subject)).get()
+                book.processed(event, late: false)
+            }
+            let rows = book.stateChanges()
+            store(rows)
+            return rows
+        }
+        // The first checkpoint of the month replaces the earlier version's row.
+        var rows = try touch(["a", "b", "c", "d"])
+        #expect(rows.contains(StateChange(namespace: "digest:2026-01", key: "old", value: nil)))
+        #expect(stored.keys.sorted() == ["digest-log:2026-01/00000000000000000000", "digest-org/2026-01"])
+        // Five subjects: rows of what each checkpoint touched until they hold more than 15 subjects' counters.
+        for step in 1...5 {
+            rows = try touch(["a", "b"])
+            #expect(rows.filter { $0.value == nil }.isEmpty, "step \(step)")
+            #expect(stored.count == step + 2)
+        }
+        rows = try touch(["a", "b"])
+        #expect(rows.filter { $0.value == nil }.count == 6, "the six rows before it are deleted")
+        #expect(stored.keys.sorted() == ["digest-log:2026-01/00000000000000000006", "digest-org/2026-01"])
+        _ = try touch(["c"])
+
+        mirror = try DigestBook(restoring: Array(stored.values), closedBefore: nil)
+        let expected = try #require(book.close(through: end).first)
+        let restored = try #require(mirror.close(through: end).first)
+        #expect(restored.subjects.map(\.json.serialized) == expected.subjects.map(\.json.serialized))
+        #expect(expected.subjects.map(\.subject) == ["a", "b", "c", "d", "old"])
+        #expect(expected.subjects.first?.useTotal == 7)
+        store(book.stateChanges())
+        #expect(stored.isEmpty, "a closed month's rows are all deleted")
+        mirror.processed(try decoder.decode(Self.line("x", "2026-02-02T10:00:00Z")).get(), late: false)
+        #expect(mirror.stateChanges().first?.key == "00000000000000000008", "row numbers go on after a restart")
+    }
+
+    /// A row holds at most `subjectsPerLogRow` subjects' counters; a month's rows outweigh a row of one subject that an
+    /// earlier version wrote; rows of a month already closed are deleted, not read.
+    @Test func aMonthsRowsAreBoundedAndRowsOfClosedMonthsAreDeleted() throws {
+        let decoder = EventDecoder(taxonomy: Self.pipeline.taxonomy)
+        let book = try DigestBook(restoring: [], closedBefore: nil)
+        book.subjectsPerLogRow = 2
+        for (n, subject) in ["a", "b", "c", "d", "e"].enumerated() {
+            book.processed(try decoder.decode(Self.line("e\(n)", "2026-01-02T10:00:00Z", subject: subject)).get(), late: false)
+        }
+        let rows = book.stateChanges().filter { $0.namespace == "digest-log:2026-01" }
+        #expect(rows.map(\.key) == ["00000000000000000000", "00000000000000000001", "00000000000000000002"])
+        let subjects = try rows.map { row -> [String] in
+            let value = try #require(row.value)
+            var reader = try #require(StateBytes.Reader(value, version: 1))
+            var names: [String] = []
+            while !reader.atEnd {
+                let name = reader.string(), counters = reader.blob()
+                guard let name, counters != nil else { break }
+                names.append(name)
+            }
+            return names
+        }
+        #expect(subjects == [["a", "b"], ["c", "d"], ["e"]])
+
+        // An earlier version's row of "a" (a digest with no uses) under the rows of this layout, which stand.
+        let before = SubjectDigest(subject: "a", month: "2026-01")
+        let mixed = rows + [StateChange(namespace: "digest:2026-01", key: "a", value: Array(before.json.serialized.utf8))]
+        let restored = try DigestBook(restoring: mixed, closedBefore: nil)
+        let month = try #require(restored.close(through: Timestamp(rfc3339: "2026-02-01T00:00:00Z")!).first)
+        #expect(month.subjects.first { $0.subject == "a" }?.useTotal == 1)
+
+        let late = try DigestBook(restoring: rows, closedBefore: "2026-02")
+        #expect(!late.holds("a", in: "2026-01"))
+        #expect(late.stateChanges() == rows.map { StateChange(namespace: $0.namespace, key: $0.key, value: nil) })
     }
 
     /// A subject's consent decisions are state rows of their own: they outlive the month they were made in, move
