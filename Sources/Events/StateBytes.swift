@@ -24,6 +24,20 @@ public enum StateBytes {
             uint32(UInt32(value.count))
             bytes.append(contentsOf: value)
         }
+
+        public mutating func bool(_ value: Bool) { byte(value ? 1 : 0) }
+
+        /// A byte that says whether the text follows (1) or not (0), then the text.
+        public mutating func optionalString(_ value: String?) {
+            bool(value != nil)
+            if let value { string(value) }
+        }
+
+        /// A byte that says whether the integer follows (1) or not (0), then the integer.
+        public mutating func optionalInt64(_ value: Int64?) {
+            bool(value != nil)
+            if let value { int64(value) }
+        }
     }
 
     /// Reads what a `Writer` wrote; each read is nil when the bytes end too early.
@@ -58,6 +72,28 @@ public enum StateBytes {
             guard let length = uint32().map(Int.init), bytes.count - offset >= length else { return nil }
             defer { offset += length }
             return Array(bytes[offset..<(offset + length)])
+        }
+
+        public mutating func bool() -> Bool? {
+            switch byte() {
+            case 0: false
+            case 1: true
+            default: nil
+            }
+        }
+
+        /// What `optionalString` wrote: nil when the bytes are not that, `.some(nil)` for no text.
+        public mutating func optionalString() -> String?? {
+            guard let present = bool() else { return nil }
+            guard present else { return .some(nil) }
+            return string().map { .some($0) }
+        }
+
+        /// What `optionalInt64` wrote: nil when the bytes are not that, `.some(nil)` for no integer.
+        public mutating func optionalInt64() -> Int64?? {
+            guard let present = bool() else { return nil }
+            guard present else { return .some(nil) }
+            return int64().map { .some($0) }
         }
 
         private mutating func integer<T: FixedWidthInteger>(_: T.Type) -> T? {

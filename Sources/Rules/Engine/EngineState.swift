@@ -65,7 +65,7 @@ extension Engine {
         out += dedup.takeChanges()
         for (k, list) in context.ledger.takeChanges() {
             out.append(StateChange(namespace: "consent", key: k,
-                                   value: Self.bytes(list.map { DecisionRecord($0, uses: pipeline.taxonomy.uses) })))
+                                   value: DecisionList(list.map { DecisionRecord($0, uses: pipeline.taxonomy.uses) }).bytes))
         }
         for e in evaluators {
             let ns = "rule:" + e.rule.id
@@ -112,7 +112,7 @@ extension Engine {
                 guard let us = Int64(String(decoding: value, as: UTF8.self)) else { throw fail("bad time") }
                 legacyIDs.append((row.key, Timestamp(microseconds: us)))
             case "consent":
-                guard let records = try? decoder.decode([DecisionRecord].self, from: Data(value)) else { throw fail("not consent decisions") }
+                guard let records = try? DecisionList.read(value, decoder: decoder).records else { throw fail("not consent decisions") }
                 var list: [ConsentLedger.Decision] = []
                 for r in records {
                     guard let d = r.decision(pipeline.taxonomy) else { throw fail("unknown purpose \(r.purpose)") }
@@ -163,6 +163,14 @@ struct DecisionRecord: Codable {
         event = d.event
     }
 
+    init(time: Timestamp, purpose: String, status: String, source: String?, event: String) {
+        self.time = time
+        self.purpose = purpose
+        self.status = status
+        self.source = source
+        self.event = event
+    }
+
     func decision(_ taxonomy: Taxonomy) -> ConsentLedger.Decision? {
         guard let node = taxonomy.uses.node(purpose) else { return nil }
         return ConsentLedger.Decision(time: time, purpose: node, status: status == "granted" ? .granted : .withdrawn,
@@ -178,7 +186,6 @@ protocol RulePersistence: AnyObject {
     func scheduleTimers(_ context: EngineContext, evaluator: RuleEvaluator)
 }
 
-/// Persistence of a `KeyedState` whose values convert to and from a Codable record.
 /// Keyed state a `KeyedPersistence` can store and restore.
 protocol StoredKeyedState: AnyObject {
     associatedtype Value
@@ -196,7 +203,8 @@ extension KeyedState: StoredKeyedState where Key == String {
     }
 }
 
-final class KeyedPersistence<State: StoredKeyedState, Record: Codable>: RulePersistence {
+/// Persistence of a `KeyedState` whose values convert to and from a stored record.
+final class KeyedPersistence<State: StoredKeyedState, Record: StoredRecord>: RulePersistence {
     typealias Value = State.Value
     let state: State
     let toRecord: (Value) -> Record
@@ -219,11 +227,11 @@ final class KeyedPersistence<State: StoredKeyedState, Record: Codable>: RulePers
     }
 
     func takeChanges() -> [(String, [UInt8]?)] {
-        state.takeChanges().map { ($0.0, $0.1.map { Engine.bytes(toRecord($0)) }) }
+        state.takeChanges().map { ($0.0, $0.1.map { toRecord($0).bytes }) }
     }
 
     func restore(key: String, value: [UInt8], taxonomy: Taxonomy, decoder: JSONDecoder) throws {
-        state.restore(key, try fromRecord(try decoder.decode(Record.self, from: Data(value)), taxonomy))
+        state.restore(key, try fromRecord(try Record.read(value, decoder: decoder), taxonomy))
     }
 
     func scheduleTimers(_ context: EngineContext, evaluator: RuleEvaluator) {
