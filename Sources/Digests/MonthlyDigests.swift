@@ -744,9 +744,6 @@ public struct ClosedSubjects: RandomAccessCollection, Sendable {
     public var startIndex: Int { 0 }
     public var endIndex: Int { order.count }
 
-    /// The subjects, in byte order.
-    public var subjectNames: [String] { order }
-
     public subscript(position: Int) -> SubjectDigest {
         let subject = order[position]
         let tally = tallies[subject, default: SubjectTally()]
