@@ -18,9 +18,9 @@ extension StoredRecord {
         return out.bytes
     }
 
-    /// The record of a stored row, binary or JSON.
+    /// The record of a stored row, binary or JSON (an object, or an array for a list).
     static func read(_ value: [UInt8], decoder: JSONDecoder) throws -> Self {
-        if value.first == UInt8(ascii: "{") { return try decoder.decode(Self.self, from: Data(value)) }
+        if value.first == UInt8(ascii: "{") || value.first == UInt8(ascii: "[") { return try decoder.decode(Self.self, from: Data(value)) }
         guard var reader = StateBytes.Reader(value, version: version), let record = Self(reading: &reader), reader.atEnd else {
             throw PersistenceError(description: "not a stored \(Self.self)")
         }
@@ -147,14 +147,5 @@ struct DecisionList: StoredRecord {
             else { return nil }
             records.append(DecisionRecord(time: time, purpose: purpose, status: status, source: source, event: event))
         }
-    }
-
-    /// The list of a stored row, binary or JSON (a JSON array).
-    static func read(_ value: [UInt8], decoder: JSONDecoder) throws -> DecisionList {
-        if value.first == UInt8(ascii: "[") { return DecisionList(try decoder.decode([DecisionRecord].self, from: Data(value))) }
-        guard var reader = StateBytes.Reader(value, version: version), let list = DecisionList(reading: &reader), reader.atEnd else {
-            throw PersistenceError(description: "not consent decisions")
-        }
-        return list
     }
 }
