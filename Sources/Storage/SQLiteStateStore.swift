@@ -206,38 +206,38 @@ public final class SQLiteStateStore: StateStore {
         let now = Date()
         let until = now.addingTimeInterval(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
         return try await immediateWrite("lease outbox rows") { db in
-            // Read as plain rows (the columns an `OutboxRow` has): decoding whole records costs more than the query.
-            let records = try Row.fetchAll(db, sql: """
-                SELECT id, kind, topic, key, value, headers FROM outbox
-                WHERE sent_at IS NULL AND (lease_until IS NULL OR lease_until < ? OR lease_owner = ?)
-                ORDER BY seq LIMIT ?
-                """, arguments: [now, owner, max(0, limit)])
-            let ids = records.map { $0[0] as String }
-            for start in stride(from: 0, to: ids.count, by: 500) {
-                try OutboxRecord.filter(ids[start..<min(start + 500, ids.count)].contains(Column("id")))
-                    .updateAll(db, Column("lease_owner").set(to: owner), Column("lease_until").set(to: until))
+            // One statement: the oldest rows free to lease, leased and returned (in no order, hence `seq`). Read as
+            // plain rows (the columns an `OutboxRow` has): decoding whole records costs more than the query.
+            let statement = try db.cachedStatement(sql: """
+                UPDATE outbox SET lease_owner = ?, lease_until = ?
+                WHERE seq IN (SELECT seq FROM outbox
+                              WHERE sent_at IS NULL AND (lease_until IS NULL OR lease_until < ? OR lease_owner = ?)
+                              ORDER BY seq LIMIT ?)
+                RETURNING seq, id, kind, topic, key, value, headers
+                """)
+            var records: [(seq: Int64, row: OutboxRow)] = []
+            let cursor = try Row.fetchCursor(statement, arguments: [owner, until, now, owner, max(0, limit)])
+            while let r = try cursor.next() {
+                let key: Data? = r[4]
+                let value: Data = r[5]
+                let headers: Data = r[6]
+                records.append((r[0], OutboxRow(id: r[1], kind: r[2], topic: r[3], key: key.map { [UInt8]($0) }, value: [UInt8](value),
+                                                headers: try HeaderCoding.decode([UInt8](headers)))))
             }
-            var rows: [OutboxRow] = []
-            rows.reserveCapacity(records.count)
-            for r in records {
-                let key: Data? = r[3]
-                let value: Data = r[4]
-                let headers: Data = r[5]
-                rows.append(OutboxRow(id: r[0], kind: r[1], topic: r[2], key: key.map { [UInt8]($0) }, value: [UInt8](value),
-                                      headers: try HeaderCoding.decode([UInt8](headers))))
-            }
-            return rows
+            records.sort { $0.seq < $1.seq }
+            return records.map(\.row)
         }
     }
 
     public func markSent(_ ids: [String]) async throws(StorageError) {
         guard !ids.isEmpty else { return }
-        let now = Date()
+        let now = Date().databaseValue.storage.value as? String ?? ""
         try await immediateWrite("mark outbox rows sent") { db in
-            for start in stride(from: 0, to: ids.count, by: 500) {
-                let chunk = Array(ids[start..<min(start + 500, ids.count)])
-                try OutboxRecord.filter(chunk.contains(Column("id")) && Column("sent_at") == nil)
-                    .updateAll(db, Column("sent_at").set(to: now))
+            let update = try BulkStatement(db, "UPDATE outbox SET sent_at = ? WHERE id = ? AND sent_at IS NULL")
+            for id in ids {
+                update.bind(1, now)
+                update.bind(2, id)
+                try update.run()
             }
         }
     }
