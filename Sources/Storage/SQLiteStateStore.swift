@@ -14,6 +14,10 @@ public final class SQLiteStateStore: StateStore {
     /// Opens (or creates) the file and migrates it. Fails with `.schema` when a newer version migrated it.
     public init(path: String) throws(StorageError) {
         self.path = path
+        guard sqlite3_libversion_number() >= Self.oldestSQLite.number else {
+            throw StorageError(.io, "the SQLite state store needs SQLite \(Self.oldestSQLite.name) or later (UPDATE … RETURNING); "
+                + "this process has \(String(cString: sqlite3_libversion()))")
+        }
         var configuration = Configuration()
         configuration.busyMode = .timeout(30)
         configuration.label = "consentinel.storage"
@@ -39,6 +43,9 @@ public final class SQLiteStateStore: StateStore {
             throw StorageError(.schema, "cannot migrate SQLite state store \(path): \(error)")
         }
     }
+
+    /// The oldest SQLite whose SQL the store uses (`RETURNING`, 3.35).
+    static let oldestSQLite = (number: Int32(3_035_000), name: "3.35")
 
     /// The page cache of the one writing connection, which holds the B-tree pages that commits update.
     static let writerCacheKiB = 16_384
