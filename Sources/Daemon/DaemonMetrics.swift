@@ -72,9 +72,9 @@ public final class DaemonMetrics: AlertMetrics, PortalMetrics, Sendable {
                              help: "Valid events read, by topic and event type").increment(by: Int64(n))
     }
 
-    public func violation(rule: String, severity: String) {
+    public func violation(rule: String, severity: String, _ n: Int = 1) {
         registry.counter(Name.violations, labels: [("rule", rule), ("severity", severity)],
-                             help: "Violations found, by rule and severity").increment()
+                             help: "Violations found, by rule and severity").increment(by: Int64(n))
     }
 
     public func deadLetter(reason: String) {

@@ -345,13 +345,21 @@ final class StreamProcessor {
     func outputs(of violations: [Violation]) -> (outbox: [OutboxRow], alerts: [AlertRow]) {
         intake.count(violations)
         var out: (outbox: [OutboxRow], alerts: [AlertRow]) = ([], [])
+        // Counted once per rule and severity: the registry's look-up of a labelled counter costs more than a row.
+        var counts: [ViolationCount: Int] = [:]
         for v in violations {
-            metrics.violation(rule: v.rule, severity: v.severity.name)
+            counts[ViolationCount(rule: v.rule, severity: v.severity), default: 0] += 1
             let value = v.jsonBytes
             out.outbox += violationRows(v, value: value)
             out.alerts += alertRows(v, value: value)
         }
+        for (key, n) in counts { metrics.violation(rule: key.rule, severity: key.severity.name, n) }
         return out
+    }
+
+    private struct ViolationCount: Hashable {
+        var rule: String
+        var severity: Severity
     }
 
     /// `value`: the violation's JSON line.

@@ -245,6 +245,7 @@ public struct KafkaBenchmark {
             await daemon.stop()
             throw error
         }
+        let cpuBefore = daemon.cpuSeconds
         let sink = SinkWatcher(path: work.appendingPathComponent("out/violations.jsonl").path)
         let watcher = Thread { sink.watch() }
         watcher.start()
@@ -276,8 +277,11 @@ public struct KafkaBenchmark {
         let settle = ContinuousClock.now + .seconds(30)
         while sink.count < measured, ContinuousClock.now < settle { try await Task.sleep(for: .milliseconds(50)) }
         sink.stop()
+        let cpu = daemon.cpuSeconds - cpuBefore
         await producer.shutdown()
         await reportBatches(of: daemon)
+        output(String(format: "daemon CPU while offered traffic: %.1f µs per message (%d messages, one violation each)",
+                      cpu * 1e6 / Double(total), total))
         await daemon.stop()
         let samples = sink.latencies.sorted()
         guard !samples.isEmpty else { throw BenchmarkError("no violation reached the sink: \(daemon.tail())") }
