@@ -44,6 +44,13 @@ public final class SQLiteStateStore: StateStore {
         }
     }
 
+    /// A date as GRDB stores it (`yyyy-MM-dd HH:mm:ss.SSS`, UTC), for statements bound by hand: the same text that
+    /// dates bound through GRDB are compared with.
+    static func storedText(_ date: Date) -> String {
+        guard case .string(let text) = date.databaseValue.storage else { preconditionFailure("GRDB stores dates as text") }
+        return text
+    }
+
     /// The oldest SQLite whose SQL the store uses (`RETURNING`, 3.35).
     static let oldestSQLite = (number: Int32(3_035_000), name: "3.35")
 
@@ -183,7 +190,7 @@ public final class SQLiteStateStore: StateStore {
             if !plan.outbox.isEmpty {
                 let insert = try BulkStatement(
                     db, "INSERT OR IGNORE INTO outbox (id, kind, topic, key, value, headers, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
-                let created = now.databaseValue.storage.value as? String ?? ""
+                let created = Self.storedText(now)
                 for row in plan.outbox {
                     insert.bind(1, row.id); insert.bind(2, row.kind); insert.bind(3, row.topic)
                     if let key = row.key { insert.bind(4, bytes: key) } else { insert.bindNull(4) }
@@ -238,7 +245,7 @@ public final class SQLiteStateStore: StateStore {
 
     public func markSent(_ ids: [String]) async throws(StorageError) {
         guard !ids.isEmpty else { return }
-        let now = Date().databaseValue.storage.value as? String ?? ""
+        let now = Self.storedText(Date())
         try await immediateWrite("mark outbox rows sent") { db in
             let update = try BulkStatement(db, "UPDATE outbox SET sent_at = ? WHERE id = ? AND sent_at IS NULL")
             for id in ids {

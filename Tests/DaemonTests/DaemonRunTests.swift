@@ -280,6 +280,8 @@ func readTopic(
         #expect(deadLetters > 0)
         #expect(samples.sum("consentinel_dead_letters_total") == Double(deadLetters))
         #expect(samples.sum("consentinel_violations_total") >= Double(expected.count))
+        let published = samples.samples.filter { $0.name == "consentinel_outputs_published_total" && $0.labels.contains("violation") }
+        #expect(published.reduce(0) { $0 + $1.value } >= Double(ids.count), "every violation line in the file was counted as published")
         #expect(samples.sum("consentinel_events_total") > 2_500)
         #expect(samples.sum("consentinel_duplicate_events_total") > 0)
         #expect(samples.sum("consentinel_assigned_partitions") == 4)
