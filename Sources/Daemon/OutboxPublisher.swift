@@ -7,7 +7,8 @@ import Storage
 
 /// Publishes stored outputs: Kafka rows with the idempotent producer (sent only when the delivery report says so),
 /// file rows appended to JSONL files; each row is marked sent afterwards, so unsent rows are retried after a restart.
-/// Rows are leased from the store first, so instances sharing a store publish different rows.
+/// Rows come handed over by this process's commits, which store them leased to this publisher (`OutboxSignal`), or
+/// are leased from the store by a round of its own, so instances sharing a store publish different rows.
 final class OutboxPublisher: Service {
     let store: any StateStore
     let producer: Producer?
@@ -16,12 +17,42 @@ final class OutboxPublisher: Service {
     let stall: StallWatch
     /// Who holds the rows this publisher is sending, so that other instances sharing the store leave them alone.
     let owner = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):\(UUID().uuidString.prefix(8))"
+    /// The owner of the rows this process's commits hand over (`OutboxSignal`): not `owner`, so that this publisher's
+    /// lease rounds leave them to the hand-over until their lease ends.
+    var handOverOwner: String { owner + "/handed-over" }
     /// How long a round's rows stay this publisher's (`sinks.lease`): an instance that dies holds its rows this long.
     let lease: Duration
+    /// Lease rounds (rows of other instances, rows from before a restart, rows whose hand-over lease ended) run when
+    /// nothing was handed over, and at least this often otherwise.
+    let leaseEvery: Duration
+    /// Rows handed over, or of a round that failed, waiting for a round; oldest first. A row waits at most half its
+    /// lease: after that it is left to a lease round.
+    struct Waiting {
+        var rows: [(row: StoredOutboxRow, since: ContinuousClock.Instant)] = []
+        var lastLease: ContinuousClock.Instant?
+
+        mutating func receive(_ handed: [OutboxSignal.HandedOver]) {
+            for batch in handed {
+                for row in batch.rows { rows.append((row, batch.at)) }
+            }
+        }
+
+        /// Puts rows of a round back to be tried first, from memory, while their lease holds.
+        mutating func retry(_ failed: [StoredOutboxRow], since: [Int64: ContinuousClock.Instant]) {
+            guard !failed.isEmpty else { return }
+            let now = ContinuousClock.now
+            rows.insert(contentsOf: failed.sorted { $0.seq < $1.seq }.map { ($0, since[$0.seq] ?? now) }, at: 0)
+        }
+    }
+
+    /// The most rows a round publishes, and the most the hand-over holds before commits store rows free.
+    static let roundRows = 1_000
+    static let handOverCapacity = 20_000
 
     init(store: any StateStore, producer: Producer?, metrics: DaemonMetrics, logger: Logger,
-         lease: Duration = DaemonConfiguration.defaultOutboxLease) {
+         lease: Duration = DaemonConfiguration.defaultOutboxLease, leaseEvery: Duration = .seconds(1)) {
         self.lease = lease
+        self.leaseEvery = leaseEvery
         self.store = store
         self.producer = producer
         self.metrics = metrics
@@ -34,9 +65,12 @@ final class OutboxPublisher: Service {
         var draining = false
         var lastPrune = ContinuousClock.now
         var files: [String: JSONLAppender] = [:]
-        var unmarked: [String] = []
+        var unmarked: [Int64] = []
+        var waiting = Waiting()
         let watch = Task { [stall, logger, metrics] in await stall.watch(logger: logger, metrics: metrics) }
         defer { watch.cancel() }
+        store.outboxSignal.accept(OutboxSignal.HandOver(owner: handOverOwner, lease: lease, capacity: Self.handOverCapacity))
+        defer { store.outboxSignal.refuse() }
         while true {
             if ContinuousClock.now - lastPrune > .seconds(600) {
                 lastPrune = .now
@@ -44,7 +78,7 @@ final class OutboxPublisher: Service {
                 _ = try? await store.pruneSent(before: Date().addingTimeInterval(-86_400))
             }
             if Task.isShuttingDownGracefully || Task.isCancelled { draining = true }
-            let published = try await publishOnce(files: &files, unmarked: &unmarked)
+            let published = try await publishOnce(files: &files, unmarked: &unmarked, waiting: &waiting)
             if published > 0 {
                 backoff = .milliseconds(100)
                 continue
@@ -61,92 +95,120 @@ final class OutboxPublisher: Service {
             }
             backoff = min(backoff * 2, published == 0 ? .seconds(1) : .seconds(5))
         }
+        // Rows committed since the last round are published before leaving; any not published then wait for their
+        // lease to end, as rows of a publisher that died do.
+        waiting.receive(store.outboxSignal.refuse())
+        while !waiting.rows.isEmpty, try await publishOnce(files: &files, unmarked: &unmarked, waiting: &waiting, leasing: false) > 0 {}
         await producer?.shutdown(timeout: .seconds(5))
     }
 
     /// Publishes one round of unsent rows; the number published, or -1 when some failed (retried later). `unmarked`:
     /// rows published whose marking as sent failed (a store that does not take writes), marked before anything else is
-    /// leased, so that they are not published again meanwhile.
-    func publishOnce(files: inout [String: JSONLAppender], unmarked: inout [String]) async throws -> Int {
+    /// published, so that they are not published again meanwhile.
+    func publishOnce(
+        files: inout [String: JSONLAppender], unmarked: inout [Int64], waiting: inout Waiting, leasing: Bool = true
+    ) async throws -> Int {
         if !unmarked.isEmpty {
             do {
-                try await store.markSent(unmarked)
+                try await store.markSent(seqs: unmarked)
                 unmarked = []
             } catch {
                 logger.error("marking outputs sent failed", metadata: ["error": "\(error)"])
                 return -1
             }
         }
-        let rows: [OutboxRow]
-        do {
-            stall.enter("reading the outbox")
-            rows = try await store.leaseOutbox(limit: 1_000, owner: owner, for: lease)
-            metrics.outboxDepth(try await store.outboxDepth())
-        } catch {
-            logger.error("outbox read failed", metadata: ["error": "\(error)"])
-            return -1
+        waiting.receive(store.outboxSignal.takeHandedOver())
+        let now = ContinuousClock.now
+        // A row whose lease may have ended could be another instance's by now: a lease round finds it if not.
+        waiting.rows.removeAll { now - $0.since > lease / 2 }
+        let taken = waiting.rows.prefix(Self.roundRows)
+        waiting.rows.removeFirst(taken.count)
+        var round = taken.map(\.row)
+        // Since when each row of the round has been this publisher's: a row handed over since its hand-over, a row
+        // leased since this round.
+        var since = Dictionary(taken.map { ($0.row.seq, $0.since) }, uniquingKeysWith: { a, _ in a })
+        if leasing, round.isEmpty || waiting.lastLease.map({ now - $0 >= leaseEvery }) ?? true {
+            waiting.lastLease = now
+            do {
+                stall.enter("reading the outbox")
+                let leased = try await store.leaseOutbox(limit: Self.roundRows, owner: owner, for: lease)
+                metrics.outboxDepth(try await store.outboxDepth())
+                if !leased.isEmpty {
+                    // A failed row of this owner is both waiting and leased again: it is published once.
+                    for stored in leased where since[stored.seq] == nil {
+                        round.append(stored)
+                        since[stored.seq] = now
+                    }
+                    round.sort { $0.seq < $1.seq }
+                }
+            } catch {
+                waiting.rows.insert(contentsOf: taken, at: 0)
+                logger.error("outbox read failed", metadata: ["error": "\(error)"])
+                return -1
+            }
         }
-        guard !rows.isEmpty else { return 0 }
-        var sent: [String] = []
-        var failed = 0
+        guard !round.isEmpty else { return 0 }
+        var sent: [Int64] = []
+        var failedRows: [StoredOutboxRow] = []
         // Counted once per kind and round: the registry's look-up of a labelled counter costs more than a row.
         var published: [String: Int] = [:]
         defer { for (kind, n) in published { metrics.published(kind: kind, n) } }
-        let kafkaRows = rows.filter { $0.topic.hasPrefix("kafka:") }
+        let kafkaRows = round.filter { $0.row.topic.hasPrefix("kafka:") }
         if !kafkaRows.isEmpty {
             stall.enter("publishing to Kafka")
             if let producer {
-                await withTaskGroup(of: (String, String?, Error?).self) { group in
-                    for row in kafkaRows {
+                await withTaskGroup(of: (StoredOutboxRow, Error?).self) { group in
+                    for stored in kafkaRows {
+                        let row = stored.row
                         group.addTask {
                             do {
                                 _ = try await producer.send(
                                     topic: String(row.topic.dropFirst(6)), key: row.key, value: row.value,
                                     headers: row.headers.map { KafkaHeader(key: $0.key, value: $0.value) })
-                                return (row.id, row.kind, nil)
+                                return (stored, nil)
                             } catch {
-                                return (row.id, nil, error)
+                                return (stored, error)
                             }
                         }
                     }
-                    for await (id, kind, error) in group {
+                    for await (stored, error) in group {
                         if let error {
-                            failed += 1
-                            logger.warning("publish failed, will retry", metadata: ["id": "\(id)", "error": "\(error)"])
+                            failedRows.append(stored)
+                            logger.warning("publish failed, will retry", metadata: ["id": "\(stored.id)", "error": "\(error)"])
                         } else {
-                            sent.append(id)
-                            published[kind ?? "", default: 0] += 1
+                            sent.append(stored.seq)
+                            published[stored.row.kind, default: 0] += 1
                         }
                     }
                 }
             } else {
-                failed += kafkaRows.count
+                failedRows += kafkaRows
                 logger.error("outputs for Kafka topics but no producer configured", metadata: ["rows": "\(kafkaRows.count)"])
             }
         }
         stall.enter("writing output files")
         // A file's rows of the round, in outbox order, are one write.
-        var byPath: [String: [OutboxRow]] = [:]
+        var byPath: [String: [StoredOutboxRow]] = [:]
         var paths: [String] = []
-        for row in rows where row.topic.hasPrefix("file:") {
-            let path = String(row.topic.dropFirst(5))
+        for stored in round where stored.row.topic.hasPrefix("file:") {
+            let path = String(stored.row.topic.dropFirst(5))
             if byPath[path] == nil { paths.append(path) }
-            byPath[path, default: []].append(row)
+            byPath[path, default: []].append(stored)
         }
         for path in paths {
             let fileRows = byPath[path] ?? []
             do {
                 let f = try files[path] ?? JSONLAppender(path: path)
                 files[path] = f
-                try f.append(lines: fileRows.map(\.value))
-                for row in fileRows {
-                    sent.append(row.id)
-                    published[row.kind, default: 0] += 1
+                try f.append(lines: fileRows.map(\.row.value))
+                for stored in fileRows {
+                    sent.append(stored.seq)
+                    published[stored.row.kind, default: 0] += 1
                 }
             } catch {
                 // A write cut short leaves part of a line: the file is opened again next round, which ends it.
                 files[path] = nil
-                failed += fileRows.count
+                failedRows += fileRows
                 logger.error("file output failed, will retry", metadata: ["path": "\(path)", "rows": "\(fileRows.count)", "error": "\(error)"])
             }
         }
@@ -154,16 +216,19 @@ final class OutboxPublisher: Service {
             for f in files.values { try f.sync() }
         } catch {
             logger.error("syncing output files failed", metadata: ["error": "\(error)"])
+            // Lines written but not synced are written again: a file may hold a line twice, never miss one.
+            waiting.retry(round, since: since)
             return -1
         }
+        waiting.retry(failedRows, since: since)
         do {
             stall.enter("marking outputs sent")
-            try await store.markSent(sent)
+            try await store.markSent(seqs: sent)
         } catch {
             unmarked = sent
             logger.error("marking outputs sent failed", metadata: ["error": "\(error)"])
             return -1
         }
-        return failed > 0 ? -1 : sent.count
+        return failedRows.isEmpty ? sent.count : -1
     }
 }

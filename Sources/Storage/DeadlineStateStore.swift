@@ -61,7 +61,7 @@ public struct DeadlineStateStore: StateStore {
         try await within("an outbox read") { [base] () throws(StorageError) in try await base.unsentOutbox(limit: limit) }
     }
 
-    public func leaseOutbox(limit: Int, owner: String, for duration: Duration) async throws(StorageError) -> [OutboxRow] {
+    public func leaseOutbox(limit: Int, owner: String, for duration: Duration) async throws(StorageError) -> [StoredOutboxRow] {
         try await within("an outbox lease") { [base] () throws(StorageError) in
             try await base.leaseOutbox(limit: limit, owner: owner, for: duration)
         }
@@ -69,6 +69,10 @@ public struct DeadlineStateStore: StateStore {
 
     public func markSent(_ ids: [String]) async throws(StorageError) {
         try await within("marking outputs sent") { [base] () throws(StorageError) in try await base.markSent(ids) }
+    }
+
+    public func markSent(seqs: [Int64]) async throws(StorageError) {
+        try await within("marking outputs sent") { [base] () throws(StorageError) in try await base.markSent(seqs: seqs) }
     }
 
     public func outboxDepth() async throws(StorageError) -> Int {

@@ -243,7 +243,8 @@ public final class PostgresStateStore: StateStore {
     public func commit(_ batch: BatchCommit, pipeline: String) async throws(StorageError) {
         let plan = try BatchPlan(batch)
         let logger = logger
-        try await transaction("commit") { connection in
+        let handOver = plan.outbox.isEmpty ? nil : outboxSignal.handOverLease
+        let inserted = try await transaction("commit") { connection -> [(Int64, String)] in
             for partition in plan.partitions {
                 let (topic, number) = (partition.id.topic, partition.id.partition)
                 let rows = try await connection.query(
@@ -302,12 +303,17 @@ public final class PostgresStateStore: StateStore {
                     WHERE g.namespace = d.namespace AND g.key = d.key
                     """, logger: logger)
             }
+            var inserted: [(Int64, String)] = []
             if !plan.outbox.isEmpty {
                 let outbox = plan.outbox
-                try await connection.query(
+                // Under a hand-over lease, the rows inserted come back (an id the outbox holds returns nothing).
+                let owner = handOver?.owner
+                let milliseconds = handOver?.lease.wholeMilliseconds ?? 0
+                let result = try await connection.query(
                     """
-                    INSERT INTO outbox (id, kind, topic, key, value, headers)
-                    SELECT o.id, o.kind, o.topic, CASE WHEN o.has_key THEN o.key END, o.value, o.headers
+                    INSERT INTO outbox (id, kind, topic, key, value, headers, lease_owner, lease_until)
+                    SELECT o.id, o.kind, o.topic, CASE WHEN o.has_key THEN o.key END, o.value, o.headers, \(owner)::text,
+                           CASE WHEN \(owner)::text IS NULL THEN NULL ELSE now() + \(milliseconds) * interval '1 millisecond' END
                     FROM unnest(\(outbox.map(\.id))::text[], \(outbox.map(\.kind))::text[],
                                 \(outbox.map(\.topic))::text[], \(outbox.map { $0.key != nil })::bool[],
                                 \(outbox.map { ByteBuffer(bytes: $0.key ?? []) })::bytea[],
@@ -316,9 +322,20 @@ public final class PostgresStateStore: StateStore {
                          WITH ORDINALITY AS o(id, kind, topic, has_key, key, value, headers, ord)
                     ORDER BY o.ord
                     ON CONFLICT (id) DO NOTHING
+                    RETURNING seq, id
                     """, logger: logger)
+                for try await row in result.decode((Int64, String).self) where handOver != nil { inserted.append(row) }
             }
             try await Self.insertAlerts(plan.alerts, at: Date(), connection, logger: logger)
+            return inserted
+        }
+        if let handOver {
+            // Each id is inserted once per batch (a repeated id is ignored): the first row with it is the one stored.
+            var byID: [String: OutboxRow] = [:]
+            for row in plan.outbox where byID[row.id] == nil { byID[row.id] = row }
+            outboxSignal.handOver(
+                inserted.sorted { $0.0 < $1.0 }.compactMap { seq, id in byID[id].map { StoredOutboxRow(seq: seq, row: $0) } },
+                under: handOver)
         }
         if !plan.outbox.isEmpty { outboxSignal.notify() }
     }
@@ -353,9 +370,9 @@ public final class PostgresStateStore: StateStore {
             value: Array(value.readableBytesView), headers: try HeaderCoding.decode(Array(headers.readableBytesView)))
     }
 
-    public func leaseOutbox(limit: Int, owner: String, for duration: Duration) async throws(StorageError) -> [OutboxRow] {
+    public func leaseOutbox(limit: Int, owner: String, for duration: Duration) async throws(StorageError) -> [StoredOutboxRow] {
         let logger = logger
-        let milliseconds = duration.components.seconds * 1_000 + duration.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds = duration.wholeMilliseconds
         let rows = try await connection("lease outbox rows") { connection in
             var rows: [(Int64, String, String, String, ByteBuffer?, ByteBuffer, ByteBuffer)] = []
             // SKIP LOCKED: two instances leasing at once take different rows instead of waiting for each other.
@@ -375,10 +392,10 @@ public final class PostgresStateStore: StateStore {
             }
             return rows.sorted { $0.0 < $1.0 }
         }
-        var outbox: [OutboxRow] = []
+        var outbox: [StoredOutboxRow] = []
         outbox.reserveCapacity(rows.count)
-        for (_, id, kind, topic, key, value, headers) in rows {
-            outbox.append(try Self.outboxRow(id, kind, topic, key, value, headers))
+        for (seq, id, kind, topic, key, value, headers) in rows {
+            outbox.append(StoredOutboxRow(seq: seq, row: try Self.outboxRow(id, kind, topic, key, value, headers)))
         }
         return outbox
     }
@@ -389,6 +406,15 @@ public final class PostgresStateStore: StateStore {
         try await connection("mark outbox rows sent") { connection in
             _ = try await connection.query(
                 "UPDATE outbox SET sent_at = now() WHERE id = ANY(\(ids)::text[]) AND sent_at IS NULL", logger: logger)
+        }
+    }
+
+    public func markSent(seqs: [Int64]) async throws(StorageError) {
+        guard !seqs.isEmpty else { return }
+        let logger = logger
+        try await connection("mark outbox rows sent") { connection in
+            _ = try await connection.query(
+                "UPDATE outbox SET sent_at = now() WHERE seq = ANY(\(seqs)::bigint[]) AND sent_at IS NULL", logger: logger)
         }
     }
 

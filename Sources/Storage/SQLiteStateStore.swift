@@ -143,7 +143,8 @@ public final class SQLiteStateStore: StateStore {
     public func commit(_ batch: BatchCommit, pipeline: String) async throws(StorageError) {
         let plan = try BatchPlan(batch)
         let now = Date()
-        try await immediateWrite("commit") { db in
+        let handOver = plan.outbox.isEmpty ? nil : outboxSignal.handOverLease
+        let inserted = try await immediateWrite("commit") { db -> [StoredOutboxRow] in
             // Rows are written with cached statements bound through SQLite's own calls: batches of thousands of
             // rows are common, and building statements or argument lists for each costs more than running them.
             let claim = try db.cachedStatement(sql: "SELECT epoch, next_offset FROM partitions WHERE pipeline = ? AND topic = ? AND partition = ?")
@@ -187,15 +188,28 @@ public final class SQLiteStateStore: StateStore {
                     try deleteGlobal.run()
                 }
             }
+            var inserted: [StoredOutboxRow] = []
             if !plan.outbox.isEmpty {
-                let insert = try BulkStatement(
-                    db, "INSERT OR IGNORE INTO outbox (id, kind, topic, key, value, headers, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                // Under a hand-over lease, the rows inserted come back (an ignored id returns nothing).
+                let insert = try BulkStatement(db, """
+                    INSERT OR IGNORE INTO outbox (id, kind, topic, key, value, headers, created_at, lease_owner, lease_until)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """ + (handOver == nil ? "" : " RETURNING seq"))
                 let created = Self.storedText(now)
+                if let handOver {
+                    insert.bind(8, handOver.owner)
+                    insert.bind(9, Self.storedText(now.addingTimeInterval(handOver.lease.seconds)))
+                    inserted.reserveCapacity(plan.outbox.count)
+                }
                 for row in plan.outbox {
                     insert.bind(1, row.id); insert.bind(2, row.kind); insert.bind(3, row.topic)
                     if let key = row.key { insert.bind(4, bytes: key) } else { insert.bindNull(4) }
                     insert.bind(5, bytes: row.value); insert.bind(6, bytes: HeaderCoding.encode(row.headers)); insert.bind(7, created)
-                    try insert.run()
+                    if handOver == nil {
+                        try insert.run()
+                    } else if let seq = try insert.runReturningInt64() {
+                        inserted.append(StoredOutboxRow(seq: seq, row: row))
+                    }
                 }
             }
             if !plan.alerts.isEmpty {
@@ -205,7 +219,9 @@ public final class SQLiteStateStore: StateStore {
                     try insert.execute(arguments: [row.id, row.destination, row.group, Data(row.value), now, row.notBefore])
                 }
             }
+            return inserted
         }
+        if let handOver { outboxSignal.handOver(inserted, under: handOver) }
         if !plan.outbox.isEmpty { outboxSignal.notify() }
     }
 
@@ -216,9 +232,9 @@ public final class SQLiteStateStore: StateStore {
         return try OutboxRecord.rows(records)
     }
 
-    public func leaseOutbox(limit: Int, owner: String, for duration: Duration) async throws(StorageError) -> [OutboxRow] {
+    public func leaseOutbox(limit: Int, owner: String, for duration: Duration) async throws(StorageError) -> [StoredOutboxRow] {
         let now = Date()
-        let until = now.addingTimeInterval(Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
+        let until = now.addingTimeInterval(duration.seconds)
         return try await immediateWrite("lease outbox rows") { db in
             // One statement: the oldest rows free to lease, leased and returned (in no order, hence `seq`). Read as
             // plain rows (the columns an `OutboxRow` has): decoding whole records costs more than the query.
@@ -229,28 +245,40 @@ public final class SQLiteStateStore: StateStore {
                               ORDER BY seq LIMIT ?)
                 RETURNING seq, id, kind, topic, key, value, headers
                 """)
-            var records: [(seq: Int64, row: OutboxRow)] = []
+            var records: [StoredOutboxRow] = []
             let cursor = try Row.fetchCursor(statement, arguments: [owner, until, now, owner, max(0, limit)])
             while let r = try cursor.next() {
                 let key: Data? = r[4]
                 let value: Data = r[5]
                 let headers: Data = r[6]
-                records.append((r[0], OutboxRow(id: r[1], kind: r[2], topic: r[3], key: key.map { [UInt8]($0) }, value: [UInt8](value),
-                                                headers: try HeaderCoding.decode([UInt8](headers)))))
+                records.append(StoredOutboxRow(
+                    seq: r[0], row: OutboxRow(id: r[1], kind: r[2], topic: r[3], key: key.map { [UInt8]($0) }, value: [UInt8](value),
+                                              headers: try HeaderCoding.decode([UInt8](headers)))))
             }
             records.sort { $0.seq < $1.seq }
-            return records.map(\.row)
+            return records
         }
     }
 
     public func markSent(_ ids: [String]) async throws(StorageError) {
-        guard !ids.isEmpty else { return }
+        try await markSent(ids, column: "id") { $0.bind(2, $1) }
+    }
+
+    public func markSent(seqs: [Int64]) async throws(StorageError) {
+        try await markSent(seqs, column: "seq") { $0.bind(2, $1) }
+    }
+
+    /// Marks the rows whose `column` is one of `keys` sent, each key bound as the statement's second parameter.
+    private func markSent<Key: Sendable>(
+        _ keys: [Key], column: String, bind: @escaping @Sendable (BulkStatement, Key) -> Void
+    ) async throws(StorageError) {
+        guard !keys.isEmpty else { return }
         let now = Self.storedText(Date())
         try await immediateWrite("mark outbox rows sent") { db in
-            let update = try BulkStatement(db, "UPDATE outbox SET sent_at = ? WHERE id = ? AND sent_at IS NULL")
-            for id in ids {
+            let update = try BulkStatement(db, "UPDATE outbox SET sent_at = ? WHERE \(column) = ? AND sent_at IS NULL")
+            for key in keys {
                 update.bind(1, now)
-                update.bind(2, id)
+                bind(update, key)
                 try update.run()
             }
         }
@@ -481,6 +509,22 @@ struct BulkStatement {
     }
 
     func bindNull(_ index: Int32) { sqlite3_bind_null(handle, index) }
+
+    /// Runs a statement that returns at most one integer (`RETURNING seq`), then resets it for the next row.
+    func runReturningInt64() throws -> Int64? {
+        var value: Int64?
+        var code = sqlite3_step(handle)
+        while code == SQLITE_ROW {
+            value = sqlite3_column_int64(handle, 0)
+            code = sqlite3_step(handle)
+        }
+        sqlite3_reset(handle)
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code),
+                                message: connection.map { String(cString: sqlite3_errmsg($0)) }, sql: statement.sql)
+        }
+        return value
+    }
 
     /// Runs the statement with the parameters bound, then resets it for the next row.
     func run() throws {

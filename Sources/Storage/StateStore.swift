@@ -71,6 +71,19 @@ public struct OutboxRow: Sendable, Hashable {
     }
 }
 
+/// An outbox row as the store holds it: `seq` is its place in the outbox (commit order), by which it is marked sent.
+public struct StoredOutboxRow: Sendable, Hashable {
+    public var seq: Int64
+    public var row: OutboxRow
+
+    public init(seq: Int64, row: OutboxRow) {
+        self.seq = seq
+        self.row = row
+    }
+
+    public var id: String { row.id }
+}
+
 /// What `claim` found: the next input offset to read (`nil` when nothing was stored yet), the owner's epoch, and the
 /// partition's state (sorted by namespace, then key, in byte order).
 public struct PartitionClaim: Sendable, Hashable {
@@ -128,19 +141,85 @@ public struct BatchCommit: Sendable {
     }
 }
 
-/// Set when a commit of this process stored outbox rows, so that the publisher need not wait out its poll interval.
+/// The way from this process's commits to its outbox publisher. A commit wakes the publisher; once a publisher has
+/// registered (`accept`), a commit also stores its new outbox rows leased to the publisher's hand-over owner and hands
+/// them over here, so that the publisher sends them without a lease transaction of its own. The hand-over owner is
+/// not the owner of the publisher's lease rounds, so a lease round never takes a row handed over (until its lease
+/// ends): a row is published once whichever way it came.
 /// One waiter at a time (the outbox publisher).
 public final class OutboxSignal: Sendable {
+    /// A hand-over's lease: the owner the rows are stored under, for how long, and how many rows may wait in memory.
+    public struct HandOver: Sendable, Equatable {
+        public var owner: String
+        public var lease: Duration
+        public var capacity: Int
+
+        public init(owner: String, lease: Duration, capacity: Int) {
+            self.owner = owner
+            self.lease = lease
+            self.capacity = capacity
+        }
+    }
+
+    /// Rows a commit handed over, and when.
+    public struct HandedOver: Sendable {
+        public var rows: [StoredOutboxRow]
+        public var at: ContinuousClock.Instant
+    }
+
     private struct State {
         var pending = false
         var waiter: CheckedContinuation<Void, Never>?
         /// The current wait is over (timed out): a waiter that registers late returns at once.
         var over = false
+        var handOver: HandOver?
+        var handed: [HandedOver] = []
+        var handedRows = 0
     }
 
     private let state = Mutex(State())
 
     public init() {}
+
+    /// Starts handing over: commits from now on store their rows leased to `handOver.owner`, while fewer than
+    /// `handOver.capacity` rows wait here (beyond that, rows are stored free, for lease rounds).
+    public func accept(_ handOver: HandOver) {
+        state.withLock { $0.handOver = handOver }
+    }
+
+    /// Stops handing over (the publisher is leaving); returns what was handed over and not taken.
+    @discardableResult
+    public func refuse() -> [HandedOver] {
+        state.withLock { s in
+            s.handOver = nil
+            defer { s.handed = []; s.handedRows = 0 }
+            return s.handed
+        }
+    }
+
+    /// The lease a commit should store its outbox rows under, or nil to store them free.
+    public var handOverLease: HandOver? {
+        state.withLock { s in s.handOver.flatMap { s.handedRows < $0.capacity ? $0 : nil } }
+    }
+
+    /// Called by a store once a commit that stored rows under `lease` is durable: `rows` are those it inserted
+    /// (an id the outbox held already is not among them).
+    public func handOver(_ rows: [StoredOutboxRow], under lease: HandOver) {
+        guard !rows.isEmpty else { return }
+        let now = ContinuousClock.now
+        state.withLock { s in
+            s.handed.append(HandedOver(rows: rows, at: now))
+            s.handedRows += rows.count
+        }
+    }
+
+    /// The rows handed over since the last call, oldest first.
+    public func takeHandedOver() -> [HandedOver] {
+        state.withLock { s in
+            defer { s.handed = []; s.handedRows = 0 }
+            return s.handed
+        }
+    }
 
     public func notify() {
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
@@ -205,7 +284,9 @@ public protocol StateStore: AlertQueue, Sendable {
 
     /// One transaction: state upserts and deletes, the next input offset of each partition, outbox rows
     /// (insert-or-ignore by id), global rows. Fenced: fails with code `.fenced`, and changes nothing, if any
-    /// partition's stored epoch differs from the claim's or its stored offset differs from `expectedOffset`.
+    /// partition's stored epoch differs from the claim's or its stored offset differs from `expectedOffset`. Outbox
+    /// rows go to `outboxSignal`: stored under its hand-over lease when it has one, and the rows inserted handed over
+    /// once the transaction is durable.
     func commit(_ batch: BatchCommit, pipeline: String) async throws(StorageError)
 
     /// Rows not yet marked sent, oldest first (whoever holds them).
@@ -215,11 +296,15 @@ public protocol StateStore: AlertQueue, Sendable {
     /// several instances sharing a store each publish different rows. A hold ends when it expires (its owner died
     /// or stalled: another instance then takes the rows) or when the rows are marked sent; `owner` may take its own
     /// rows again at any time.
-    func leaseOutbox(limit: Int, owner: String, for duration: Duration) async throws(StorageError) -> [OutboxRow]
+    func leaseOutbox(limit: Int, owner: String, for duration: Duration) async throws(StorageError) -> [StoredOutboxRow]
 
     /// Marks rows sent (from delivery reports). Unknown ids are ignored. Sent rows stay, so that a re-inserted id is
     /// still ignored, until `pruneSent` removes them.
     func markSent(_ ids: [String]) async throws(StorageError)
+
+    /// Marks rows sent by their `seq` (a look-up of the table's key instead of the id's index). Unknown ones are
+    /// ignored.
+    func markSent(seqs: [Int64]) async throws(StorageError)
 
     /// The number of unsent outbox rows.
     func outboxDepth() async throws(StorageError) -> Int
@@ -242,4 +327,12 @@ public protocol StateStore: AlertQueue, Sendable {
     func loadGlobal(namespace: String, after key: String?, limit: Int) async throws(StorageError) -> [StateRow]
 
     func close() async
+}
+
+extension Duration {
+    /// The duration in seconds, as `Date` arithmetic takes it.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+
+    /// Whole milliseconds, as PostgreSQL intervals are written here.
+    var wholeMilliseconds: Int64 { components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000 }
 }

@@ -194,6 +194,57 @@ struct StateStoreTests {
     }
 
     @Test(arguments: Backend.allCases)
+    func commitsHandTheRowsTheyInsertToTheLocalPublisherLeased(_ backend: Backend) async throws {
+        try await withLocation(backend) { location in
+            let store = try await location.open()
+            let signal = store.outboxSignal
+            let handOver = OutboxSignal.HandOver(owner: "p/handed-over", lease: .seconds(60), capacity: 3)
+            try await store.commit(BatchCommit(outbox: [outbox("before")]), pipeline: "p")
+            #expect(signal.takeHandedOver().isEmpty, "no publisher took hand-overs yet")
+
+            signal.accept(handOver)
+            try await store.commit(BatchCommit(outbox: [outbox("a"), outbox("b")]), pipeline: "p")
+            // "b" again is ignored (stored already), and so is "c"'s second row in the same batch.
+            try await store.commit(BatchCommit(outbox: [outbox("b"), outbox("c"), outbox("c", value: "other")]), pipeline: "p")
+            let handed = signal.takeHandedOver().flatMap(\.rows)
+            #expect(handed.map(\.id) == ["a", "b", "c"])
+            #expect(handed.map(\.row.value) == [bytes("v"), bytes("v"), bytes("v")])
+            #expect(handed.map(\.seq) == handed.map(\.seq).sorted() && Set(handed.map(\.seq)).count == 3)
+            #expect(signal.takeHandedOver().isEmpty, "taken once")
+
+            // The publisher's own lease rounds (another owner) leave handed-over rows alone; a free row is theirs.
+            #expect(try await store.leaseOutbox(limit: 10, owner: "p", for: .seconds(60)).map(\.id) == ["before"])
+            #expect(try await store.unsentOutbox(limit: 10).map(\.id) == ["before", "a", "b", "c"])
+
+            try await store.markSent(seqs: [handed[0].seq, handed[2].seq, 999_999])
+            #expect(try await store.unsentOutbox(limit: 10).map(\.id) == ["before", "b"])
+            try await store.markSent(seqs: [])
+
+            // At capacity, commits store their rows free, for lease rounds.
+            try await store.commit(BatchCommit(outbox: [outbox("d"), outbox("e"), outbox("f")]), pipeline: "p")
+            try await store.commit(BatchCommit(outbox: [outbox("g")]), pipeline: "p")
+            #expect(signal.takeHandedOver().flatMap(\.rows).map(\.id) == ["d", "e", "f"])
+            #expect(try await store.leaseOutbox(limit: 10, owner: "other", for: .seconds(60)).map(\.id) == ["g"])
+
+            // A publisher that leaves refuses hand-overs: rows are stored free again.
+            try await store.commit(BatchCommit(outbox: [outbox("h")]), pipeline: "p")
+            #expect(signal.refuse().flatMap(\.rows).map(\.id) == ["h"])
+            try await store.commit(BatchCommit(outbox: [outbox("i")]), pipeline: "p")
+            #expect(signal.takeHandedOver().isEmpty)
+            #expect(try await store.leaseOutbox(limit: 10, owner: "other", for: .seconds(60)).map(\.id) == ["g", "i"])
+
+            // A hand-over's lease ends like any other: then a lease round takes its rows.
+            signal.accept(OutboxSignal.HandOver(owner: "p/handed-over", lease: .milliseconds(500), capacity: 10))
+            try await store.commit(BatchCommit(outbox: [outbox("j")]), pipeline: "p")
+            #expect(signal.takeHandedOver().flatMap(\.rows).map(\.id) == ["j"])
+            #expect(try await store.leaseOutbox(limit: 10, owner: "late", for: .seconds(60)).isEmpty)
+            try await Task.sleep(for: .milliseconds(1_200))
+            #expect(try await store.leaseOutbox(limit: 10, owner: "late", for: .seconds(60)).map(\.id) == ["j"])
+            await store.close()
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
     func concurrentLeasesNeverHandOneRowToTwoOwners(_ backend: Backend) async throws {
         try await withLocation(backend) { location in
             let stores = [try await location.open(), try await location.open(), try await location.open()]
