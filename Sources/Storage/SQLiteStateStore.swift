@@ -24,6 +24,7 @@ public final class SQLiteStateStore: StateStore {
         configuration.prepareDatabase { db in
             let kibibytes = db.configuration.readonly ? Self.readerCacheKiB : Self.writerCacheKiB
             try db.execute(sql: "PRAGMA cache_size = -\(kibibytes)")
+            if !db.configuration.readonly { try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.walCheckpointPages)") }
         }
         do {
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -53,6 +54,11 @@ public final class SQLiteStateStore: StateStore {
 
     /// The oldest SQLite whose SQL the store uses (`RETURNING`, 3.35).
     static let oldestSQLite = (number: Int32(3_035_000), name: "3.35")
+
+    /// The WAL's size, in pages, at which a commit copies it back into the database file (SQLite's default is 1,000).
+    /// A page that commits change again and again (the outbox's last pages, an index's) is copied once per
+    /// checkpoint, so fewer checkpoints copy fewer pages.
+    static let walCheckpointPages = 8_192
 
     /// The page cache of the one writing connection, which holds the B-tree pages that commits update.
     static let writerCacheKiB = 16_384
@@ -190,11 +196,12 @@ public final class SQLiteStateStore: StateStore {
             }
             var inserted: [StoredOutboxRow] = []
             if !plan.outbox.isEmpty {
-                // Under a hand-over lease, the rows inserted come back (an ignored id returns nothing).
+                // Under a hand-over lease, the rows inserted are handed over with their seq (an ignored id changes no row).
+                // Not by `RETURNING`, which builds a temporary table for every row.
                 let insert = try BulkStatement(db, """
                     INSERT OR IGNORE INTO outbox (id, kind, topic, key, value, headers, created_at, lease_owner, lease_until)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """ + (handOver == nil ? "" : " RETURNING seq"))
+                    """)
                 let created = Self.storedText(now)
                 if let handOver {
                     insert.bind(8, handOver.owner)
@@ -205,9 +212,8 @@ public final class SQLiteStateStore: StateStore {
                     insert.bind(1, row.id); insert.bind(2, row.kind); insert.bind(3, row.topic)
                     if let key = row.key { insert.bind(4, bytes: key) } else { insert.bindNull(4) }
                     insert.bind(5, bytes: row.value); insert.bind(6, bytes: HeaderCoding.encode(row.headers)); insert.bind(7, created)
-                    if handOver == nil {
-                        try insert.run()
-                    } else if let seq = try insert.runReturningInt64() {
+                    try insert.run()
+                    if handOver != nil, let seq = insert.insertedRowID {
                         inserted.append(StoredOutboxRow(seq: seq, row: row))
                     }
                 }
@@ -510,20 +516,10 @@ struct BulkStatement {
 
     func bindNull(_ index: Int32) { sqlite3_bind_null(handle, index) }
 
-    /// Runs a statement that returns at most one integer (`RETURNING seq`), then resets it for the next row.
-    func runReturningInt64() throws -> Int64? {
-        var value: Int64?
-        var code = sqlite3_step(handle)
-        while code == SQLITE_ROW {
-            value = sqlite3_column_int64(handle, 0)
-            code = sqlite3_step(handle)
-        }
-        sqlite3_reset(handle)
-        guard code == SQLITE_DONE else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: code),
-                                message: connection.map { String(cString: sqlite3_errmsg($0)) }, sql: statement.sql)
-        }
-        return value
+    /// The rowid the last run inserted, or nil when it changed no row (an `INSERT OR IGNORE` that ignored its row).
+    var insertedRowID: Int64? {
+        guard let connection, sqlite3_changes(connection) == 1 else { return nil }
+        return sqlite3_last_insert_rowid(connection)
     }
 
     /// Runs the statement with the parameters bound, then resets it for the next row.
