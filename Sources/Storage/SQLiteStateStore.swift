@@ -267,21 +267,39 @@ public final class SQLiteStateStore: StateStore {
     }
 
     public func markSent(_ ids: [String]) async throws(StorageError) {
-        try await markSent(ids, column: "id") { $0.bind(2, $1) }
+        try await markSent(ids, where: "id = ?") { $0.bind(2, $1) }
     }
 
+    /// Consecutive seqs (a round's rows mostly are) are marked by one range each.
     public func markSent(seqs: [Int64]) async throws(StorageError) {
-        try await markSent(seqs, column: "seq") { $0.bind(2, $1) }
+        try await markSent(Self.runs(of: seqs), where: "seq BETWEEN ? AND ?") { statement, run in
+            statement.bind(2, run.lowerBound)
+            statement.bind(3, run.upperBound)
+        }
     }
 
-    /// Marks the rows whose `column` is one of `keys` sent, each key bound as the statement's second parameter.
+    /// The seqs as ranges of consecutive numbers, in order (a range holds only seqs given).
+    static func runs(of seqs: [Int64]) -> [ClosedRange<Int64>] {
+        var runs: [ClosedRange<Int64>] = []
+        for seq in Set(seqs).sorted() {
+            if let last = runs.last, last.upperBound == seq - 1 {
+                runs[runs.count - 1] = last.lowerBound...seq
+            } else {
+                runs.append(seq...seq)
+            }
+        }
+        return runs
+    }
+
+    /// Marks the rows that `condition` selects for each of `keys` sent (its parameters from the second on bound by
+    /// `bind`).
     private func markSent<Key: Sendable>(
-        _ keys: [Key], column: String, bind: @escaping @Sendable (BulkStatement, Key) -> Void
+        _ keys: [Key], where condition: String, bind: @escaping @Sendable (BulkStatement, Key) -> Void
     ) async throws(StorageError) {
         guard !keys.isEmpty else { return }
         let now = Self.storedText(Date())
         try await immediateWrite("mark outbox rows sent") { db in
-            let update = try BulkStatement(db, "UPDATE outbox SET sent_at = ? WHERE \(column) = ? AND sent_at IS NULL")
+            let update = try BulkStatement(db, "UPDATE outbox SET sent_at = ? WHERE \(condition) AND sent_at IS NULL")
             for key in keys {
                 update.bind(1, now)
                 bind(update, key)

@@ -223,8 +223,14 @@ struct StateStoreTests {
             // At capacity, commits store their rows free, for lease rounds.
             try await store.commit(BatchCommit(outbox: [outbox("d"), outbox("e"), outbox("f")]), pipeline: "p")
             try await store.commit(BatchCommit(outbox: [outbox("g")]), pipeline: "p")
-            #expect(signal.takeHandedOver().flatMap(\.rows).map(\.id) == ["d", "e", "f"])
+            let def = signal.takeHandedOver().flatMap(\.rows)
+            #expect(def.map(\.id) == ["d", "e", "f"])
             #expect(try await store.leaseOutbox(limit: 10, owner: "other", for: .seconds(60)).map(\.id) == ["g"])
+            // A run of consecutive seqs and a gap: "e" stays unsent.
+            try await store.markSent(seqs: [def[2].seq, def[0].seq])
+            #expect(try await store.unsentOutbox(limit: 10).map(\.id) == ["before", "b", "e", "g"])
+            try await store.markSent(seqs: [def[1].seq, def[0].seq])
+            #expect(try await store.unsentOutbox(limit: 10).map(\.id) == ["before", "b", "g"])
 
             // A publisher that leaves refuses hand-overs: rows are stored free again.
             try await store.commit(BatchCommit(outbox: [outbox("h")]), pipeline: "p")
@@ -242,6 +248,11 @@ struct StateStoreTests {
             #expect(try await store.leaseOutbox(limit: 10, owner: "late", for: .seconds(60)).map(\.id) == ["j"])
             await store.close()
         }
+    }
+
+    @Test func seqsAreMarkedByRunsOfConsecutiveNumbers() {
+        #expect(SQLiteStateStore.runs(of: [5, 3, 4, 9, 1, 1, 10]) == [1...1, 3...5, 9...10])
+        #expect(SQLiteStateStore.runs(of: []).isEmpty)
     }
 
     @Test(arguments: Backend.allCases)
