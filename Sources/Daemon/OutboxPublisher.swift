@@ -47,7 +47,7 @@ final class OutboxPublisher: Service {
 
     /// The most rows a round publishes, and the most the hand-over holds before commits store rows free.
     static let roundRows = 1_000
-    static let handOverCapacity = 20_000
+    static let handOverCapacity = 5_000
 
     init(store: any StateStore, producer: Producer?, metrics: DaemonMetrics, logger: Logger,
          lease: Duration = DaemonConfiguration.defaultOutboxLease, leaseEvery: Duration = .seconds(1)) {
@@ -95,11 +95,15 @@ final class OutboxPublisher: Service {
             }
             backoff = min(backoff * 2, published == 0 ? .seconds(1) : .seconds(5))
         }
-        // Rows committed since the last round are published before leaving; any not published then wait for their
-        // lease to end, as rows of a publisher that died do.
+        try await finish(files: &files, unmarked: &unmarked, waiting: &waiting)
+        await producer?.shutdown(timeout: .seconds(5))
+    }
+
+    /// Refuses further hand-overs and publishes the rows handed over and not yet sent; any it cannot send wait for
+    /// their lease to end, as rows of a publisher that died do.
+    func finish(files: inout [String: JSONLAppender], unmarked: inout [Int64], waiting: inout Waiting) async throws {
         waiting.receive(store.outboxSignal.refuse())
         while !waiting.rows.isEmpty, try await publishOnce(files: &files, unmarked: &unmarked, waiting: &waiting, leasing: false) > 0 {}
-        await producer?.shutdown(timeout: .seconds(5))
     }
 
     /// Publishes one round of unsent rows; the number published, or -1 when some failed (retried later). `unmarked`:
@@ -117,7 +121,8 @@ final class OutboxPublisher: Service {
                 return -1
             }
         }
-        waiting.receive(store.outboxSignal.takeHandedOver())
+        // Rows wait in the hand-over until the round's are few: what waits in memory stays bounded by its capacity.
+        if waiting.rows.count < Self.roundRows { waiting.receive(store.outboxSignal.takeHandedOver()) }
         let now = ContinuousClock.now
         // A row whose lease may have ended could be another instance's by now: a lease round finds it if not.
         waiting.rows.removeAll { now - $0.since > lease / 2 }
@@ -135,7 +140,8 @@ final class OutboxPublisher: Service {
                 metrics.outboxDepth(try await store.outboxDepth())
                 if !leased.isEmpty {
                     // A failed row of this owner is both waiting and leased again: it is published once.
-                    for stored in leased where since[stored.seq] == nil {
+                    let queued = Set(waiting.rows.lazy.map(\.row.seq))
+                    for stored in leased where since[stored.seq] == nil && !queued.contains(stored.seq) {
                         round.append(stored)
                         since[stored.seq] = now
                     }
@@ -195,16 +201,14 @@ final class OutboxPublisher: Service {
             if byPath[path] == nil { paths.append(path) }
             byPath[path, default: []].append(stored)
         }
+        var written: [StoredOutboxRow] = []
         for path in paths {
             let fileRows = byPath[path] ?? []
             do {
                 let f = try files[path] ?? JSONLAppender(path: path)
                 files[path] = f
                 try f.append(lines: fileRows.map(\.row.value))
-                for stored in fileRows {
-                    sent.append(stored.seq)
-                    published[stored.row.kind, default: 0] += 1
-                }
+                written += fileRows
             } catch {
                 // A write cut short leaves part of a line: the file is opened again next round, which ends it.
                 files[path] = nil
@@ -214,11 +218,15 @@ final class OutboxPublisher: Service {
         }
         do {
             for f in files.values { try f.sync() }
+            for stored in written {
+                sent.append(stored.seq)
+                published[stored.row.kind, default: 0] += 1
+            }
         } catch {
+            // Lines written but not synced are written again (a file may hold a line twice, never miss one); rows
+            // sent to Kafka are marked sent.
             logger.error("syncing output files failed", metadata: ["error": "\(error)"])
-            // Lines written but not synced are written again: a file may hold a line twice, never miss one.
-            waiting.retry(round, since: since)
-            return -1
+            failedRows += written
         }
         waiting.retry(failedRows, since: since)
         do {

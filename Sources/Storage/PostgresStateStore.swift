@@ -244,6 +244,7 @@ public final class PostgresStateStore: StateStore {
         let plan = try BatchPlan(batch)
         let logger = logger
         let handOver = plan.outbox.isEmpty ? nil : outboxSignal.handOverLease
+        let leasedSince = ContinuousClock.now
         let inserted = try await transaction("commit") { connection -> [(Int64, String)] in
             for partition in plan.partitions {
                 let (topic, number) = (partition.id.topic, partition.id.partition)
@@ -335,7 +336,7 @@ public final class PostgresStateStore: StateStore {
             for row in plan.outbox where byID[row.id] == nil { byID[row.id] = row }
             outboxSignal.handOver(
                 inserted.sorted { $0.0 < $1.0 }.compactMap { seq, id in byID[id].map { StoredOutboxRow(seq: seq, row: $0) } },
-                under: handOver)
+                under: handOver, since: leasedSince)
         }
         if !plan.outbox.isEmpty { outboxSignal.notify() }
     }

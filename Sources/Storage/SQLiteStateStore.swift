@@ -150,6 +150,7 @@ public final class SQLiteStateStore: StateStore {
         let plan = try BatchPlan(batch)
         let now = Date()
         let handOver = plan.outbox.isEmpty ? nil : outboxSignal.handOverLease
+        let leasedSince = ContinuousClock.now
         let inserted = try await immediateWrite("commit") { db -> [StoredOutboxRow] in
             // Rows are written with cached statements bound through SQLite's own calls: batches of thousands of
             // rows are common, and building statements or argument lists for each costs more than running them.
@@ -227,7 +228,7 @@ public final class SQLiteStateStore: StateStore {
             }
             return inserted
         }
-        if let handOver { outboxSignal.handOver(inserted, under: handOver) }
+        if let handOver { outboxSignal.handOver(inserted, under: handOver, since: leasedSince) }
         if !plan.outbox.isEmpty { outboxSignal.notify() }
     }
 

@@ -203,12 +203,14 @@ public final class OutboxSignal: Sendable {
     }
 
     /// Called by a store once a commit that stored rows under `lease` is durable: `rows` are those it inserted
-    /// (an id the outbox held already is not among them).
-    public func handOver(_ rows: [StoredOutboxRow], under lease: HandOver) {
+    /// (an id the outbox held already is not among them), `since` a time before the transaction began (their lease
+    /// ends no sooner than `since` + the lease). Rows for a publisher that has refused since are not kept: they wait
+    /// out their lease in the store.
+    public func handOver(_ rows: [StoredOutboxRow], under lease: HandOver, since: ContinuousClock.Instant) {
         guard !rows.isEmpty else { return }
-        let now = ContinuousClock.now
         state.withLock { s in
-            s.handed.append(HandedOver(rows: rows, at: now))
+            guard s.handOver?.owner == lease.owner else { return }
+            s.handed.append(HandedOver(rows: rows, at: since))
             s.handedRows += rows.count
         }
     }

@@ -1,3 +1,4 @@
+import Alerts
 @testable import Daemon
 import Foundation
 import Logging
@@ -59,25 +60,64 @@ import Testing
         await store.close()
     }
 
-    @Test func rowsCommittedWhileThePublisherLeavesArePublishedBeforeItStops() async throws {
+    @Test func rowsHandedOverAndNotYetSentArePublishedWhenThePublisherFinishes() async throws {
         let dir = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let store = try await StateStores.open(url: dir.appendingPathComponent("state.db").path)
         let path = dir.appendingPathComponent("violations.jsonl").path
         let publisher = OutboxPublisher(store: store, producer: nil, metrics: DaemonMetrics(), logger: Logger(label: "test"))
-        let (group, running) = Self.start(publisher)
-        try await Task.sleep(for: .milliseconds(200))
-        // Handed over and not yet published when the publisher is told to stop (the daemon stops its pipeline first).
-        try await store.commit(BatchCommit(outbox: [Self.row("a", to: path)]), pipeline: "p")
-        await group.triggerGracefulShutdown()
-        try await running.value
-        #expect(Self.lines(path) == [#"{"id":"a"}"#])
+        store.outboxSignal.accept(OutboxSignal.HandOver(owner: publisher.handOverOwner, lease: .seconds(60), capacity: 100))
+        try await store.commit(BatchCommit(outbox: [Self.row("a", to: path), Self.row("b", to: path)]), pipeline: "p")
+        #expect(try await store.leaseOutbox(limit: 10, owner: "other", for: .seconds(60)).isEmpty, "stored leased to the publisher")
+
+        var files: [String: JSONLAppender] = [:]
+        var unmarked: [Int64] = []
+        var waiting = OutboxPublisher.Waiting()
+        try await publisher.finish(files: &files, unmarked: &unmarked, waiting: &waiting)
+        #expect(Self.lines(path) == [#"{"id":"a"}"#, #"{"id":"b"}"#])
         #expect(try await store.outboxDepth() == 0)
 
-        // Rows stored once it left are free: the next publisher's first lease round takes them at once.
-        try await store.commit(BatchCommit(outbox: [Self.row("b", to: path)]), pipeline: "p")
+        // Rows stored once it finished are free: the next publisher's first lease round takes them at once.
+        try await store.commit(BatchCommit(outbox: [Self.row("c", to: path)]), pipeline: "p")
         #expect(store.outboxSignal.takeHandedOver().isEmpty)
-        #expect(try await store.leaseOutbox(limit: 10, owner: "next", for: .seconds(60)).map(\.id) == ["b"])
+        #expect(try await store.leaseOutbox(limit: 10, owner: "next", for: .seconds(60)).map(\.id) == ["c"])
+        await store.close()
+    }
+
+    /// More rows fail than a round holds, while lease rounds keep finding this publisher's own failed rows: once the
+    /// sink works again, each row is in the file once.
+    @Test func rowsThatFailedArePublishedOnceWhenTheSinkWorksAgain() async throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try await StateStores.open(url: dir.appendingPathComponent("state.db").path)
+        // The sink's folder cannot be created while a file stands in its place.
+        let blocker = dir.appendingPathComponent("out")
+        try Data("not a folder".utf8).write(to: blocker)
+        let path = blocker.appendingPathComponent("violations.jsonl").path
+
+        let publisher = OutboxPublisher(store: store, producer: nil, metrics: DaemonMetrics(), logger: Logger(label: "test"),
+                                        lease: .seconds(60), leaseEvery: .milliseconds(2))
+        let (group, running) = Self.start(publisher)
+        try await store.commit(BatchCommit(outbox: (0..<1_000).map { Self.row("handed-\($0)", to: path) }), pipeline: "p")
+        try await Task.sleep(for: .milliseconds(300))
+        // As when the hand-over is full: later rows are stored free, and the publisher's lease rounds take them, so
+        // that its own leased rows come after the handed-over ones in the outbox.
+        #expect(store.outboxSignal.refuse().isEmpty, "the publisher took the handed-over rows")
+        try await store.commit(BatchCommit(outbox: (0..<1_500).map { Self.row("free-\($0)", to: path) }), pipeline: "p")
+        try await Task.sleep(for: .milliseconds(1_500))
+        #expect(try await store.outboxDepth() == 2_500, "nothing published while the sink fails")
+
+        try FileManager.default.removeItem(at: blocker)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try await store.outboxDepth() > 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        await group.triggerGracefulShutdown()
+        try await running.value
+        let published = Self.lines(path)
+        #expect(published.count == 2_500, "each row once: \(published.count) lines")
+        #expect(Set(published).count == 2_500)
+        #expect(try await store.outboxDepth() == 0)
         await store.close()
     }
 }
