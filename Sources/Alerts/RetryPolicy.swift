@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 
 /// What became of one delivery attempt.
 public enum DeliveryOutcome: Sendable, Equatable {
@@ -67,11 +68,6 @@ public struct RetryPolicy: Sendable {
 }
 
 extension Swift.Duration {
-    /// The duration in seconds, as a `TimeInterval`.
-    public var timeInterval: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-
     /// `seconds` (a `TimeInterval`) as a duration, within 0 … `ceiling`: never traps, whatever the value (NaN: 0).
     public static func clamped(seconds: Double, ceiling: Swift.Duration = .seconds(86_400)) -> Swift.Duration {
         guard seconds.isFinite, seconds > 0 else { return .zero }

@@ -206,7 +206,7 @@ public final class SQLiteStateStore: StateStore {
                 let created = Self.storedText(now)
                 if let handOver {
                     insert.bind(8, handOver.owner)
-                    insert.bind(9, Self.storedText(now.addingTimeInterval(handOver.lease.seconds)))
+                    insert.bind(9, Self.storedText(now.addingTimeInterval(handOver.lease.timeInterval)))
                     inserted.reserveCapacity(plan.outbox.count)
                 }
                 for row in plan.outbox {
@@ -241,7 +241,7 @@ public final class SQLiteStateStore: StateStore {
 
     public func leaseOutbox(limit: Int, owner: String, for duration: Duration) async throws(StorageError) -> [StoredOutboxRow] {
         let now = Date()
-        let until = now.addingTimeInterval(duration.seconds)
+        let until = now.addingTimeInterval(duration.timeInterval)
         return try await immediateWrite("lease outbox rows") { db in
             // One statement: the oldest rows free to lease, leased and returned (in no order, hence `seq`). Read as
             // plain rows (the columns an `OutboxRow` has): decoding whole records costs more than the query.

@@ -332,8 +332,8 @@ public protocol StateStore: AlertQueue, Sendable {
 }
 
 extension Duration {
-    /// The duration in seconds, as `Date` arithmetic takes it.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+    /// The duration in seconds, as a `TimeInterval`.
+    public var timeInterval: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 
     /// Whole milliseconds, as PostgreSQL intervals are written here.
     var wholeMilliseconds: Int64 { components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000 }
