@@ -537,10 +537,26 @@ struct SubjectTally: Sendable {
         switch event.type {
         case .access:
             accessTotal += 1
-            if let p = event.purpose { bump(.accessPurpose, symbols.use(p)) }
-            for c in event.categories { bump(.accessCategory, symbols.category(c)) }
-            if let r = event.role { bump(.accessRole, r.id) }
-            if let s = event.system { bump(.accessSystem, s.id) }
+            // The counters the access adds (its kinds differ, its categories are distinct) are appended together:
+            // one reallocation of `counters` for a subject's first access of the month, not one per counter.
+            withUnsafeTemporaryAllocation(of: Counter.self, capacity: 3 + event.categories.count) { fresh in
+                var n = 0
+                func count(_ kind: Kind, _ a: UInt32) {
+                    for i in counters.indices where counters[i].kind == kind && counters[i].a == a && counters[i].b == 0 && counters[i].c == 0 {
+                        counters[i].count += 1
+                        return
+                    }
+                    fresh.initializeElement(at: n, to: Counter(kind: kind, a: a, b: 0, c: 0, count: 1))
+                    n += 1
+                }
+                if let p = event.purpose { count(.accessPurpose, symbols.use(p)) }
+                for c in event.categories { count(.accessCategory, symbols.category(c)) }
+                if let r = event.role { count(.accessRole, r.id) }
+                if let s = event.system { count(.accessSystem, s.id) }
+                guard n > 0 else { return }
+                counters.reserveCapacity(counters.count + n)
+                counters.append(contentsOf: UnsafeBufferPointer(rebasing: fresh[0..<n]))
+            }
         case .use:
             useTotal += 1
             if let p = event.purpose { bump(.usePurpose, symbols.use(p)) }

@@ -100,9 +100,16 @@ struct ByteMap: Sendable {
 
     /// A fast, well-mixed hash of a short byte string (process-local: it depends on byte order).
     @inline(__always)
-    static func hash(_ p: UnsafeRawBufferPointer) -> UInt64 {
+    static func hash(_ p: UnsafeRawBufferPointer) -> UInt64 { ByteHash.hash(p, seed: 0x9E37_79B9_7F4A_7C15) }
+}
+
+/// A fast, well-mixed hash of short byte strings; process-local (it depends on byte order). A random `seed` keeps keys
+/// from outside (event ids) from being chosen to collide.
+public enum ByteHash {
+    @inlinable
+    public static func hash(_ p: UnsafeRawBufferPointer, seed: UInt64) -> UInt64 {
         let n = p.count
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(truncatingIfNeeded: n)
+        var h: UInt64 = seed ^ UInt64(truncatingIfNeeded: n)
         var i = 0
         while i + 8 <= n {
             h = (h ^ p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0xFF51_AFD7_ED55_8CCD

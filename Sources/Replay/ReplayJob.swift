@@ -20,6 +20,9 @@ public final class ReplayJob {
         public var samples: Int
         /// Alert routes to collect alerts for (`--alerts`); `nil`: a replay pages no one.
         public var alerts: AlertSettings?
+        /// The process exits after this replay: the engine's and digests' state is left for the exit to reclaim
+        /// instead of being freed object by object (a few percent of a replay's time).
+        public var leavesStateForExit = false
 
         public init(
             inputs: [String], until: Timestamp? = nil, violations: String, deadLetters: String? = nil,
@@ -90,6 +93,7 @@ public final class ReplayJob {
         }
         let summary = try run.finish()
         progress?(run.progress(position: total, total: total, unit: .bytes, finished: true))
+        if options.leavesStateForExit { _ = Unmanaged.passRetained(run) }
         self.summary = summary
         return summary
     }
@@ -106,6 +110,7 @@ public final class ReplayJob {
         }
         let summary = try run.finish()
         progress?(run.progress(position: total, total: total, unit: .messages, finished: true))
+        if options.leavesStateForExit { _ = Unmanaged.passRetained(run) }
         self.summary = summary
         return summary
     }

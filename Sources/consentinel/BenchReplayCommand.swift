@@ -44,9 +44,12 @@ struct BenchReplay: AsyncParsableCommand {
                 }
             }
         }
-        let job = ReplayJob(pipeline: loaded, options: .init(
+        var options = ReplayJob.Options(
             inputs: [path], violations: dir.appendingPathComponent("violations.jsonl").path,
-            deadLetters: dir.appendingPathComponent("dead.jsonl").path, digests: dir.appendingPathComponent("digests").path))
+            deadLetters: dir.appendingPathComponent("dead.jsonl").path, digests: dir.appendingPathComponent("digests").path)
+        // As `replay` does: the command exits after it.
+        options.leavesStateForExit = true
+        let job = ReplayJob(pipeline: loaded, options: options)
         var summary = ReplayJob.Summary()
         let replayTime = try measure { summary = try job.run() }
         let lines = Double(decoded + invalid)

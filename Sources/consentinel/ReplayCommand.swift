@@ -123,9 +123,11 @@ struct Replay: AsyncParsableCommand {
                 throw ExitCode(64)
             }
         }
-        let job = ReplayJob(pipeline: loaded, options: .init(
+        var options = ReplayJob.Options(
             inputs: input, until: untilTime, violations: violations, deadLetters: deadLetters, digests: digests,
-            compare: other, samples: samples, alerts: alertSettings))
+            compare: other, samples: samples, alerts: alertSettings)
+        options.leavesStateForExit = true
+        let job = ReplayJob(pipeline: loaded, options: options)
         let display = ProgressDisplay(mode: ProgressDisplay.mode(quiet: quiet), interval: .milliseconds(Int64(progressInterval * 1000)))
         job.progress = { display.update($0) }
         let started = ContinuousClock.now

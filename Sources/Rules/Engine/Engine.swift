@@ -271,16 +271,17 @@ public final class Engine {
 /// (whenever the horizon moved by an eighth of the window, at least 10 minutes) so that memory follows the window.
 struct DedupWindow {
     let window: Duration
-    let seen = KeyedState<String, Timestamp>()
+    let seen = SeenIDs()
     private var horizon = Timestamp.distantPast
     private var nextSweep = Timestamp.distantPast
     private let sweepEvery: Duration
-    /// The ids inserted, by period of `sweepEvery` of their time: a sweep visits the periods wholly behind the horizon
-    /// instead of rebuilding `seen` (which rehashed every id kept, on every sweep). An id in a period that the horizon
-    /// cuts waits for the next sweep; `insert` checks the horizon itself, so when ids go makes no difference.
-    private var periods: [Int64: [String]] = [:]
+    /// The hashes of the ids inserted, by period of `sweepEvery` of their time: a sweep visits the periods wholly
+    /// behind the horizon instead of rebuilding `seen` (which rehashed every id kept, on every sweep). An id in a period
+    /// that the horizon cuts waits for the next sweep; `insert` checks the horizon itself, so when ids go makes no
+    /// difference.
+    private var periods: [Int64: [UInt64]] = [:]
     private var openPeriod = Int64.min
-    private var openIDs: [String] = []
+    private var openIDs: [UInt64] = []
 
     init(window: Duration) {
         self.window = window
@@ -289,9 +290,9 @@ struct DedupWindow {
 
     /// False when the id was already seen within the window.
     mutating func insert(_ id: String, time: Timestamp) -> Bool {
-        let horizon = self.horizon
-        guard seen.insert(id, time, replacing: { $0 < horizon }) else { return false }
-        note(id, time: time)
+        let hash = SeenIDs.hash(id)
+        guard seen.insert(id, hash: hash, time: time, horizon: horizon) else { return false }
+        note(hash, time: time)
         if tracksChanges { log.ids.append((id, time)) }
         return true
     }
@@ -320,7 +321,7 @@ struct DedupWindow {
         if !legacyIDs.isEmpty {
             for id in legacyIDs {
                 out.append(StateChange(namespace: Self.legacyNamespace, key: id, value: nil))
-                if let time = seen[id], time >= horizon { log.ids.append((id, time)) }
+                if let time = seen.time(of: id), time >= horizon { log.ids.append((id, time)) }
             }
             legacyIDs = []
         }
@@ -362,13 +363,13 @@ struct DedupWindow {
     }
 
     /// Most ids fall in the period of the one before: those gather in `openIDs`, without a hash look-up each.
-    private mutating func note(_ id: String, time: Timestamp) {
+    private mutating func note(_ hash: UInt64, time: Timestamp) {
         let period = period(of: time)
         if period != openPeriod {
             closeOpenPeriod()
             openPeriod = period
         }
-        openIDs.append(id)
+        openIDs.append(hash)
     }
 
     private mutating func closeOpenPeriod() {
@@ -385,8 +386,8 @@ struct DedupWindow {
         let limit = period(of: horizon)
         closeOpenPeriod()
         for key in periods.keys.filter({ $0 < limit }) {
-            for id in periods.removeValue(forKey: key)! {
-                seen.removeValue(forKey: id, if: { $0 < horizon })
+            for hash in periods.removeValue(forKey: key)! {
+                seen.removeStale(hash: hash, before: horizon)
             }
         }
         nextSweep = horizon + sweepEvery
@@ -394,8 +395,8 @@ struct DedupWindow {
 
     /// Puts back an id loaded from a store.
     mutating func restore(_ id: String, time: Timestamp) {
-        seen.restore(id, time)
-        note(id, time: time)
+        seen.set(id, time: time)
+        note(SeenIDs.hash(id), time: time)
     }
 
     private func period(of time: Timestamp) -> Int64 {
