@@ -42,4 +42,11 @@ import Testing
         #expect(table.time(of: "a") == nil)
         #expect(table.count == 0)
     }
+
+    @Test func idsEqualAsStringsButSpelledWithOtherBytesAreOneId() {
+        let table = SeenIDs()
+        let composed = "caf\u{E9}", decomposed = "cafe\u{301}"
+        #expect(table.insert(composed, hash: SeenIDs.hash(composed), time: Timestamp(microseconds: 1), horizon: .distantPast))
+        #expect(!table.insert(decomposed, hash: SeenIDs.hash(decomposed), time: Timestamp(microseconds: 2), horizon: .distantPast))
+    }
 }

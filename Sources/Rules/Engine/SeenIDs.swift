@@ -1,4 +1,5 @@
 import Events
+import Foundation
 
 /// The event ids a `DedupWindow` remembers, each with the time it was last inserted: an open-addressing table that
 /// keeps every id's hash beside it, so that removing an id moves its neighbours without hashing them again (the
@@ -36,9 +37,15 @@ final class SeenIDs {
     }
 
     /// The hash an id is filed under (and that a sweep passes to `removeStale`).
+    /// Ids are equal as Swift strings are (canonical equivalence, as the dictionary before): an id that is not ASCII
+    /// is hashed in its precomposed form, so that equal ids spelled with different bytes share a hash.
     static func hash(_ id: String) -> UInt64 {
         var id = id
-        let h = id.withUTF8 { ByteHash.hash(UnsafeRawBufferPointer($0), seed: seed) }
+        var h = id.withUTF8 { b in b.allSatisfy { $0 < 0x80 } ? ByteHash.hash(UnsafeRawBufferPointer(b), seed: seed) : 0 }
+        if h == 0 {
+            var canonical = id.precomposedStringWithCanonicalMapping
+            h = canonical.withUTF8 { ByteHash.hash(UnsafeRawBufferPointer($0), seed: seed ^ 1) }
+        }
         return h == 0 ? 1 : h
     }
 
